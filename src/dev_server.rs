@@ -1,0 +1,1 @@
+//! Launcher for a local SeaweedFS S3 server (tests, examples, quickstart).
