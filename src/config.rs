@@ -1,0 +1,826 @@
+//! Configuration: [`S3Config`], its builder, its JSON form, and resolution
+//! against the environment.
+//!
+//! The JSON form accepts the names of the Clojure konserve-s3 spec:
+//!
+//! ```json
+//! {
+//!   "backend": "s3",
+//!   "bucket": "my-bucket",
+//!   "id": "4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10",
+//!   "region": "us-east-1",
+//!   "access-key": "…", "secret": "…", "session-token": "…",
+//!   "endpoint-override": {"protocol": "http", "hostname": "127.0.0.1", "port": 8333, "path": ""},
+//!   "path-style": true,
+//!   "x-ray?": false,
+//!   "config": {"optimistic-locking-retries": 0},
+//!   "http": {"connect-timeout-ms": 5000, "response-timeout-ms": 30000, "io-timeout-ms": 30000,
+//!            "max-idle-connections-per-host": 64, "presign-expiry-secs": 900},
+//!   "retry": {"max-attempts": 6, "initial-backoff-ms": 50, "max-backoff-ms": 5000, "total-budget-ms": 60000}
+//! }
+//! ```
+//!
+//! `endpoint` (a URL string) may be given instead of `endpoint-override`;
+//! `path-style-access?` is accepted as an alias of `path-style`. Unknown keys
+//! are errors, so a typo does not silently fall back to a default.
+//!
+//! Resolution ([`S3Config::resolve`]) fills what the config leaves open from
+//! the environment: credentials from `AWS_ACCESS_KEY_ID` /
+//! `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, the region from
+//! `AWS_REGION` / `AWS_DEFAULT_REGION` (else `us-east-1`), the endpoint from
+//! `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` (else AWS's regional endpoint).
+//! Path-style addressing is on by default for IP-address and `localhost`
+//! endpoints and for bucket names with dots, off otherwise.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+use url::Url;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::s3::retry::RetryPolicy;
+
+/// A secret string: never shown by `Debug`, and without `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    /// The secret itself; keep it out of logs.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(REDACTED)")
+    }
+}
+
+/// Static credentials: access key id, secret, optional session token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The access key id (not secret; shown in `Debug`).
+    pub access_key: String,
+    /// The secret access key.
+    pub secret: Secret,
+    /// An STS session token, for temporary credentials.
+    pub session_token: Option<Secret>,
+}
+
+impl Credentials {
+    /// Credentials from an access key id and a secret.
+    pub fn new(access_key: impl Into<String>, secret: impl Into<String>) -> Self {
+        Credentials {
+            access_key: access_key.into(),
+            secret: Secret::new(secret),
+            session_token: None,
+        }
+    }
+
+    /// Adds an STS session token.
+    pub fn with_session_token(mut self, token: impl Into<String>) -> Self {
+        self.session_token = Some(Secret::new(token));
+        self
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key", &self.access_key)
+            .field("secret", &self.secret)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "REDACTED"),
+            )
+            .finish()
+    }
+}
+
+/// Options of the konserve store (the spec's `config` map).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct StoreOptions {
+    /// konserve's `optimistic-locking-retries`: 0 (default) is off; with n > 0
+    /// read-modify-write operations use conditional writes and retry up to n
+    /// times on a conflict.
+    pub optimistic_locking_retries: u32,
+}
+
+/// HTTP transport settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct HttpOptions {
+    /// Time to establish a connection. Default 5 s.
+    #[serde(rename = "connect-timeout-ms", with = "crate::s3::retry::millis")]
+    pub connect_timeout: Duration,
+    /// Time from sending a request to receiving the answer's head. Default 30 s.
+    #[serde(rename = "response-timeout-ms", with = "crate::s3::retry::millis")]
+    pub response_timeout: Duration,
+    /// Longest stall of a single read or write of a body, so large streamed
+    /// bodies have no overall limit but a dead peer is noticed. Default 30 s.
+    #[serde(rename = "io-timeout-ms", with = "crate::s3::retry::millis")]
+    pub io_timeout: Duration,
+    /// Idle connections kept per host; size it to the store's parallelism.
+    /// Default 64.
+    pub max_idle_connections_per_host: usize,
+    /// Lifetime of each presigned URL, in seconds (S3 accepts 1 s to 7 days).
+    /// Every attempt is signed afresh. Default 900.
+    #[serde(rename = "presign-expiry-secs", with = "secs")]
+    pub presign_expiry: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(30),
+            io_timeout: Duration::from_secs(30),
+            max_idle_connections_per_host: 64,
+            presign_expiry: Duration::from_secs(900),
+        }
+    }
+}
+
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_secs(u64::deserialize(d)?))
+    }
+}
+
+/// Configuration of an S3-backed konserve store (or of a bare client).
+///
+/// Build it with [`S3Config::builder`] or parse the JSON form with
+/// [`S3Config::from_json`]; both validate. `Debug` never shows the secret or
+/// the session token.
+///
+/// ```
+/// use konserve_s3::config::S3Config;
+/// let config = S3Config::builder()
+///     .bucket("my-bucket")
+///     .id("4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10".parse().unwrap())
+///     .endpoint("http://127.0.0.1:8333")
+///     .credentials("access", "secret")
+///     .build()
+///     .unwrap();
+/// assert!(!format!("{config:?}").contains("\"secret\""));
+/// let resolved = config.resolve().unwrap();
+/// assert!(resolved.path_style); // an IP endpoint
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct S3Config {
+    /// The bucket (validated by S3's naming rules).
+    pub bucket: String,
+    /// The store id: prefix of every object of the store. Required for a store,
+    /// not for bucket-level operations.
+    pub id: Option<Uuid>,
+    /// Signing region; `None` → environment, else `us-east-1`. `"auto"` is
+    /// accepted (Cloudflare R2).
+    pub region: Option<String>,
+    /// Static credentials; `None` → environment.
+    pub credentials: Option<Credentials>,
+    /// Endpoint URL (`http(s)://host[:port][/path]`); `None` → environment,
+    /// else AWS.
+    pub endpoint: Option<Url>,
+    /// Path-style (`host/bucket/key`) instead of virtual-host addressing;
+    /// `None` → automatic (see the module docs).
+    pub path_style: Option<bool>,
+    /// konserve-s3's `x-ray?`: emit a `tracing` span per S3 request.
+    pub x_ray: bool,
+    /// Store options (the spec's `config` map).
+    pub store: StoreOptions,
+    /// HTTP transport settings.
+    pub http: HttpOptions,
+    /// Retry policy for transient failures.
+    pub retry: RetryPolicy,
+}
+
+/// Builder of [`S3Config`].
+#[derive(Clone, Debug, Default)]
+pub struct S3ConfigBuilder {
+    bucket: Option<String>,
+    id: Option<Uuid>,
+    region: Option<String>,
+    credentials: Option<Credentials>,
+    endpoint: Option<String>,
+    path_style: Option<bool>,
+    x_ray: bool,
+    store: StoreOptions,
+    http: HttpOptions,
+    retry: RetryPolicy,
+}
+
+impl S3ConfigBuilder {
+    /// The bucket (required).
+    pub fn bucket(mut self, bucket: impl Into<String>) -> Self {
+        self.bucket = Some(bucket.into());
+        self
+    }
+    /// The store id.
+    pub fn id(mut self, id: Uuid) -> Self {
+        self.id = Some(id);
+        self
+    }
+    /// The signing region.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+    /// Static credentials.
+    pub fn credentials(mut self, access_key: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.credentials = Some(Credentials::new(access_key, secret));
+        self
+    }
+    /// Static credentials with a session token, or any [`Credentials`].
+    pub fn credentials_full(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+    /// The endpoint URL.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+    /// Force path-style (`true`) or virtual-host (`false`) addressing.
+    pub fn path_style(mut self, path_style: bool) -> Self {
+        self.path_style = Some(path_style);
+        self
+    }
+    /// Emit a `tracing` span per request.
+    pub fn x_ray(mut self, on: bool) -> Self {
+        self.x_ray = on;
+        self
+    }
+    /// konserve's `optimistic-locking-retries`.
+    pub fn optimistic_locking_retries(mut self, retries: u32) -> Self {
+        self.store.optimistic_locking_retries = retries;
+        self
+    }
+    /// HTTP settings.
+    pub fn http(mut self, http: HttpOptions) -> Self {
+        self.http = http;
+        self
+    }
+    /// Retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Validates and builds.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the field.
+    pub fn build(self) -> Result<S3Config> {
+        let bucket = self
+            .bucket
+            .ok_or_else(|| Error::config("bucket", "missing"))?;
+        let endpoint = self.endpoint.as_deref().map(parse_endpoint).transpose()?;
+        let config = S3Config {
+            bucket,
+            id: self.id,
+            region: self.region,
+            credentials: self.credentials,
+            endpoint,
+            path_style: self.path_style,
+            x_ray: self.x_ray,
+            store: self.store,
+            http: self.http,
+            retry: self.retry,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Everything the client needs, with environment fallbacks applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResolvedConfig {
+    /// Endpoint URL.
+    pub endpoint: Url,
+    /// Path-style addressing.
+    pub path_style: bool,
+    /// Signing region.
+    pub region: String,
+    /// Bucket.
+    pub bucket: String,
+    /// Credentials.
+    pub credentials: Credentials,
+    /// Tracing spans on.
+    pub x_ray: bool,
+    /// HTTP settings.
+    pub http: HttpOptions,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+}
+
+impl S3Config {
+    /// A builder.
+    pub fn builder() -> S3ConfigBuilder {
+        S3ConfigBuilder::default()
+    }
+
+    /// The store id, which a store requires.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] (field `id`) when it is missing.
+    pub fn store_id(&self) -> Result<Uuid> {
+        self.id
+            .ok_or_else(|| Error::config("id", "missing: a store needs a UUID id"))
+    }
+
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first bad field.
+    pub fn validate(&self) -> Result<()> {
+        validate_bucket_name(&self.bucket)?;
+        if let Some(region) = &self.region {
+            validate_region(region)?;
+        }
+        if let Some(c) = &self.credentials {
+            if c.access_key.is_empty() {
+                return Err(Error::config("access-key", "empty"));
+            }
+            if c.secret.expose().is_empty() {
+                return Err(Error::config("secret", "empty"));
+            }
+        }
+        let h = &self.http;
+        for (field, d) in [
+            ("http.connect-timeout-ms", h.connect_timeout),
+            ("http.response-timeout-ms", h.response_timeout),
+            ("http.io-timeout-ms", h.io_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(Error::config(field, "must be greater than 0"));
+            }
+        }
+        let secs = h.presign_expiry.as_secs();
+        if !(1..=604_800).contains(&secs) {
+            return Err(Error::config(
+                "http.presign-expiry-secs",
+                "must be between 1 and 604800 (7 days)",
+            ));
+        }
+        if self.retry.max_attempts == 0 {
+            return Err(Error::config(
+                "retry.max-attempts",
+                "must be at least 1 (the first attempt)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Parses and validates the JSON form (see the module docs).
+    ///
+    /// ```
+    /// use konserve_s3::{config::S3Config, Error};
+    /// let c = S3Config::from_json(r#"{"bucket": "b-1", "id": "4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10",
+    ///   "endpoint-override": {"protocol": "http", "hostname": "localhost", "port": 9000},
+    ///   "config": {"optimistic-locking-retries": 5}}"#).unwrap();
+    /// assert_eq!(c.endpoint.unwrap().as_str(), "http://localhost:9000/");
+    /// assert_eq!(c.store.optimistic_locking_retries, 5);
+    /// let err = S3Config::from_json(r#"{"bucket": "b-1", "id": "nope"}"#).unwrap_err();
+    /// assert!(matches!(err, Error::InvalidConfig { ref field, .. } if field == "id"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the field: unknown keys, wrong types,
+    /// a non-UUID `id`, an invalid bucket name, an unknown protocol, …
+    pub fn from_json(json: &str) -> Result<S3Config> {
+        let map: Map<String, Json> = serde_json::from_str(json)
+            .map_err(|e| Error::config("(document)", format!("not a JSON object: {e}")))?;
+        let mut b = S3Config::builder();
+        let mut endpoint: Option<String> = None;
+        let mut access_key: Option<String> = None;
+        let mut secret: Option<String> = None;
+        let mut token: Option<String> = None;
+        for (key, value) in map {
+            match key.as_str() {
+                "backend" => {
+                    let v: String = field(&key, value)?;
+                    if v != "s3" && v != ":s3" {
+                        return Err(Error::config("backend", format!("expected \"s3\", got {v:?}")));
+                    }
+                }
+                "bucket" => b.bucket = Some(field(&key, value)?),
+                "id" => {
+                    let s: String = field(&key, value)?;
+                    let id = Uuid::parse_str(s.trim_start_matches("#uuid ").trim_matches('"'))
+                        .map_err(|e| Error::config("id", format!("not a UUID: {e}")))?;
+                    b.id = Some(id);
+                }
+                "region" => b.region = Some(field(&key, value)?),
+                "access-key" => access_key = Some(field(&key, value)?),
+                "secret" => secret = Some(field(&key, value)?),
+                "session-token" => token = field(&key, value)?,
+                "endpoint" => {
+                    if endpoint.is_some() {
+                        return Err(Error::config("endpoint", "give endpoint or endpoint-override, not both"));
+                    }
+                    endpoint = Some(field(&key, value)?);
+                }
+                "endpoint-override" => {
+                    if endpoint.is_some() {
+                        return Err(Error::config("endpoint-override", "give endpoint or endpoint-override, not both"));
+                    }
+                    let o: EndpointOverride = field(&key, value)?;
+                    endpoint = Some(o.to_url_string()?);
+                }
+                "path-style" | "path-style-access?" | "path-style?" => {
+                    b.path_style = Some(field(&key, value)?);
+                }
+                "x-ray?" | "x-ray" => b.x_ray = field(&key, value)?,
+                "config" => b.store = field(&key, value)?,
+                "http" => b.http = field(&key, value)?,
+                "retry" => b.retry = field(&key, value)?,
+                other => {
+                    return Err(Error::config(other.to_owned(), "unknown configuration key"));
+                }
+            }
+        }
+        match (access_key, secret) {
+            (Some(a), Some(s)) => {
+                let mut c = Credentials::new(a, s);
+                if let Some(t) = token {
+                    c = c.with_session_token(t);
+                }
+                b.credentials = Some(c);
+            }
+            (Some(_), None) => return Err(Error::config("secret", "access-key given without secret")),
+            (None, Some(_)) => return Err(Error::config("access-key", "secret given without access-key")),
+            (None, None) if token.is_some() => {
+                return Err(Error::config("session-token", "given without access-key and secret"));
+            }
+            (None, None) => {}
+        }
+        b.endpoint = endpoint;
+        b.build()
+    }
+
+    /// Resolves against the process environment (see the module docs).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`]: no credentials anywhere, a bad environment
+    /// value, region `auto` without an endpoint.
+    pub fn resolve(&self) -> Result<ResolvedConfig> {
+        self.resolve_with(|name| std::env::var(name).ok())
+    }
+
+    /// Resolves against the variables that `env` returns (tests pass a map).
+    ///
+    /// # Errors
+    /// As [`S3Config::resolve`].
+    pub fn resolve_with(&self, env: impl Fn(&str) -> Option<String>) -> Result<ResolvedConfig> {
+        let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let region = match &self.region {
+            Some(r) => r.clone(),
+            None => match env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
+                Some(r) => {
+                    validate_region(&r).map_err(|_| Error::config("region", format!("AWS_REGION/AWS_DEFAULT_REGION {r:?} is not a region name")))?;
+                    r
+                }
+                None => "us-east-1".to_owned(),
+            },
+        };
+        let credentials = match &self.credentials {
+            Some(c) => c.clone(),
+            None => match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+                (Some(a), Some(s)) => {
+                    let c = Credentials::new(a, s);
+                    match env("AWS_SESSION_TOKEN") {
+                        Some(t) => c.with_session_token(t),
+                        None => c,
+                    }
+                }
+                _ => {
+                    return Err(Error::config(
+                        "access-key",
+                        "no credentials: set access-key and secret, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                    ));
+                }
+            },
+        };
+        let endpoint = match &self.endpoint {
+            Some(e) => e.clone(),
+            None => match env("AWS_ENDPOINT_URL_S3").or_else(|| env("AWS_ENDPOINT_URL")) {
+                Some(e) => parse_endpoint(&e)?,
+                None if region == "auto" => {
+                    return Err(Error::config(
+                        "endpoint",
+                        "region \"auto\" (Cloudflare R2) needs an endpoint",
+                    ));
+                }
+                None => parse_endpoint(&format!("https://s3.{region}.amazonaws.com"))?,
+            },
+        };
+        let path_style = self
+            .path_style
+            .unwrap_or_else(|| default_path_style(&endpoint, &self.bucket));
+        Ok(ResolvedConfig {
+            endpoint,
+            path_style,
+            region,
+            bucket: self.bucket.clone(),
+            credentials,
+            x_ray: self.x_ray,
+            http: self.http,
+            retry: self.retry,
+        })
+    }
+}
+
+fn field<T: serde::de::DeserializeOwned>(name: &str, value: Json) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| Error::config(name.to_owned(), e.to_string()))
+}
+
+/// konserve-s3's `endpoint-override` map.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointOverride {
+    protocol: Option<String>,
+    hostname: Option<String>,
+    port: Option<u16>,
+    path: Option<String>,
+}
+
+impl EndpointOverride {
+    fn to_url_string(&self) -> Result<String> {
+        let protocol = self
+            .protocol
+            .as_deref()
+            .unwrap_or("https")
+            .trim_start_matches(':');
+        if protocol != "http" && protocol != "https" {
+            return Err(Error::config(
+                "endpoint-override.protocol",
+                format!("unknown protocol {protocol:?}: use \"http\" or \"https\""),
+            ));
+        }
+        let host = self
+            .hostname
+            .as_deref()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| Error::config("endpoint-override.hostname", "missing"))?;
+        let mut s = format!("{protocol}://{host}");
+        if let Some(p) = self.port {
+            s.push_str(&format!(":{p}"));
+        }
+        if let Some(path) = self.path.as_deref().filter(|p| !p.is_empty()) {
+            if !path.starts_with('/') {
+                s.push('/');
+            }
+            s.push_str(path);
+        }
+        Ok(s)
+    }
+}
+
+fn parse_endpoint(s: &str) -> Result<Url> {
+    let url = Url::parse(s).map_err(|e| Error::config("endpoint", format!("{s:?}: {e}")))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(Error::config(
+            "endpoint",
+            format!("unknown protocol {:?}: use http or https", url.scheme()),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::config("endpoint", "no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+        return Err(Error::config(
+            "endpoint",
+            "must not carry user info or a query string",
+        ));
+    }
+    Ok(url)
+}
+
+fn default_path_style(endpoint: &Url, bucket: &str) -> bool {
+    let host = endpoint.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.parse::<IpAddr>().is_ok()
+        || host == "localhost"
+        || host.ends_with(".localhost")
+        || bucket.contains('.')
+}
+
+fn validate_region(region: &str) -> Result<()> {
+    if region.is_empty()
+        || region.len() > 64
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    {
+        return Err(Error::config(
+            "region",
+            format!("{region:?} is not a region name (lowercase letters, digits, `-`)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a bucket name against S3's rules for general-purpose buckets.
+///
+/// ```
+/// use konserve_s3::config::validate_bucket_name;
+/// assert!(validate_bucket_name("my-bucket.v2").is_ok());
+/// assert!(validate_bucket_name("My_Bucket").is_err());
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidConfig`] (field `bucket`) saying which rule is broken.
+pub fn validate_bucket_name(name: &str) -> Result<()> {
+    let bad = |why: &str| Err(Error::config("bucket", format!("{name:?}: {why}")));
+    if name.len() < 3 || name.len() > 63 {
+        return bad("must be 3 to 63 characters long");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return bad("only lowercase letters, digits, `.` and `-` are allowed");
+    }
+    let first = name.as_bytes()[0];
+    let last = name.as_bytes()[name.len() - 1];
+    if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+        return bad("must begin and end with a letter or digit");
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return bad("must not contain `..`, `.-` or `-.`");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return bad("must not be formatted as an IP address");
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(prefix) {
+            return bad("uses a prefix reserved by S3");
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if name.ends_with(suffix) {
+            return bad("uses a suffix reserved by S3");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn field_of(e: Error) -> String {
+        match e {
+            Error::InvalidConfig { field, .. } => field,
+            other => panic!("not a config error: {other}"),
+        }
+    }
+
+    #[test]
+    fn bucket_rules() {
+        for ok in ["abc", "a-b.c", "123", "my-bucket-2024", &"a".repeat(63)] {
+            validate_bucket_name(ok).unwrap();
+        }
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "Abc",
+            "a_b",
+            "-ab",
+            "ab-",
+            "a..b",
+            "a.-b",
+            "192.168.1.1",
+            "xn--abc",
+            "abc-s3alias",
+            "a b",
+        ] {
+            assert_eq!(field_of(validate_bucket_name(bad).unwrap_err()), "bucket", "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_names_the_bad_field() {
+        let cases = [
+            (r#"{"bucket": "Bad_Name"}"#, "bucket"),
+            (r#"{"bucket": "ok-b", "id": "zzz"}"#, "id"),
+            (r#"{"bucket": "ok-b", "id": 5}"#, "id"),
+            (r#"{"bucket": "ok-b", "endpoint-override": {"protocol": "ftp", "hostname": "h"}}"#, "endpoint-override.protocol"),
+            (r#"{"bucket": "ok-b", "endpoint-override": {"protocol": "http"}}"#, "endpoint-override.hostname"),
+            (r#"{"bucket": "ok-b", "endpoint": "ftp://x"}"#, "endpoint"),
+            (r#"{"bucket": "ok-b", "endpoint": "not a url"}"#, "endpoint"),
+            (r#"{"bucket": "ok-b", "config": {"optimistic-locking-retries": -1}}"#, "config"),
+            (r#"{"bucket": "ok-b", "bukket": "x"}"#, "bukket"),
+            (r#"{"bucket": "ok-b", "access-key": "a"}"#, "secret"),
+            (r#"{"bucket": "ok-b", "region": "US East"}"#, "region"),
+            (r#"{"bucket": "ok-b", "http": {"connect-timeout-ms": 0}}"#, "http.connect-timeout-ms"),
+            (r#"{"bucket": "ok-b", "retry": {"max-attempts": 0}}"#, "retry.max-attempts"),
+            (r#"{"id": "4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10"}"#, "bucket"),
+            (r#"[1]"#, "(document)"),
+        ];
+        for (json, expected) in cases {
+            let err = S3Config::from_json(json).unwrap_err();
+            assert_eq!(field_of(err), expected, "{json}");
+        }
+    }
+
+    #[test]
+    fn json_accepts_the_clojure_spec() {
+        let c = S3Config::from_json(
+            r##"{"backend": "s3", "bucket": "konserve-test", "id": "#uuid \"4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10\"",
+                "region": "auto", "access-key": "AK", "secret": "SK", "session-token": "ST",
+                "endpoint-override": {"protocol": ":https", "hostname": "acct.r2.cloudflarestorage.com", "path": "x"},
+                "path-style-access?": false, "x-ray?": true,
+                "config": {"optimistic-locking-retries": 10},
+                "retry": {"max-attempts": 3}}"##,
+        )
+        .unwrap();
+        assert_eq!(c.id.unwrap().to_string(), "4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10");
+        assert_eq!(c.endpoint.as_ref().unwrap().as_str(), "https://acct.r2.cloudflarestorage.com/x");
+        assert_eq!(c.region.as_deref(), Some("auto"));
+        assert_eq!(c.path_style, Some(false));
+        assert!(c.x_ray);
+        assert_eq!(c.store.optimistic_locking_retries, 10);
+        assert_eq!(c.retry.max_attempts, 3);
+        let creds = c.credentials.as_ref().unwrap();
+        assert_eq!(creds.session_token.as_ref().unwrap().expose(), "ST");
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("SK") && !dbg.contains("ST"), "{dbg}");
+        let r = c.resolve_with(|_| None).unwrap();
+        assert_eq!(r.region, "auto");
+        assert!(!r.path_style);
+        let dbg = format!("{r:?}");
+        assert!(!dbg.contains("\"SK\"") && !dbg.contains("\"ST\""), "{dbg}");
+    }
+
+    #[test]
+    fn environment_fills_the_gaps() {
+        let env: HashMap<&str, &str> = HashMap::from([
+            ("AWS_ACCESS_KEY_ID", "ENVAK"),
+            ("AWS_SECRET_ACCESS_KEY", "ENVSK"),
+            ("AWS_SESSION_TOKEN", "ENVST"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL", "http://localhost:9000"),
+        ]);
+        let c = S3Config::builder().bucket("b-1").build().unwrap();
+        let r = c.resolve_with(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(r.credentials.access_key, "ENVAK");
+        assert_eq!(r.credentials.session_token.as_ref().unwrap().expose(), "ENVST");
+        assert_eq!(r.region, "eu-west-1");
+        assert_eq!(r.endpoint.as_str(), "http://localhost:9000/");
+        assert!(r.path_style);
+        // AWS_ENDPOINT_URL_S3 wins over AWS_ENDPOINT_URL, AWS_REGION over AWS_DEFAULT_REGION.
+        let env2: HashMap<&str, &str> = HashMap::from([
+            ("AWS_ACCESS_KEY_ID", "A"),
+            ("AWS_SECRET_ACCESS_KEY", "S"),
+            ("AWS_REGION", "us-west-2"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL", "http://localhost:9000"),
+            ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9001"),
+        ]);
+        let r = c.resolve_with(|k| env2.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(r.region, "us-west-2");
+        assert_eq!(r.endpoint.port(), Some(9001));
+        // Nothing at all: AWS, us-east-1, virtual host, but no credentials.
+        assert_eq!(field_of(c.resolve_with(|_| None).unwrap_err()), "access-key");
+        let c = S3Config::builder().bucket("b-1").credentials("a", "s").build().unwrap();
+        let r = c.resolve_with(|_| None).unwrap();
+        assert_eq!(r.endpoint.as_str(), "https://s3.us-east-1.amazonaws.com/");
+        assert!(!r.path_style);
+        let c = S3Config::builder().bucket("b.dotted").credentials("a", "s").build().unwrap();
+        assert!(c.resolve_with(|_| None).unwrap().path_style);
+        let c = S3Config::builder().bucket("b-1").region("auto").credentials("a", "s").build().unwrap();
+        assert_eq!(field_of(c.resolve_with(|_| None).unwrap_err()), "endpoint");
+    }
+
+    #[test]
+    fn store_id_is_required_for_stores() {
+        let c = S3Config::builder().bucket("b-1").build().unwrap();
+        assert_eq!(field_of(c.store_id().unwrap_err()), "id");
+    }
+}

@@ -1,0 +1,280 @@
+//! The crate's one error type.
+//!
+//! Every S3 response that is not a success is classified exactly once (in
+//! [`crate::s3::classify`]) into an [`Error`] variant. Each S3 variant carries an
+//! [`ErrorContext`]: the action, bucket, object key, HTTP status, the S3 error
+//! code and message, the request id and the number of attempts made. Secrets and
+//! presigned URLs never appear in an error: the context holds no URL at all.
+
+use std::fmt;
+
+use crate::s3::Action;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where and how an S3 request failed.
+///
+/// Fields are public for inspection; none of them ever holds a credential or a
+/// signed URL.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorContext {
+    /// The S3 action, when the error comes from a request.
+    pub action: Option<Action>,
+    /// The bucket the request addressed.
+    pub bucket: Option<String>,
+    /// The object key, for object-level actions.
+    pub key: Option<String>,
+    /// The HTTP status of the answer, if one arrived.
+    pub status: Option<u16>,
+    /// The S3 error code from the XML body (`NoSuchKey`, `SlowDown`, …).
+    pub code: Option<String>,
+    /// The S3 error message from the XML body.
+    pub message: Option<String>,
+    /// The request id (`x-amz-request-id` header or `<RequestId>`).
+    pub request_id: Option<String>,
+    /// How many attempts were made before giving up (1 = no retry).
+    pub attempts: u32,
+}
+
+impl ErrorContext {
+    /// A context for a request of `action` on `bucket` (and `key`).
+    pub fn new(action: Action, bucket: &str, key: Option<&str>) -> Self {
+        Self {
+            action: Some(action),
+            bucket: Some(bucket.to_owned()),
+            key: key.map(str::to_owned),
+            attempts: 1,
+            ..Self::default()
+        }
+    }
+}
+
+impl fmt::Display for ErrorContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(action) = self.action {
+            parts.push(action.to_string());
+        }
+        match (&self.bucket, &self.key) {
+            (Some(b), Some(k)) => parts.push(format!("s3://{b}/{k}")),
+            (Some(b), None) => parts.push(format!("s3://{b}")),
+            _ => {}
+        }
+        if let Some(status) = self.status {
+            parts.push(format!("status {status}"));
+        }
+        if let Some(code) = &self.code {
+            parts.push(format!("code {code}"));
+        }
+        if let Some(message) = &self.message {
+            parts.push(format!("message {message:?}"));
+        }
+        if let Some(id) = &self.request_id {
+            parts.push(format!("request id {id}"));
+        }
+        if self.attempts > 1 {
+            parts.push(format!("after {} attempts", self.attempts));
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// Everything that can go wrong in konserve-s3.
+///
+/// The enum is `#[non_exhaustive]`: match the variants you handle and keep a
+/// wildcard arm. [`Error::is_retryable`] and [`Error::context`] help generic code.
+///
+/// ```
+/// use konserve_s3::Error;
+/// fn describe(e: &Error) -> &'static str {
+///     match e {
+///         Error::NotFound(_) => "missing",
+///         Error::PreconditionFailed(_) => "changed meanwhile",
+///         _ => "other",
+///     }
+/// }
+/// # let _ = describe;
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The object does not exist (404 `NoSuchKey`, or a 404 to HEAD).
+    #[error("not found: {0}")]
+    NotFound(Box<ErrorContext>),
+    /// The bucket does not exist (404 `NoSuchBucket`).
+    #[error("no such bucket: {0}")]
+    NoSuchBucket(Box<ErrorContext>),
+    /// A conditional request's precondition failed (412; also 404 on `If-Match`).
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(Box<ErrorContext>),
+    /// A concurrent conditional write was in flight (409 `ConditionalRequestConflict`).
+    #[error("conflict: {0}")]
+    Conflict(Box<ErrorContext>),
+    /// The bucket (or object) already exists (`BucketAlreadyExists`,
+    /// `BucketAlreadyOwnedByYou`).
+    #[error("already exists: {0}")]
+    AlreadyExists(Box<ErrorContext>),
+    /// The credentials are valid but not allowed to do this (403 `AccessDenied`).
+    #[error("access denied: {0}")]
+    AccessDenied(Box<ErrorContext>),
+    /// The credentials are wrong or expired (`SignatureDoesNotMatch`,
+    /// `InvalidAccessKeyId`, `ExpiredToken`, …).
+    #[error("invalid credentials: {0}")]
+    InvalidCredentials(Box<ErrorContext>),
+    /// The server asks us to slow down (429, 503 `SlowDown`).
+    #[error("throttled: {0}")]
+    Throttled(Box<ErrorContext>),
+    /// The server failed (5xx other than 501 and throttling).
+    #[error("service unavailable: {0}")]
+    Unavailable(Box<ErrorContext>),
+    /// The request did not complete in time (client timeout, or S3 `RequestTimeout`).
+    #[error("timed out: {0}")]
+    Timeout(Box<ErrorContext>),
+    /// The connection failed (refused, reset, DNS, TLS, …).
+    #[error("transport error: {context}: {message}")]
+    Transport {
+        /// Where it happened.
+        context: Box<ErrorContext>,
+        /// What the transport reported, with any URL redacted.
+        message: String,
+    },
+    /// The server does not implement what was asked (501), e.g. conditional writes.
+    #[error("not implemented by this S3 provider: {0}")]
+    NotImplemented(Box<ErrorContext>),
+    /// Any other rejected request (400 `InvalidArgument`, `BadDigest`, …).
+    #[error("request rejected: {0}")]
+    Rejected(Box<ErrorContext>),
+    /// The configuration is invalid; `field` names the offending setting.
+    #[error("invalid configuration: {field}: {reason}")]
+    InvalidConfig {
+        /// The configuration key, as spelled in the JSON form (`bucket`, `id`,
+        /// `config.optimistic-locking-retries`, …).
+        field: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// An object key the crate would build is not a valid S3 key.
+    #[error("invalid object key {key:?}: {reason}")]
+    InvalidObjectKey {
+        /// The offending key.
+        key: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+    /// Data from the network or the bucket is not what it should be
+    /// (unparseable XML, a truncated or malformed blob, …).
+    #[error("corrupt data: {context}: {reason}")]
+    CorruptData {
+        /// Where the data came from.
+        context: Box<ErrorContext>,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A local I/O error (reading a caller's body, a file, …).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// The S3 context of this error, if it comes from a request.
+    pub fn context(&self) -> Option<&ErrorContext> {
+        match self {
+            Error::NotFound(c)
+            | Error::NoSuchBucket(c)
+            | Error::PreconditionFailed(c)
+            | Error::Conflict(c)
+            | Error::AlreadyExists(c)
+            | Error::AccessDenied(c)
+            | Error::InvalidCredentials(c)
+            | Error::Throttled(c)
+            | Error::Unavailable(c)
+            | Error::Timeout(c)
+            | Error::NotImplemented(c)
+            | Error::Rejected(c) => Some(c),
+            Error::Transport { context, .. } | Error::CorruptData { context, .. } => Some(context),
+            Error::InvalidConfig { .. } | Error::InvalidObjectKey { .. } | Error::Io(_) => None,
+        }
+    }
+
+    pub(crate) fn context_mut(&mut self) -> Option<&mut ErrorContext> {
+        match self {
+            Error::NotFound(c)
+            | Error::NoSuchBucket(c)
+            | Error::PreconditionFailed(c)
+            | Error::Conflict(c)
+            | Error::AlreadyExists(c)
+            | Error::AccessDenied(c)
+            | Error::InvalidCredentials(c)
+            | Error::Throttled(c)
+            | Error::Unavailable(c)
+            | Error::Timeout(c)
+            | Error::NotImplemented(c)
+            | Error::Rejected(c) => Some(c),
+            Error::Transport { context, .. } | Error::CorruptData { context, .. } => Some(context),
+            Error::InvalidConfig { .. } | Error::InvalidObjectKey { .. } | Error::Io(_) => None,
+        }
+    }
+
+    /// Whether this error is transient, so that repeating a request that is
+    /// safe to repeat may succeed: throttling, 5xx, timeouts, transport errors.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Throttled(_) | Error::Unavailable(_) | Error::Timeout(_) | Error::Transport { .. }
+        )
+    }
+
+    /// `true` for [`Error::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound(_))
+    }
+
+    pub(crate) fn corrupt(context: ErrorContext, reason: impl Into<String>) -> Self {
+        Error::CorruptData {
+            context: Box::new(context),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidConfig {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_action_location_and_code() {
+        let mut ctx = ErrorContext::new(Action::GetObject, "bkt", Some("a/b"));
+        ctx.status = Some(404);
+        ctx.code = Some("NoSuchKey".into());
+        ctx.request_id = Some("RID1".into());
+        ctx.attempts = 3;
+        let e = Error::NotFound(Box::new(ctx));
+        assert_eq!(
+            e.to_string(),
+            "not found: GetObject, s3://bkt/a/b, status 404, code NoSuchKey, request id RID1, after 3 attempts"
+        );
+        assert!(e.is_not_found());
+        assert!(!e.is_retryable());
+        assert_eq!(e.context().unwrap().attempts, 3);
+    }
+
+    #[test]
+    fn retryable_classes() {
+        let c = || Box::new(ErrorContext::default());
+        assert!(Error::Throttled(c()).is_retryable());
+        assert!(Error::Unavailable(c()).is_retryable());
+        assert!(Error::Timeout(c()).is_retryable());
+        assert!(!Error::PreconditionFailed(c()).is_retryable());
+        assert!(!Error::AccessDenied(c()).is_retryable());
+        assert!(Error::config("bucket", "x").context().is_none());
+    }
+}

@@ -1,0 +1,91 @@
+//! Scrubbing secrets out of text that may reach an error, a log or a panic.
+//!
+//! Presigned URLs carry the signature, the credential scope and any session
+//! token in their query string. Wherever a URL or a transport message could be
+//! shown, [`redact_url`] and [`redact_text`] replace those values with
+//! `REDACTED`.
+
+use url::Url;
+
+/// Query parameters whose values must never be shown.
+pub const SENSITIVE_PARAMS: [&str; 3] = [
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+];
+
+/// Replacement text for a redacted value.
+pub const REDACTED: &str = "REDACTED";
+
+/// A URL with the values of [`SENSITIVE_PARAMS`] replaced.
+///
+/// ```
+/// let url = url::Url::parse("http://h/b/k?X-Amz-Signature=abc&x=1").unwrap();
+/// assert_eq!(
+///     konserve_s3::s3::redact::redact_url(&url),
+///     "http://h/b/k?X-Amz-Signature=REDACTED&x=1"
+/// );
+/// ```
+pub fn redact_url(url: &Url) -> String {
+    redact_text(url.as_str())
+}
+
+/// `text` with the value of every `name=value` pair whose name is one of
+/// [`SENSITIVE_PARAMS`] (compared case-insensitively, also when the `=` is
+/// percent-encoded as `%3D`) replaced by `REDACTED`.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'outer: while !rest.is_empty() {
+        for name in SENSITIVE_PARAMS {
+            for sep in ["=", "%3D", "%3d"] {
+                let plen = name.len() + sep.len();
+                if rest.len() >= plen
+                    && rest.is_char_boundary(plen)
+                    && rest[..name.len()].eq_ignore_ascii_case(name)
+                    && &rest[name.len()..plen] == sep
+                {
+                    out.push_str(&rest[..plen]);
+                    out.push_str(REDACTED);
+                    let value_len = rest[plen..]
+                        .find(|c: char| matches!(c, '&' | ' ' | '"' | '\'' | '\n' | '>' | '<' | ')' | ':' | ',' | ';'))
+                        .unwrap_or(rest.len() - plen);
+                    rest = &rest[plen + value_len..];
+                    continue 'outer;
+                }
+            }
+        }
+        let ch = rest.chars().next().unwrap_or_default();
+        out.push(ch);
+        rest = &rest[ch.len_utf8()..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_every_sensitive_parameter() {
+        let text = "error sending http://127.0.0.1:9/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20240101%2Fus-east-1&X-Amz-Security-Token=tok%2Bx&x-amz-signature=deadbeef: reset";
+        let out = redact_text(text);
+        assert_eq!(
+            out,
+            "error sending http://127.0.0.1:9/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED&x-amz-signature=REDACTED: reset"
+        );
+        assert!(!out.contains("AKID"));
+        assert!(!out.contains("deadbeef"));
+        assert!(!out.contains("tok"));
+    }
+
+    #[test]
+    fn redacts_encoded_separator_and_keeps_unicode() {
+        assert_eq!(
+            redact_text("ü X-Amz-Signature%3Dabc ü"),
+            "ü X-Amz-Signature%3DREDACTED ü"
+        );
+        assert_eq!(redact_text("nothing here"), "nothing here");
+        assert_eq!(redact_text("X-Amz-Signature="), "X-Amz-Signature=REDACTED");
+    }
+}

@@ -1,0 +1,903 @@
+//! Describing S3 requests and presigning them with rusty-s3.
+//!
+//! An [`S3Request`] says *what* to do (action, object key, conditions, body);
+//! a [`Signer`] turns it into a [`SignedRequest`] — a presigned URL plus the
+//! exact headers that were signed and must be sent. Requests are signed afresh
+//! for every attempt, so a retry never reuses an expired signature.
+//!
+//! Every header the crate sends is signed: `content-md5`, `content-type`,
+//! `if-match`, `if-none-match`, `range` and `x-amz-copy-source`. Signing
+//! binds them to the URL, so a leaked URL cannot be replayed with other
+//! conditions. The payload is not covered by a presigned signature, so every
+//! request with a body carries `Content-MD5` and S3 rejects a corrupted body.
+//! No `x-amz-checksum-*` header is sent: many S3-compatible stores reject them.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use md5::{Digest as _, Md5};
+use rusty_s3::actions::{
+    AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, DeleteObjects,
+    ListObjectsV2, ObjectIdentifier, UploadPart,
+};
+use rusty_s3::{Bucket, Credentials as SigningCredentials, S3Action, UrlStyle};
+use url::Url;
+
+use super::Action;
+use super::object_key;
+use super::redact::redact_url;
+use crate::error::{Error, Result};
+
+/// The most keys one `DeleteObjects` request may carry (an S3 limit).
+pub const MAX_DELETE_BATCH: usize = 1000;
+
+/// Conditional-request headers of a request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Conditions {
+    /// `If-Match: <etag>`: only if the object's current ETag is this one.
+    pub if_match: Option<String>,
+    /// `If-None-Match: <etag or *>`: `*` means only if the object does not exist.
+    pub if_none_match: Option<String>,
+}
+
+impl Conditions {
+    /// No conditions.
+    pub const NONE: Conditions = Conditions {
+        if_match: None,
+        if_none_match: None,
+    };
+
+    /// `If-Match: etag`.
+    pub fn if_match(etag: impl Into<String>) -> Self {
+        Conditions {
+            if_match: Some(etag.into()),
+            if_none_match: None,
+        }
+    }
+
+    /// `If-None-Match: *` (create only).
+    pub fn if_absent() -> Self {
+        Conditions {
+            if_match: None,
+            if_none_match: Some("*".to_owned()),
+        }
+    }
+
+    /// Whether any condition is set.
+    pub fn is_conditional(&self) -> bool {
+        self.if_match.is_some() || self.if_none_match.is_some()
+    }
+}
+
+/// A byte range of an object, for a ranged `GetObject`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteRange {
+    /// First byte, inclusive.
+    pub start: u64,
+    /// Last byte, inclusive; `None` reads to the end.
+    pub end_inclusive: Option<u64>,
+}
+
+impl ByteRange {
+    fn header_value(&self) -> String {
+        match self.end_inclusive {
+            Some(end) => format!("bytes={}-{}", self.start, end),
+            None => format!("bytes={}-", self.start),
+        }
+    }
+}
+
+/// What an [`S3Request`] does; object keys are already validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Op {
+    HeadBucket,
+    CreateBucket,
+    DeleteBucket,
+    PutObject,
+    GetObject(Option<ByteRange>),
+    HeadObject,
+    DeleteObject,
+    DeleteObjects,
+    ListObjectsV2 {
+        prefix: Option<String>,
+        continuation_token: Option<String>,
+        max_keys: Option<usize>,
+    },
+    CopyObject {
+        source_key: String,
+    },
+    CreateMultipartUpload,
+    UploadPart {
+        upload_id: String,
+        part_number: u16,
+    },
+    CompleteMultipartUpload {
+        upload_id: String,
+    },
+    AbortMultipartUpload {
+        upload_id: String,
+    },
+}
+
+/// One S3 request, before signing.
+///
+/// Build it with the constructor for the action; it validates object keys and
+/// computes the body's `Content-MD5` once.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Request {
+    op: Op,
+    key: Option<String>,
+    conditions: Conditions,
+    content_type: Option<String>,
+    body: Option<Bytes>,
+    content_md5: Option<String>,
+}
+
+impl fmt::Debug for S3Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Request")
+            .field("action", &self.action())
+            .field("key", &self.key)
+            .field("conditions", &self.conditions)
+            .field("body_len", &self.body.as_ref().map(Bytes::len))
+            .finish()
+    }
+}
+
+/// The base64 `Content-MD5` of `body`.
+pub fn content_md5(body: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
+}
+
+/// The quoted hex MD5 of `body`: the ETag S3 gives an object uploaded in one PUT.
+pub fn md5_etag(body: &[u8]) -> String {
+    let digest = Md5::digest(body);
+    let mut s = String::with_capacity(34);
+    s.push('"');
+    for b in digest.iter() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s.push('"');
+    s
+}
+
+impl S3Request {
+    fn new(op: Op, key: Option<&str>) -> Result<Self> {
+        if let Some(k) = key {
+            object_key::validate(k)?;
+        }
+        Ok(S3Request {
+            op,
+            key: key.map(str::to_owned),
+            conditions: Conditions::NONE,
+            content_type: None,
+            body: None,
+            content_md5: None,
+        })
+    }
+
+    fn bucket_op(op: Op) -> Self {
+        S3Request {
+            op,
+            key: None,
+            conditions: Conditions::NONE,
+            content_type: None,
+            body: None,
+            content_md5: None,
+        }
+    }
+
+    fn with_body(mut self, body: Bytes) -> Self {
+        self.content_md5 = Some(content_md5(&body));
+        self.body = Some(body);
+        self
+    }
+
+    /// `HEAD /bucket`.
+    pub fn head_bucket() -> Self {
+        Self::bucket_op(Op::HeadBucket)
+    }
+
+    /// `PUT /bucket`; the body names the region as location constraint
+    /// (except in `us-east-1`, where it must be absent).
+    pub fn create_bucket(region: &str) -> Self {
+        let req = Self::bucket_op(Op::CreateBucket);
+        if region == "us-east-1" || region == "auto" || region.is_empty() {
+            req
+        } else {
+            let xml = format!(
+                "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>{}</LocationConstraint></CreateBucketConfiguration>",
+                xml_escape(region)
+            );
+            req.with_body(Bytes::from(xml))
+        }
+    }
+
+    /// `DELETE /bucket` (the bucket must be empty).
+    pub fn delete_bucket() -> Self {
+        Self::bucket_op(Op::DeleteBucket)
+    }
+
+    /// `PUT /bucket/key` with `body`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidObjectKey`] for a key that [`object_key::validate`] rejects.
+    pub fn put_object(key: &str, body: impl Into<Bytes>) -> Result<Self> {
+        Ok(Self::new(Op::PutObject, Some(key))?.with_body(body.into()))
+    }
+
+    /// `GET /bucket/key`, optionally a byte range of it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidObjectKey`].
+    pub fn get_object(key: &str, range: Option<ByteRange>) -> Result<Self> {
+        Self::new(Op::GetObject(range), Some(key))
+    }
+
+    /// `HEAD /bucket/key`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidObjectKey`].
+    pub fn head_object(key: &str) -> Result<Self> {
+        Self::new(Op::HeadObject, Some(key))
+    }
+
+    /// `DELETE /bucket/key`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidObjectKey`].
+    pub fn delete_object(key: &str) -> Result<Self> {
+        Self::new(Op::DeleteObject, Some(key))
+    }
+
+    /// `POST /bucket?delete` for up to [`MAX_DELETE_BATCH`] keys (quiet mode:
+    /// the answer lists only the keys that failed).
+    ///
+    /// # Errors
+    /// [`Error::InvalidObjectKey`] for a bad key; [`Error::InvalidConfig`] (field
+    /// `keys`) for an empty batch or one over the limit.
+    pub fn delete_objects<S: AsRef<str>>(keys: &[S]) -> Result<Self> {
+        if keys.is_empty() || keys.len() > MAX_DELETE_BATCH {
+            return Err(Error::config(
+                "keys",
+                format!(
+                    "DeleteObjects takes 1 to {MAX_DELETE_BATCH} keys, got {}",
+                    keys.len()
+                ),
+            ));
+        }
+        let mut xml = String::from(
+            "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>",
+        );
+        for k in keys {
+            let k = k.as_ref();
+            object_key::validate(k)?;
+            xml.push_str("<Object><Key>");
+            xml.push_str(&xml_escape(k));
+            xml.push_str("</Key></Object>");
+        }
+        xml.push_str("</Delete>");
+        Ok(Self::bucket_op(Op::DeleteObjects).with_body(Bytes::from(xml)))
+    }
+
+    /// `GET /bucket?list-type=2`: one page of keys under `prefix`.
+    pub fn list_objects_v2(
+        prefix: Option<&str>,
+        continuation_token: Option<&str>,
+        max_keys: Option<usize>,
+    ) -> Self {
+        Self::bucket_op(Op::ListObjectsV2 {
+            prefix: prefix.map(str::to_owned),
+            continuation_token: continuation_token.map(str::to_owned),
+            max_keys,
+        })
+    }
+
+    /// `PUT /bucket/key` copying `source_key` of the same bucket (server side).
+    ///
+    /// # Errors
+    /// [`Error::InvalidObjectKey`] for either key.
+    pub fn copy_object(source_key: &str, key: &str) -> Result<Self> {
+        object_key::validate(source_key)?;
+        Self::new(
+            Op::CopyObject {
+                source_key: source_key.to_owned(),
+            },
+            Some(key),
+        )
+    }
+
+    /// `POST /bucket/key?uploads`: start a multipart upload.
+    ///
+    /// # Errors
+    /// [`Error::InvalidObjectKey`].
+    pub fn create_multipart_upload(key: &str) -> Result<Self> {
+        Self::new(Op::CreateMultipartUpload, Some(key))
+    }
+
+    /// `PUT /bucket/key?partNumber=n&uploadId=id` with one part's bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidObjectKey`]; [`Error::InvalidConfig`] (field
+    /// `part_number`) for part 0 (parts count from 1 to 10000).
+    pub fn upload_part(
+        key: &str,
+        upload_id: &str,
+        part_number: u16,
+        body: impl Into<Bytes>,
+    ) -> Result<Self> {
+        if part_number == 0 || part_number > 10_000 {
+            return Err(Error::config("part_number", "parts are numbered 1 to 10000"));
+        }
+        Ok(Self::new(
+            Op::UploadPart {
+                upload_id: upload_id.to_owned(),
+                part_number,
+            },
+            Some(key),
+        )?
+        .with_body(body.into()))
+    }
+
+    /// `POST /bucket/key?uploadId=id` listing the parts' ETags in order.
+    ///
+    /// # Errors
+    /// [`Error::InvalidObjectKey`].
+    pub fn complete_multipart_upload<S: AsRef<str>>(
+        key: &str,
+        upload_id: &str,
+        part_etags: &[S],
+    ) -> Result<Self> {
+        let mut xml = String::from(
+            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
+        );
+        for (i, etag) in part_etags.iter().enumerate() {
+            xml.push_str(&format!(
+                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+                i + 1,
+                xml_escape(etag.as_ref())
+            ));
+        }
+        xml.push_str("</CompleteMultipartUpload>");
+        Ok(Self::new(
+            Op::CompleteMultipartUpload {
+                upload_id: upload_id.to_owned(),
+            },
+            Some(key),
+        )?
+        .with_body(Bytes::from(xml)))
+    }
+
+    /// `DELETE /bucket/key?uploadId=id`: abandon a multipart upload.
+    ///
+    /// # Errors
+    /// [`Error::InvalidObjectKey`].
+    pub fn abort_multipart_upload(key: &str, upload_id: &str) -> Result<Self> {
+        Self::new(
+            Op::AbortMultipartUpload {
+                upload_id: upload_id.to_owned(),
+            },
+            Some(key),
+        )
+    }
+
+    /// Adds conditions (`If-Match` / `If-None-Match`).
+    pub fn with_conditions(mut self, conditions: Conditions) -> Self {
+        self.conditions = conditions;
+        self
+    }
+
+    /// Sets the `Content-Type` of a request with a body.
+    pub fn with_content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    /// The action.
+    pub fn action(&self) -> Action {
+        match self.op {
+            Op::HeadBucket => Action::HeadBucket,
+            Op::CreateBucket => Action::CreateBucket,
+            Op::DeleteBucket => Action::DeleteBucket,
+            Op::PutObject => Action::PutObject,
+            Op::GetObject(_) => Action::GetObject,
+            Op::HeadObject => Action::HeadObject,
+            Op::DeleteObject => Action::DeleteObject,
+            Op::DeleteObjects => Action::DeleteObjects,
+            Op::ListObjectsV2 { .. } => Action::ListObjectsV2,
+            Op::CopyObject { .. } => Action::CopyObject,
+            Op::CreateMultipartUpload => Action::CreateMultipartUpload,
+            Op::UploadPart { .. } => Action::UploadPart,
+            Op::CompleteMultipartUpload { .. } => Action::CompleteMultipartUpload,
+            Op::AbortMultipartUpload { .. } => Action::AbortMultipartUpload,
+        }
+    }
+
+    /// The object key, for object-level actions.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The conditions.
+    pub fn conditions(&self) -> &Conditions {
+        &self.conditions
+    }
+
+    /// The body, if any.
+    pub fn body(&self) -> Option<&Bytes> {
+        self.body.as_ref()
+    }
+
+    /// Whether repeating this request after an unclear outcome (timeout,
+    /// reset, 5xx) cannot change the result: reads, listings, deletes,
+    /// unconditional puts and part uploads. Conditional writes and
+    /// `CompleteMultipartUpload` are not: their retries are decided by the
+    /// caller (optimistic locking), which can check what landed.
+    pub fn is_safe_to_repeat(&self) -> bool {
+        if self.conditions.is_conditional() && self.action() != Action::GetObject {
+            return false;
+        }
+        !matches!(self.op, Op::CompleteMultipartUpload { .. })
+    }
+
+    /// Whether the answer has a body worth reading on success.
+    pub fn expects_body(&self) -> bool {
+        !matches!(self.op, Op::HeadBucket | Op::HeadObject)
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A presigned request, ready to send: method, URL, headers, body.
+///
+/// Its `Debug` output redacts the URL's signature and credential.
+#[derive(Clone)]
+pub struct SignedRequest {
+    /// The action.
+    pub action: Action,
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The presigned URL (secret: never print it; see [`SignedRequest::redacted_url`]).
+    pub url: Url,
+    /// Headers to send exactly as given (they are signed).
+    pub headers: Vec<(&'static str, String)>,
+    /// The body, if any (sent with `Content-Length`).
+    pub body: Option<Bytes>,
+}
+
+impl SignedRequest {
+    /// The URL with signature, credential and token redacted, for logs.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+}
+
+impl fmt::Debug for SignedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedRequest")
+            .field("action", &self.action)
+            .field("method", &self.method)
+            .field("url", &self.redacted_url())
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.as_ref().map(Bytes::len))
+            .finish()
+    }
+}
+
+/// Presigns [`S3Request`]s for one bucket with one set of credentials.
+pub struct Signer {
+    bucket: Bucket,
+    credentials: SigningCredentials,
+    expiry: Duration,
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signer")
+            .field("bucket", &self.bucket.name())
+            .field("region", &self.bucket.region())
+            .field("endpoint", &self.bucket.base_url().as_str())
+            .field("access_key", &self.credentials.key())
+            .field("expiry", &self.expiry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// A signer for `bucket` at `endpoint`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] (field `endpoint`) when rusty-s3 cannot build
+    /// the bucket URL (not http/https, no host, virtual-host style with an IP).
+    pub fn new(
+        endpoint: Url,
+        path_style: bool,
+        bucket: &str,
+        region: &str,
+        access_key: &str,
+        secret: &str,
+        session_token: Option<&str>,
+        expiry: Duration,
+    ) -> Result<Self> {
+        let style = if path_style {
+            UrlStyle::Path
+        } else {
+            UrlStyle::VirtualHost
+        };
+        let bucket = Bucket::new(endpoint, style, bucket.to_owned(), region.to_owned())
+            .map_err(|e| Error::config("endpoint", e.to_string()))?;
+        let credentials = match session_token {
+            Some(t) if !t.is_empty() => SigningCredentials::new_with_token(access_key, secret, t),
+            _ => SigningCredentials::new(access_key, secret),
+        };
+        Ok(Signer {
+            bucket,
+            credentials,
+            expiry,
+        })
+    }
+
+    /// The bucket name.
+    pub fn bucket(&self) -> &str {
+        self.bucket.name()
+    }
+
+    /// The signing region.
+    pub fn region(&self) -> &str {
+        self.bucket.region()
+    }
+
+    /// Presigns `req` now.
+    pub fn sign(&self, req: &S3Request) -> SignedRequest {
+        self.sign_at(req, &jiff::Timestamp::now())
+    }
+
+    /// Presigns `req` as if at `time` (deterministic tests).
+    pub fn sign_at(&self, req: &S3Request, time: &jiff::Timestamp) -> SignedRequest {
+        let mut headers: Vec<(&'static str, String)> = Vec::new();
+        if let Some(md5) = &req.content_md5 {
+            headers.push(("content-md5", md5.clone()));
+        }
+        if let Some(ct) = &req.content_type {
+            headers.push(("content-type", ct.clone()));
+        }
+        if let Some(m) = &req.conditions.if_match {
+            headers.push(("if-match", m.clone()));
+        }
+        if let Some(m) = &req.conditions.if_none_match {
+            headers.push(("if-none-match", m.clone()));
+        }
+        if let Op::GetObject(Some(range)) = &req.op {
+            headers.push(("range", range.header_value()));
+        }
+        if let Op::CopyObject { source_key } = &req.op {
+            let source = format!(
+                "{}/{}",
+                self.bucket.name(),
+                url::form_urlencoded::byte_serialize(source_key.as_bytes())
+                    .collect::<String>()
+                    .replace("%2F", "/")
+            );
+            headers.push(("x-amz-copy-source", source));
+        }
+        headers.sort_by(|a, b| a.0.cmp(b.0));
+
+        let creds = Some(&self.credentials);
+        let key = req.key.as_deref().unwrap_or_default();
+        let b = &self.bucket;
+        let url = match &req.op {
+            Op::HeadBucket => finish(b.head_bucket(creds), &headers, self.expiry, time),
+            Op::CreateBucket => finish(
+                b.create_bucket(&self.credentials),
+                &headers,
+                self.expiry,
+                time,
+            ),
+            Op::DeleteBucket => finish(
+                b.delete_bucket(&self.credentials),
+                &headers,
+                self.expiry,
+                time,
+            ),
+            Op::PutObject => finish(b.put_object(creds, key), &headers, self.expiry, time),
+            Op::GetObject(_) => finish(b.get_object(creds, key), &headers, self.expiry, time),
+            Op::HeadObject => finish(b.head_object(creds, key), &headers, self.expiry, time),
+            Op::DeleteObject => finish(b.delete_object(creds, key), &headers, self.expiry, time),
+            Op::DeleteObjects => finish(
+                DeleteObjects::new(b, creds, std::iter::empty::<&ObjectIdentifier>()),
+                &headers,
+                self.expiry,
+                time,
+            ),
+            Op::ListObjectsV2 {
+                prefix,
+                continuation_token,
+                max_keys,
+            } => {
+                let mut action = ListObjectsV2::new(b, creds);
+                if let Some(p) = prefix {
+                    action.with_prefix(p.as_str());
+                }
+                if let Some(t) = continuation_token {
+                    action.with_continuation_token(t.as_str());
+                }
+                if let Some(m) = max_keys {
+                    action.with_max_keys(*m);
+                }
+                finish(action, &headers, self.expiry, time)
+            }
+            Op::CopyObject { .. } => {
+                let query: [(&str, &str); 0] = [];
+                rusty_s3::signing::sign(
+                    time,
+                    rusty_s3::Method::Put,
+                    b.object_url(key),
+                    self.credentials.key(),
+                    self.credentials.secret(),
+                    self.credentials.token(),
+                    b.region(),
+                    self.expiry.as_secs().max(1),
+                    query.iter().copied(),
+                    headers.iter().map(|(k, v)| (*k, v.as_str())),
+                )
+            }
+            Op::CreateMultipartUpload => finish(
+                CreateMultipartUpload::new(b, creds, key),
+                &headers,
+                self.expiry,
+                time,
+            ),
+            Op::UploadPart {
+                upload_id,
+                part_number,
+            } => finish(
+                UploadPart::new(b, creds, key, *part_number, upload_id),
+                &headers,
+                self.expiry,
+                time,
+            ),
+            Op::CompleteMultipartUpload { upload_id } => finish(
+                CompleteMultipartUpload::new(b, creds, key, upload_id, std::iter::empty()),
+                &headers,
+                self.expiry,
+                time,
+            ),
+            Op::AbortMultipartUpload { upload_id } => finish(
+                AbortMultipartUpload::new(b, creds, key, upload_id),
+                &headers,
+                self.expiry,
+                time,
+            ),
+        };
+        SignedRequest {
+            action: req.action(),
+            method: method_of(req.action()),
+            url,
+            headers,
+            body: req.body.clone(),
+        }
+    }
+}
+
+fn method_of(action: Action) -> &'static str {
+    match action {
+        Action::HeadBucket | Action::HeadObject => "HEAD",
+        Action::GetObject | Action::ListObjectsV2 => "GET",
+        Action::CreateBucket | Action::PutObject | Action::CopyObject | Action::UploadPart => "PUT",
+        Action::DeleteBucket | Action::DeleteObject | Action::AbortMultipartUpload => "DELETE",
+        Action::DeleteObjects
+        | Action::CreateMultipartUpload
+        | Action::CompleteMultipartUpload => "POST",
+    }
+}
+
+fn finish<'a, A: S3Action<'a>>(
+    mut action: A,
+    headers: &'a [(&'static str, String)],
+    expiry: Duration,
+    time: &jiff::Timestamp,
+) -> Url {
+    let map = action.headers_mut();
+    for (k, v) in headers {
+        map.insert(*k, v.as_str());
+    }
+    action.sign_with_time(expiry, time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer() -> Signer {
+        Signer::new(
+            "http://127.0.0.1:9000".parse().unwrap(),
+            true,
+            "bkt",
+            "us-east-1",
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            Some("SESSIONTOKEN"),
+            Duration::from_secs(300),
+        )
+        .unwrap()
+    }
+
+    fn at() -> jiff::Timestamp {
+        "2024-01-02T03:04:05Z".parse().unwrap()
+    }
+
+    #[test]
+    fn put_signs_md5_and_conditions() {
+        let req = S3Request::put_object("a/b.ksv", &b"hello"[..])
+            .unwrap()
+            .with_conditions(Conditions::if_match("\"abc\""))
+            .with_content_type("application/octet-stream");
+        let s = signer().sign_at(&req, &at());
+        assert_eq!(s.method, "PUT");
+        assert_eq!(s.url.path(), "/bkt/a/b.ksv");
+        let names: Vec<_> = s.headers.iter().map(|(k, _)| *k).collect();
+        assert_eq!(names, ["content-md5", "content-type", "if-match"]);
+        assert_eq!(s.headers[0].1, "XUFAKrxLKna5cZ2REBfFkg==");
+        let q = s.url.query().unwrap();
+        assert!(
+            q.contains("X-Amz-SignedHeaders=content-md5%3Bcontent-type%3Bhost%3Bif-match"),
+            "{q}"
+        );
+        assert!(q.contains("X-Amz-Security-Token=SESSIONTOKEN"));
+        assert!(!req.is_safe_to_repeat());
+        assert!(
+            S3Request::put_object("k", &b""[..])
+                .unwrap()
+                .is_safe_to_repeat()
+        );
+    }
+
+    #[test]
+    fn signing_is_deterministic_and_debug_is_redacted() {
+        let req = S3Request::get_object(
+            "k",
+            Some(ByteRange {
+                start: 0,
+                end_inclusive: Some(19),
+            }),
+        )
+        .unwrap();
+        let a = signer().sign_at(&req, &at());
+        let b = signer().sign_at(&req, &at());
+        assert_eq!(a.url, b.url);
+        assert_eq!(a.headers, vec![("range", "bytes=0-19".to_owned())]);
+        let dbg = format!("{a:?}");
+        assert!(!dbg.contains("SESSIONTOKEN"), "{dbg}");
+        assert!(!dbg.contains("AKIDEXAMPLE"), "{dbg}");
+        assert!(dbg.contains("X-Amz-Signature=REDACTED"), "{dbg}");
+        let sdbg = format!("{:?}", signer());
+        assert!(!sdbg.contains("wJalr"), "{sdbg}");
+    }
+
+    #[test]
+    fn every_action_has_its_method_and_path() {
+        let cases: Vec<(S3Request, &str, &str, Option<&str>)> = vec![
+            (S3Request::head_bucket(), "HEAD", "/bkt/", None),
+            (S3Request::create_bucket("us-east-1"), "PUT", "/bkt/", None),
+            (S3Request::delete_bucket(), "DELETE", "/bkt/", None),
+            (S3Request::head_object("k").unwrap(), "HEAD", "/bkt/k", None),
+            (S3Request::delete_object("k").unwrap(), "DELETE", "/bkt/k", None),
+            (
+                S3Request::delete_objects(&["a", "b"]).unwrap(),
+                "POST",
+                "/bkt/",
+                Some("delete"),
+            ),
+            (
+                S3Request::list_objects_v2(Some("p_"), Some("tok"), Some(2)),
+                "GET",
+                "/bkt/",
+                Some("list-type=2"),
+            ),
+            (
+                S3Request::copy_object("src", "dst").unwrap(),
+                "PUT",
+                "/bkt/dst",
+                None,
+            ),
+            (
+                S3Request::create_multipart_upload("k").unwrap(),
+                "POST",
+                "/bkt/k",
+                Some("uploads"),
+            ),
+            (
+                S3Request::upload_part("k", "UP", 3, vec![1u8]).unwrap(),
+                "PUT",
+                "/bkt/k",
+                Some("partNumber=3"),
+            ),
+            (
+                S3Request::complete_multipart_upload("k", "UP", &["\"e1\""]).unwrap(),
+                "POST",
+                "/bkt/k",
+                Some("uploadId=UP"),
+            ),
+            (
+                S3Request::abort_multipart_upload("k", "UP").unwrap(),
+                "DELETE",
+                "/bkt/k",
+                Some("uploadId=UP"),
+            ),
+        ];
+        for (req, method, path, query_part) in cases {
+            let s = signer().sign_at(&req, &at());
+            assert_eq!(s.method, method, "{req:?}");
+            assert_eq!(s.url.path(), path, "{req:?}");
+            if let Some(q) = query_part {
+                assert!(s.url.query().unwrap().contains(q), "{req:?}: {}", s.url);
+            }
+        }
+    }
+
+    #[test]
+    fn copy_object_signs_copy_source() {
+        let req = S3Request::copy_object("dir/a b", "dst").unwrap();
+        let s = signer().sign_at(&req, &at());
+        assert_eq!(
+            s.headers,
+            vec![("x-amz-copy-source", "bkt/dir/a+b".to_owned())]
+        );
+        assert!(
+            s.url
+                .query()
+                .unwrap()
+                .contains("X-Amz-SignedHeaders=host%3Bx-amz-copy-source")
+        );
+    }
+
+    #[test]
+    fn delete_objects_body_is_escaped_and_bounded() {
+        let req = S3Request::delete_objects(&["a&b", "<c>"]).unwrap();
+        let body = std::str::from_utf8(req.body().unwrap()).unwrap();
+        assert!(body.contains("<Key>a&amp;b</Key><Key>&lt;c&gt;</Key>") || body.contains("<Object><Key>a&amp;b</Key></Object><Object><Key>&lt;c&gt;</Key></Object>"), "{body}");
+        assert!(body.contains("<Quiet>true</Quiet>"));
+        let many: Vec<String> = (0..1001).map(|i| format!("k{i}")).collect();
+        assert!(S3Request::delete_objects(&many).is_err());
+        assert!(S3Request::delete_objects::<&str>(&[]).is_err());
+        assert!(S3Request::delete_objects(&many[..1000]).is_ok());
+        assert!(S3Request::delete_objects(&["ok", "a/../b"]).is_err());
+    }
+
+    #[test]
+    fn create_bucket_has_location_outside_us_east_1() {
+        assert!(S3Request::create_bucket("us-east-1").body().is_none());
+        let r = S3Request::create_bucket("eu-west-1");
+        let body = std::str::from_utf8(r.body().unwrap()).unwrap();
+        assert!(body.contains("<LocationConstraint>eu-west-1</LocationConstraint>"));
+    }
+
+    #[test]
+    fn md5_forms() {
+        assert_eq!(md5_etag(b""), "\"d41d8cd98f00b204e9800998ecf8427e\"");
+        assert_eq!(content_md5(b""), "1B2M2Y8AsgTpgAmY7PhCfg==");
+    }
+
+    #[test]
+    fn invalid_keys_are_refused_before_signing() {
+        assert!(S3Request::get_object("", None).is_err());
+        assert!(S3Request::put_object("../x", Vec::new()).is_err());
+        assert!(S3Request::copy_object("..", "x").is_err());
+        assert!(S3Request::upload_part("k", "u", 0, Vec::new()).is_err());
+    }
+}

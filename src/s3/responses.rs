@@ -1,0 +1,165 @@
+//! Parsing successful XML answers (listing, batch delete, multipart) into
+//! plain types. Malformed answers become [`Error::CorruptData`].
+
+use rusty_s3::actions::{CreateMultipartUpload, DeleteObjectsResponse, ListObjectsV2};
+
+use crate::error::{Error, ErrorContext, Result};
+use crate::s3::Action;
+
+/// One object of a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedObject {
+    /// The object key, URL-decoded.
+    pub key: String,
+    /// Size in bytes, when the server says.
+    pub size: Option<u64>,
+    /// The ETag (quoted), when the server says.
+    pub etag: Option<String>,
+    /// Last-modified time as the server printed it (ISO 8601).
+    pub last_modified: Option<String>,
+}
+
+/// One page of a `ListObjectsV2` answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListPage {
+    /// Objects of this page.
+    pub objects: Vec<ListedObject>,
+    /// Token for the next page; `None` on the last page.
+    pub next_continuation_token: Option<String>,
+}
+
+fn utf8<'a>(body: &'a [u8], ctx: &ErrorContext) -> Result<&'a str> {
+    std::str::from_utf8(body).map_err(|_| Error::corrupt(ctx.clone(), "answer is not UTF-8"))
+}
+
+/// Parses a `ListObjectsV2` answer (keys are URL-decoded by rusty-s3).
+///
+/// # Errors
+/// [`Error::CorruptData`] for a body that is not a listing.
+pub fn parse_list_page(body: &[u8], ctx: &ErrorContext) -> Result<ListPage> {
+    let parsed = ListObjectsV2::parse_response(utf8(body, ctx)?)
+        .map_err(|e| Error::corrupt(ctx.clone(), format!("bad ListObjectsV2 answer: {e}")))?;
+    Ok(ListPage {
+        objects: parsed
+            .contents
+            .into_iter()
+            .map(|c| ListedObject {
+                key: c.key,
+                size: c.size,
+                etag: c.etag,
+                last_modified: c.last_modified,
+            })
+            .collect(),
+        next_continuation_token: parsed.next_continuation_token.filter(|t| !t.is_empty()),
+    })
+}
+
+/// The keys a `DeleteObjects` answer reports as failed, with code and message.
+///
+/// # Errors
+/// [`Error::CorruptData`] for a body that is not a `DeleteResult`.
+pub fn parse_delete_failures(body: &[u8], ctx: &ErrorContext) -> Result<Vec<(String, String, String)>> {
+    let text = utf8(body, ctx)?;
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let parsed = DeleteObjectsResponse::parse(text)
+        .map_err(|e| Error::corrupt(ctx.clone(), format!("bad DeleteObjects answer: {e}")))?;
+    Ok(parsed
+        .errors
+        .into_iter()
+        .map(|e| (e.key, e.code, e.message))
+        .collect())
+}
+
+/// The upload id of a `CreateMultipartUpload` answer.
+///
+/// # Errors
+/// [`Error::CorruptData`] for a body without an upload id.
+pub fn parse_upload_id(body: &[u8], ctx: &ErrorContext) -> Result<String> {
+    let parsed = CreateMultipartUpload::parse_response(utf8(body, ctx)?).map_err(|e| {
+        Error::corrupt(ctx.clone(), format!("bad CreateMultipartUpload answer: {e}"))
+    })?;
+    let id = parsed.upload_id().to_owned();
+    if id.is_empty() {
+        return Err(Error::corrupt(ctx.clone(), "empty upload id"));
+    }
+    Ok(id)
+}
+
+/// Checks a `CompleteMultipartUpload` or `CopyObject` answer: S3 may answer
+/// 200 and still report an `<Error>` in the body.
+///
+/// # Errors
+/// The classified error, when the body is an `<Error>`.
+pub fn check_embedded_error(body: &[u8], ctx: &ErrorContext) -> Result<()> {
+    let text = String::from_utf8_lossy(body);
+    let trimmed = text.trim_start();
+    let trimmed = match trimmed.strip_prefix("<?xml") {
+        Some(rest) => rest.find("?>").map_or(rest, |i| &rest[i + 2..]).trim_start(),
+        None => trimmed,
+    };
+    if trimmed.starts_with("<Error") {
+        return Err(crate::s3::classify::classify(
+            ctx.clone(),
+            crate::s3::classify::FailedAnswer {
+                status: 500,
+                request_id_header: None,
+                body,
+                had_if_match: false,
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// The action a context belongs to (for messages).
+pub fn action_of(ctx: &ErrorContext) -> Option<Action> {
+    ctx.action
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> ErrorContext {
+        ErrorContext::new(Action::ListObjectsV2, "b", None)
+    }
+
+    #[test]
+    fn parses_listing_with_encoded_keys() {
+        let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><NextContinuationToken>tok</NextContinuationToken>
+<Contents><Key>a%2Bb%20c</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>&quot;e1&quot;</ETag><Size>3</Size><StorageClass>STANDARD</StorageClass></Contents>
+<Contents><Key>%C3%BC</Key><Size>0</Size></Contents></ListBucketResult>"#;
+        let page = parse_list_page(xml, &ctx()).unwrap();
+        assert_eq!(page.objects.len(), 2);
+        assert_eq!(page.objects[0].key, "a+b c");
+        assert_eq!(page.objects[0].etag.as_deref(), Some("\"e1\""));
+        assert_eq!(page.objects[0].size, Some(3));
+        assert_eq!(page.objects[1].key, "ü");
+        assert_eq!(page.next_continuation_token.as_deref(), Some("tok"));
+    }
+
+    #[test]
+    fn garbage_is_corrupt_data() {
+        assert!(matches!(parse_list_page(b"<nope", &ctx()), Err(Error::CorruptData { .. })));
+        assert!(matches!(parse_list_page(&[0xff], &ctx()), Err(Error::CorruptData { .. })));
+        assert!(matches!(parse_upload_id(b"<x/>", &ctx()), Err(Error::CorruptData { .. })));
+    }
+
+    #[test]
+    fn delete_failures_are_reported() {
+        let xml = br#"<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Error><Key>k1</Key><Code>AccessDenied</Code><Message>no</Message></Error></DeleteResult>"#;
+        let f = parse_delete_failures(xml, &ctx()).unwrap();
+        assert_eq!(f, vec![("k1".into(), "AccessDenied".into(), "no".into())]);
+        assert!(parse_delete_failures(b"", &ctx()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn embedded_error_is_detected() {
+        let body = b"<?xml version=\"1.0\"?>\n<Error><Code>InternalError</Code></Error>";
+        assert!(matches!(check_embedded_error(body, &ctx()), Err(Error::Unavailable(_))));
+        assert!(check_embedded_error(b"<CompleteMultipartUploadResult/>", &ctx()).is_ok());
+    }
+}
