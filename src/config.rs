@@ -110,7 +110,6 @@ impl fmt::Debug for Credentials {
 /// Options of the konserve store (the spec's `config` map).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
-#[non_exhaustive]
 pub struct StoreOptions {
     /// konserve's `optimistic-locking-retries`: 0 (default) is off; with n > 0
     /// read-modify-write operations use conditional writes and retry up to n
@@ -121,7 +120,6 @@ pub struct StoreOptions {
 /// HTTP transport settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
-#[non_exhaustive]
 pub struct HttpOptions {
     /// Time to establish a connection. Default 5 s.
     #[serde(rename = "connect-timeout-ms", with = "crate::s3::retry::millis")]

@@ -154,6 +154,8 @@ pub fn classify(mut ctx: ErrorContext, answer: FailedAnswer<'_>) -> Error {
         (_, "ConditionalRequestConflict" | "OperationAborted") | (409, "") => Error::Conflict(c),
         (_, "SlowDown" | "Throttling" | "ThrottlingException" | "TooManyRequests"
         | "RequestLimitExceeded") | (429, _) => Error::Throttled(c),
+        // HEAD answers have no body: a bare 503 is S3's SlowDown.
+        (503, "") => Error::Throttled(c),
         (_, "RequestTimeout") | (408, _) => Error::Timeout(c),
         (_, "NotImplemented") | (501, _) => Error::NotImplemented(c),
         (404, _) if answer.had_if_match => Error::PreconditionFailed(c),

@@ -448,6 +448,20 @@ impl S3Request {
     }
 }
 
+/// Percent-encodes everything but unreserved characters and `/`, as S3
+/// expects in `x-amz-copy-source`.
+fn percent_encode_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -586,13 +600,7 @@ impl Signer {
             headers.push(("range", range.header_value()));
         }
         if let Op::CopyObject { source_key } = &req.op {
-            let source = format!(
-                "{}/{}",
-                self.bucket.name(),
-                url::form_urlencoded::byte_serialize(source_key.as_bytes())
-                    .collect::<String>()
-                    .replace("%2F", "/")
-            );
+            let source = format!("{}/{}", self.bucket.name(), percent_encode_path(source_key));
             headers.push(("x-amz-copy-source", source));
         }
         headers.sort_by(|a, b| a.0.cmp(b.0));
@@ -856,7 +864,7 @@ mod tests {
         let s = signer().sign_at(&req, &at());
         assert_eq!(
             s.headers,
-            vec![("x-amz-copy-source", "bkt/dir/a+b".to_owned())]
+            vec![("x-amz-copy-source", "bkt/dir/a%20b".to_owned())]
         );
         assert!(
             s.url

@@ -1,0 +1,532 @@
+//! [`S3Client`]: S3 actions with retries, statistics and tracing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::config::{ResolvedConfig, S3Config};
+use crate::error::{Error, ErrorContext, Result};
+use crate::http::{ResponseHead, TransportError};
+use crate::s3::classify::{FailedAnswer, classify};
+use crate::s3::request::{ByteRange, MAX_DELETE_BATCH};
+use crate::s3::responses::{self, ListPage, ListedObject};
+use crate::s3::retry::{Decision, RetryPolicy};
+use crate::s3::stats::{Attempt, RequestStats, StatsSnapshot};
+use crate::s3::{Conditions, S3Request, Signer};
+
+type Transport = mode_transport!();
+
+/// Facts about a stored object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ObjectInfo {
+    /// The ETag, quoted as the server sent it.
+    pub etag: Option<String>,
+    /// Size in bytes.
+    pub size: Option<u64>,
+    /// `Last-Modified`, as the server printed it.
+    pub last_modified: Option<String>,
+}
+
+/// A fetched object (or byte range of one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GetObjectOutput {
+    /// The bytes read.
+    pub body: Vec<u8>,
+    /// The ETag.
+    pub etag: Option<String>,
+    /// The object's total size (for a ranged read, from `Content-Range`).
+    pub total_size: Option<u64>,
+}
+
+struct Inner {
+    signer: Signer,
+    transport: Transport,
+    retry: RetryPolicy,
+    stats: RequestStats,
+    x_ray: bool,
+}
+
+/// A client for one bucket: presigns with rusty-s3, sends, classifies,
+/// retries transient failures, counts every attempt.
+///
+/// Cheap to clone (shared connection pool and statistics).
+///
+/// ```no_run
+/// use konserve_s3::{blocking::S3Client, config::S3Config};
+/// let config = S3Config::builder()
+///     .bucket("my-bucket")
+///     .endpoint("http://127.0.0.1:8333")
+///     .credentials("access", "secret")
+///     .build()?;
+/// let client = S3Client::new(&config)?;
+/// client.create_bucket()?;
+/// client.put_object("hello.txt", b"hi".to_vec(), &Default::default())?;
+/// assert_eq!(client.get_object("hello.txt", None)?.body, b"hi");
+/// # Ok::<(), konserve_s3::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct S3Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for S3Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Client")
+            .field("signer", &self.inner.signer)
+            .field("retry", &self.inner.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Client {
+    /// A client for the bucket of `config`, resolved against the environment.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] as [`S3Config::resolve`] reports.
+    pub fn new(config: &S3Config) -> Result<Self> {
+        Self::from_resolved(&config.resolve()?)
+    }
+
+    /// A client from an already resolved configuration.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] when the endpoint cannot address the bucket.
+    pub fn from_resolved(config: &ResolvedConfig) -> Result<Self> {
+        let signer = Signer::new(
+            config.endpoint.clone(),
+            config.path_style,
+            &config.bucket,
+            &config.region,
+            &config.credentials.access_key,
+            config.credentials.secret.expose(),
+            config
+                .credentials
+                .session_token
+                .as_ref()
+                .map(|t| t.expose()),
+            config.http.presign_expiry,
+        )?;
+        Ok(S3Client {
+            inner: Arc::new(Inner {
+                signer,
+                transport: Transport::new(&config.http),
+                retry: config.retry,
+                stats: RequestStats::default(),
+                x_ray: config.x_ray,
+            }),
+        })
+    }
+
+    /// The bucket this client addresses.
+    pub fn bucket(&self) -> &str {
+        self.inner.signer.bucket()
+    }
+
+    /// Request statistics so far.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    /// Zeroes the request statistics.
+    pub fn reset_stats(&self) {
+        self.inner.stats.reset();
+    }
+
+    fn context(&self, req: &S3Request) -> ErrorContext {
+        ErrorContext::new(req.action(), self.bucket(), req.key())
+    }
+}
+
+/// What one attempt produced.
+enum AttemptResult {
+    Done(ResponseHead, Vec<u8>),
+    Failed(Error, bool),
+}
+
+fn transport_error(ctx: ErrorContext, e: TransportError) -> (Error, bool) {
+    let lost = matches!(e, TransportError::ConnectionLost(_));
+    let err = match e {
+        TransportError::Timeout(m) => {
+            let mut ctx = ctx;
+            ctx.message = Some(m);
+            Error::Timeout(Box::new(ctx))
+        }
+        TransportError::ConnectionLost(m) | TransportError::Connect(m) | TransportError::Other(m) => {
+            Error::Transport {
+                context: Box::new(ctx),
+                message: m,
+            }
+        }
+    };
+    (err, lost)
+}
+
+maybe_async_mode! {
+    impl S3Client {
+        /// One attempt: sign, send, read the whole body, classify.
+        async fn attempt(&self, req: &S3Request, number: u32) -> AttemptResult {
+            let inner = &self.inner;
+            let signed = inner.signer.sign(req);
+            let span = if inner.x_ray {
+                tracing::info_span!(
+                    "s3_request",
+                    action = %req.action(),
+                    bucket = %self.bucket(),
+                    key = req.key().unwrap_or(""),
+                    attempt = number,
+                    status = tracing::field::Empty,
+                    bytes_sent = signed.body.as_ref().map_or(0, Bytes::len),
+                    bytes_received = tracing::field::Empty,
+                    latency_ms = tracing::field::Empty,
+                )
+            } else {
+                tracing::Span::none()
+            };
+            let _enter = span.enter();
+            let started = Instant::now();
+            let sent = signed.body.as_ref().map_or(0, |b| b.len() as u64);
+            let outcome = match inner.transport.send(&signed).await {
+                Ok((head, body)) => match body.read_all().await {
+                    Ok(bytes) => Ok((head, bytes)),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            let latency = started.elapsed();
+            let result = match outcome {
+                Ok((head, bytes)) => {
+                    span.record("status", head.status);
+                    span.record("bytes_received", bytes.len());
+                    if head.is_success() {
+                        AttemptResult::Done(head, bytes)
+                    } else {
+                        let err = classify(
+                            self.context(req),
+                            FailedAnswer {
+                                status: head.status,
+                                request_id_header: head.request_id.as_deref(),
+                                body: &bytes,
+                                had_if_match: req.conditions().if_match.is_some(),
+                            },
+                        );
+                        AttemptResult::Failed(err, false)
+                    }
+                }
+                Err(e) => {
+                    let (err, lost) = transport_error(self.context(req), e);
+                    AttemptResult::Failed(err, lost)
+                }
+            };
+            span.record("latency_ms", latency.as_secs_f64() * 1000.0);
+            let (failed, received) = match &result {
+                AttemptResult::Done(_, b) => (false, b.len() as u64),
+                AttemptResult::Failed(..) => (true, 0),
+            };
+            inner.stats.record(Attempt {
+                action: req.action(),
+                is_retry: number > 1,
+                failed,
+                bytes_sent: sent,
+                bytes_received: received,
+                latency,
+            });
+            result
+        }
+
+        /// Sends `req` with retries and returns the successful answer's head
+        /// and body.
+        ///
+        /// Transient failures of requests that are safe to repeat are retried
+        /// per the [`RetryPolicy`]; a request whose connection was lost is
+        /// repeated once at once whatever its method (a pooled connection the
+        /// server had closed). Every attempt is signed afresh.
+        ///
+        /// # Errors
+        /// The classified [`Error`] of the last attempt, with the number of
+        /// attempts in its context.
+        pub async fn execute(&self, req: &S3Request) -> Result<(ResponseHead, Vec<u8>)> {
+            let policy = self.inner.retry;
+            let started = Instant::now();
+            let mut attempt = 1;
+            let mut lost_connection_retried = false;
+            loop {
+                match self.attempt(req, attempt).await {
+                    AttemptResult::Done(head, body) => return Ok((head, body)),
+                    AttemptResult::Failed(mut err, lost) => {
+                        let decision = if lost && !lost_connection_retried {
+                            lost_connection_retried = true;
+                            Decision::RetryAfter(Duration::ZERO)
+                        } else {
+                            policy.decide(
+                                &err,
+                                req.is_safe_to_repeat(),
+                                attempt,
+                                started.elapsed(),
+                                fastrand::f64(),
+                            )
+                        };
+                        match decision {
+                            Decision::RetryAfter(wait) => {
+                                if self.inner.x_ray {
+                                    tracing::debug!(action = %req.action(), attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying S3 request");
+                                }
+                                if !wait.is_zero() {
+                                    Transport::sleep(wait).await;
+                                }
+                                attempt += 1;
+                            }
+                            Decision::GiveUp => {
+                                if let Some(ctx) = err.context_mut() {
+                                    ctx.attempts = attempt;
+                                }
+                                return Err(err);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Whether the bucket exists (`HeadBucket`).
+        ///
+        /// # Errors
+        /// Any error but "no such bucket".
+        pub async fn bucket_exists(&self) -> Result<bool> {
+            match self.execute(&S3Request::head_bucket()).await {
+                Ok(_) => Ok(true),
+                Err(Error::NoSuchBucket(_)) => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+
+        /// Creates the bucket; `Ok(false)` if this account already owns it.
+        ///
+        /// # Errors
+        /// [`Error::AlreadyExists`] when someone else owns the name, and any
+        /// other failure.
+        pub async fn create_bucket(&self) -> Result<bool> {
+            let req = S3Request::create_bucket(self.inner.signer.region());
+            match self.execute(&req).await {
+                Ok(_) => Ok(true),
+                Err(Error::AlreadyExists(c)) if c.code.as_deref() == Some("BucketAlreadyOwnedByYou") => {
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            }
+        }
+
+        /// Deletes the (empty) bucket.
+        ///
+        /// # Errors
+        /// [`Error::NoSuchBucket`], [`Error::Rejected`] with code
+        /// `BucketNotEmpty`, …
+        pub async fn delete_bucket(&self) -> Result<()> {
+            self.execute(&S3Request::delete_bucket()).await.map(|_| ())
+        }
+
+        /// Stores `body` under `key`, with optional conditions. Returns the
+        /// new ETag when the server sends one.
+        ///
+        /// # Errors
+        /// [`Error::PreconditionFailed`] when a condition does not hold, and
+        /// any other failure.
+        pub async fn put_object(
+            &self,
+            key: &str,
+            body: impl Into<Bytes>,
+            conditions: &Conditions,
+        ) -> Result<Option<String>> {
+            let req = S3Request::put_object(key, body)?.with_conditions(conditions.clone());
+            let (head, _) = self.execute(&req).await?;
+            Ok(head.etag)
+        }
+
+        /// Reads an object, or a byte range of it.
+        ///
+        /// # Errors
+        /// [`Error::NotFound`] when it does not exist, and any other failure.
+        pub async fn get_object(&self, key: &str, range: Option<ByteRange>) -> Result<GetObjectOutput> {
+            let req = S3Request::get_object(key, range)?;
+            let (head, body) = self.execute(&req).await?;
+            if let Some(expected) = head.content_length {
+                if expected != body.len() as u64 {
+                    return Err(Error::corrupt(
+                        self.context(&req),
+                        format!("body has {} bytes, Content-Length said {expected}", body.len()),
+                    ));
+                }
+            }
+            Ok(GetObjectOutput {
+                total_size: head.total_size(),
+                etag: head.etag,
+                body,
+            })
+        }
+
+        /// Metadata of an object (`HeadObject`).
+        ///
+        /// # Errors
+        /// [`Error::NotFound`] when it does not exist, and any other failure.
+        pub async fn head_object(&self, key: &str) -> Result<ObjectInfo> {
+            let (head, _) = self.execute(&S3Request::head_object(key)?).await?;
+            Ok(ObjectInfo {
+                etag: head.etag,
+                size: head.content_length,
+                last_modified: head.last_modified,
+            })
+        }
+
+        /// Whether an object exists (`HeadObject`).
+        ///
+        /// # Errors
+        /// Any failure but "not found".
+        pub async fn object_exists(&self, key: &str) -> Result<bool> {
+            match self.head_object(key).await {
+                Ok(_) => Ok(true),
+                Err(Error::NotFound(_)) => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+
+        /// Deletes an object (deleting a missing object succeeds, as in S3).
+        /// With `If-Match` in `conditions` it deletes only that version.
+        ///
+        /// # Errors
+        /// [`Error::PreconditionFailed`] for a failed condition, and any other
+        /// failure.
+        pub async fn delete_object(&self, key: &str, conditions: &Conditions) -> Result<()> {
+            let req = S3Request::delete_object(key)?.with_conditions(conditions.clone());
+            self.execute(&req).await.map(|_| ())
+        }
+
+        /// Deletes many objects with `DeleteObjects`, in batches of 1000.
+        /// Every key the server reports as failed makes the call fail.
+        ///
+        /// # Errors
+        /// The first batch failure, or the classified per-key error of the
+        /// first key that could not be deleted (with that key in the context).
+        pub async fn delete_objects<S: AsRef<str>>(&self, keys: &[S]) -> Result<()> {
+            for batch in keys.chunks(MAX_DELETE_BATCH) {
+                let req = S3Request::delete_objects(batch)?;
+                let (_, body) = self.execute(&req).await?;
+                let failures = responses::parse_delete_failures(&body, &self.context(&req))?;
+                if let Some((key, code, message)) = failures.into_iter().next() {
+                    let xml = format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>");
+                    let mut ctx = self.context(&req);
+                    ctx.key = Some(key);
+                    return Err(classify(
+                        ctx,
+                        FailedAnswer {
+                            status: 400,
+                            request_id_header: None,
+                            body: xml.as_bytes(),
+                            had_if_match: false,
+                        },
+                    ));
+                }
+            }
+            Ok(())
+        }
+
+        /// One page of `ListObjectsV2` under `prefix`.
+        ///
+        /// # Errors
+        /// Any failure; [`Error::CorruptData`] for an unparseable answer.
+        pub async fn list_page(
+            &self,
+            prefix: Option<&str>,
+            continuation_token: Option<&str>,
+            max_keys: Option<usize>,
+        ) -> Result<ListPage> {
+            let req = S3Request::list_objects_v2(prefix, continuation_token, max_keys);
+            let (_, body) = self.execute(&req).await?;
+            responses::parse_list_page(&body, &self.context(&req))
+        }
+
+        /// Every object under `prefix`, following continuation tokens.
+        ///
+        /// # Errors
+        /// As [`S3Client::list_page`].
+        pub async fn list_objects(&self, prefix: Option<&str>) -> Result<Vec<ListedObject>> {
+            let mut all = Vec::new();
+            let mut token: Option<String> = None;
+            loop {
+                let page = self.list_page(prefix, token.as_deref(), None).await?;
+                all.extend(page.objects);
+                match page.next_continuation_token {
+                    Some(t) if Some(&t) != token.as_ref() => token = Some(t),
+                    _ => return Ok(all),
+                }
+            }
+        }
+
+        /// Copies `source_key` to `key` within the bucket (server side).
+        ///
+        /// # Errors
+        /// [`Error::NotFound`] for a missing source, and any other failure
+        /// (also one S3 reports inside a 200 answer).
+        pub async fn copy_object(&self, source_key: &str, key: &str) -> Result<()> {
+            let req = S3Request::copy_object(source_key, key)?;
+            let (_, body) = self.execute(&req).await?;
+            responses::check_embedded_error(&body, &self.context(&req))
+        }
+
+        /// Starts a multipart upload; returns its upload id.
+        ///
+        /// # Errors
+        /// Any failure.
+        pub async fn create_multipart_upload(&self, key: &str) -> Result<String> {
+            let req = S3Request::create_multipart_upload(key)?;
+            let (_, body) = self.execute(&req).await?;
+            responses::parse_upload_id(&body, &self.context(&req))
+        }
+
+        /// Uploads part `part_number` (from 1); returns the part's ETag.
+        ///
+        /// # Errors
+        /// Any failure; [`Error::CorruptData`] if the answer has no ETag.
+        pub async fn upload_part(
+            &self,
+            key: &str,
+            upload_id: &str,
+            part_number: u16,
+            body: impl Into<Bytes>,
+        ) -> Result<String> {
+            let req = S3Request::upload_part(key, upload_id, part_number, body)?;
+            let (head, _) = self.execute(&req).await?;
+            head.etag
+                .ok_or_else(|| Error::corrupt(self.context(&req), "UploadPart answer has no ETag"))
+        }
+
+        /// Completes a multipart upload from its parts' ETags, in order. The
+        /// answer's ETag is not used (some servers leave it empty): HEAD the
+        /// object when it is needed.
+        ///
+        /// # Errors
+        /// Any failure, also one reported inside a 200 answer.
+        pub async fn complete_multipart_upload<S: AsRef<str>>(
+            &self,
+            key: &str,
+            upload_id: &str,
+            part_etags: &[S],
+            conditions: &Conditions,
+        ) -> Result<()> {
+            let req = S3Request::complete_multipart_upload(key, upload_id, part_etags)?
+                .with_conditions(conditions.clone());
+            let (_, body) = self.execute(&req).await?;
+            responses::check_embedded_error(&body, &self.context(&req))
+        }
+
+        /// Abandons a multipart upload and frees its parts.
+        ///
+        /// # Errors
+        /// Any failure.
+        pub async fn abort_multipart_upload(&self, key: &str, upload_id: &str) -> Result<()> {
+            let req = S3Request::abort_multipart_upload(key, upload_id)?;
+            self.execute(&req).await.map(|_| ())
+        }
+    }
+}
