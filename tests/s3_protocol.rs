@@ -69,12 +69,18 @@ fn put_get_head_delete_and_ranges() {
     assert!(info.last_modified.is_some());
     assert!(client.object_exists("dir/value.ksv").unwrap());
     // Empty bodies work too (Content-Length: 0).
-    client.put_object("empty", Vec::new(), &Conditions::NONE).unwrap();
+    client
+        .put_object("empty", Vec::new(), &Conditions::NONE)
+        .unwrap();
     assert_eq!(client.get_object("empty", None).unwrap().body, b"");
-    client.delete_object("dir/value.ksv", &Conditions::NONE).unwrap();
+    client
+        .delete_object("dir/value.ksv", &Conditions::NONE)
+        .unwrap();
     assert!(!client.object_exists("dir/value.ksv").unwrap());
     // Deleting a missing object succeeds, as in S3.
-    client.delete_object("dir/value.ksv", &Conditions::NONE).unwrap();
+    client
+        .delete_object("dir/value.ksv", &Conditions::NONE)
+        .unwrap();
 }
 
 #[test]
@@ -89,13 +95,18 @@ fn not_found_mapping() {
     assert_eq!(ctx.bucket.as_deref(), Some(client.bucket()));
     assert_eq!(ctx.action, Some(Action::GetObject));
     assert!(ctx.request_id.is_some(), "{ctx:?}");
-    assert!(matches!(client.head_object("missing").unwrap_err(), Error::NotFound(_)));
+    assert!(matches!(
+        client.head_object("missing").unwrap_err(),
+        Error::NotFound(_)
+    ));
 
     let nobucket = S3Client::new(&config_for(&bucket_name("nob"), &server().endpoint)).unwrap();
     let err = nobucket.get_object("k", None).unwrap_err();
     assert!(matches!(err, Error::NoSuchBucket(_)), "{err}");
     // No bucket is created behind our back by a PUT.
-    let err = nobucket.put_object("k", b"v".to_vec(), &Conditions::NONE).unwrap_err();
+    let err = nobucket
+        .put_object("k", b"v".to_vec(), &Conditions::NONE)
+        .unwrap_err();
     assert!(matches!(err, Error::NoSuchBucket(_)), "{err}");
     assert!(!nobucket.bucket_exists().unwrap());
     let err = nobucket.list_objects(None).unwrap_err();
@@ -106,7 +117,8 @@ fn not_found_mapping() {
 fn wrong_credentials_are_typed_errors() {
     let s = server();
     let good = fresh_bucket("cred");
-    good.put_object("k", b"v".to_vec(), &Conditions::NONE).unwrap();
+    good.put_object("k", b"v".to_vec(), &Conditions::NONE)
+        .unwrap();
     let with = |access: &str, secret: &str| {
         S3Client::new(
             &S3Config::builder()
@@ -119,12 +131,16 @@ fn wrong_credentials_are_typed_errors() {
         )
         .unwrap()
     };
-    let err = with(&s.access_key, "not-the-secret").get_object("k", None).unwrap_err();
+    let err = with(&s.access_key, "not-the-secret")
+        .get_object("k", None)
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidCredentials(_)), "{err}");
     assert_eq!(err.context().unwrap().status, Some(403));
     assert_eq!(code(&err), Some("SignatureDoesNotMatch"));
     assert!(!err.to_string().contains("not-the-secret"));
-    let err = with("NOSUCHKEY", "x").put_object("k", b"v".to_vec(), &Conditions::NONE).unwrap_err();
+    let err = with("NOSUCHKEY", "x")
+        .put_object("k", b"v".to_vec(), &Conditions::NONE)
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidCredentials(_)), "{err}");
     assert_eq!(code(&err), Some("InvalidAccessKeyId"));
     // Not retried: one attempt each.
@@ -144,7 +160,11 @@ fn conditional_writes_map_412() {
     assert!(matches!(err, Error::PreconditionFailed(_)), "{err}");
     assert_eq!(err.context().unwrap().status, Some(412));
     let err = client
-        .put_object("k", b"two".to_vec(), &Conditions::if_match("\"0123456789abcdef0123456789abcdef\""))
+        .put_object(
+            "k",
+            b"two".to_vec(),
+            &Conditions::if_match("\"0123456789abcdef0123456789abcdef\""),
+        )
         .unwrap_err();
     assert!(matches!(err, Error::PreconditionFailed(_)), "{err}");
     let e2 = client
@@ -167,20 +187,26 @@ fn listing_pages_and_odd_keys() {
     let client = fresh_bucket("list");
     let odd = ["a+b", "c d", "e%f", "ü/ñ", "x=y&z", "plus+%2B"];
     for k in odd {
-        client.put_object(&format!("p_{k}"), k.as_bytes().to_vec(), &Conditions::NONE).unwrap();
+        client
+            .put_object(&format!("p_{k}"), k.as_bytes().to_vec(), &Conditions::NONE)
+            .unwrap();
     }
     for i in 0..19 {
         client
             .put_object(&format!("p_n{i:02}"), vec![i as u8], &Conditions::NONE)
             .unwrap();
     }
-    client.put_object("other", b"o".to_vec(), &Conditions::NONE).unwrap();
+    client
+        .put_object("other", b"o".to_vec(), &Conditions::NONE)
+        .unwrap();
     // Explicit pages of 10.
     let mut pages = 0;
     let mut seen = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let page = client.list_page(Some("p_"), token.as_deref(), Some(10)).unwrap();
+        let page = client
+            .list_page(Some("p_"), token.as_deref(), Some(10))
+            .unwrap();
         pages += 1;
         assert!(page.objects.len() <= 10);
         seen.extend(page.objects.into_iter().map(|o| o.key));
@@ -192,9 +218,15 @@ fn listing_pages_and_odd_keys() {
     assert_eq!(pages, 3);
     assert_eq!(seen.len(), 25);
     for k in odd {
-        assert!(seen.contains(&format!("p_{k}")), "{k} missing from {seen:?}");
+        assert!(
+            seen.contains(&format!("p_{k}")),
+            "{k} missing from {seen:?}"
+        );
         // The listed key reads back: it was decoded exactly.
-        assert_eq!(client.get_object(&format!("p_{k}"), None).unwrap().body, k.as_bytes());
+        assert_eq!(
+            client.get_object(&format!("p_{k}"), None).unwrap().body,
+            k.as_bytes()
+        );
     }
     let all = client.list_objects(Some("p_")).unwrap();
     assert_eq!(all.len(), 25);
@@ -212,7 +244,9 @@ fn batch_delete_of_more_than_1000_keys() {
             let client = client.clone();
             s.spawn(move || {
                 for k in chunk {
-                    client.put_object(k, k.as_bytes().to_vec(), &Conditions::NONE).unwrap();
+                    client
+                        .put_object(k, k.as_bytes().to_vec(), &Conditions::NONE)
+                        .unwrap();
                 }
             });
         }
@@ -237,7 +271,11 @@ fn multipart_upload_of_16_mib_and_abort() {
     let id = client.create_multipart_upload("big").unwrap();
     let mut etags = Vec::new();
     for (i, p) in parts.iter().enumerate() {
-        etags.push(client.upload_part("big", &id, (i + 1) as u16, p.clone()).unwrap());
+        etags.push(
+            client
+                .upload_part("big", &id, (i + 1) as u16, p.clone())
+                .unwrap(),
+        );
     }
     client
         .complete_multipart_upload("big", &id, &etags, &Conditions::NONE)
@@ -257,7 +295,15 @@ fn multipart_upload_of_16_mib_and_abort() {
             }),
         )
         .unwrap();
-    assert_eq!(edge.body, [parts[0][(6 << 20) - 2], parts[0][(6 << 20) - 1], parts[1][0], parts[1][1]]);
+    assert_eq!(
+        edge.body,
+        [
+            parts[0][(6 << 20) - 2],
+            parts[0][(6 << 20) - 1],
+            parts[1][0],
+            parts[1][1]
+        ]
+    );
 
     // Abort frees the upload: completing it afterwards fails.
     let id = client.create_multipart_upload("gone").unwrap();
@@ -273,7 +319,9 @@ fn multipart_upload_of_16_mib_and_abort() {
 #[test]
 fn copy_object_within_bucket() {
     let client = fresh_bucket("copy");
-    client.put_object("src key+1", b"payload".to_vec(), &Conditions::NONE).unwrap();
+    client
+        .put_object("src key+1", b"payload".to_vec(), &Conditions::NONE)
+        .unwrap();
     client.copy_object("src key+1", "dst").unwrap();
     assert_eq!(client.get_object("dst", None).unwrap().body, b"payload");
     let err = client.copy_object("nope", "dst2").unwrap_err();
@@ -289,9 +337,7 @@ fn corrupted_body_is_rejected_by_content_md5() {
         true,
         client.bucket(),
         &s.region,
-        &s.access_key,
-        &s.secret_key,
-        None,
+        &konserve_s3::config::Credentials::new(s.access_key.clone(), s.secret_key.clone()),
         Duration::from_secs(60),
     )
     .unwrap();
@@ -327,7 +373,9 @@ fn fast_retry(max_attempts: u32) -> RetryPolicy {
 #[test]
 fn retries_throttling_and_5xx_then_succeeds() {
     let (client, proxy, _) = proxied("retry", fast_retry(4), HttpOptions::default());
-    client.put_object("k", b"v".to_vec(), &Conditions::NONE).unwrap();
+    client
+        .put_object("k", b"v".to_vec(), &Conditions::NONE)
+        .unwrap();
     proxy.push(Rule::new(Matcher::method("GET"), 2, Fault::SlowDown));
     proxy.push(Rule::new(
         Matcher::method("GET"),
@@ -344,7 +392,9 @@ fn retries_throttling_and_5xx_then_succeeds() {
     assert_eq!((get.requests, get.failures, get.retries), (4, 3, 3));
     // An unconditional PUT is safe to repeat.
     proxy.push(Rule::once(Fault::SlowDown));
-    client.put_object("k", b"w".to_vec(), &Conditions::NONE).unwrap();
+    client
+        .put_object("k", b"w".to_vec(), &Conditions::NONE)
+        .unwrap();
     assert_eq!(client.get_object("k", None).unwrap().body, b"w");
 }
 
@@ -388,7 +438,7 @@ fn time_budget_bounds_retries() {
     let took = started.elapsed();
     assert!(matches!(err, Error::Throttled(_)), "{err}");
     let attempts = err.context().unwrap().attempts;
-    assert!(attempts >= 2 && attempts < 100, "{attempts} attempts");
+    assert!((2..100).contains(&attempts), "{attempts} attempts");
     assert!(took < Duration::from_millis(1500), "{took:?}");
 }
 
@@ -399,12 +449,22 @@ fn timeouts_are_retried_and_typed() {
         ..HttpOptions::default()
     };
     let (client, proxy, _) = proxied("timeout", fast_retry(3), http);
-    client.put_object("k", b"v".to_vec(), &Conditions::NONE).unwrap();
-    proxy.push(Rule::new(Matcher::method("GET"), 1, Fault::Delay(Duration::from_millis(1200))));
+    client
+        .put_object("k", b"v".to_vec(), &Conditions::NONE)
+        .unwrap();
+    proxy.push(Rule::new(
+        Matcher::method("GET"),
+        1,
+        Fault::Delay(Duration::from_millis(1200)),
+    ));
     assert_eq!(client.get_object("k", None).unwrap().body, b"v");
     let get = client.stats().per_action[&Action::GetObject];
     assert_eq!((get.requests, get.failures), (2, 1));
-    proxy.push(Rule::new(Matcher::method("HEAD"), 3, Fault::Delay(Duration::from_millis(1200))));
+    proxy.push(Rule::new(
+        Matcher::method("HEAD"),
+        3,
+        Fault::Delay(Duration::from_millis(1200)),
+    ));
     let err = client.head_object("k").unwrap_err();
     assert!(matches!(err, Error::Timeout(_)), "{err}");
     assert_eq!(err.context().unwrap().attempts, 3);
@@ -413,7 +473,9 @@ fn timeouts_are_retried_and_typed() {
 #[test]
 fn lost_connections_are_retried() {
     let (client, proxy, direct) = proxied("reset", fast_retry(1), HttpOptions::default());
-    direct.put_object("k", b"v".to_vec(), &Conditions::NONE).unwrap();
+    direct
+        .put_object("k", b"v".to_vec(), &Conditions::NONE)
+        .unwrap();
     // Even with no retries configured, a lost connection is repeated once.
     proxy.push(Rule::once(Fault::Reset));
     assert_eq!(client.get_object("k", None).unwrap().body, b"v");
@@ -427,14 +489,32 @@ fn lost_connections_are_retried() {
 #[test]
 fn server_closing_a_pooled_connection_after_an_error_is_survived() {
     let (client, proxy, direct) = proxied("stale", fast_retry(1), HttpOptions::default());
-    direct.put_object("k", b"v".to_vec(), &Conditions::NONE).unwrap();
+    direct
+        .put_object("k", b"v".to_vec(), &Conditions::NONE)
+        .unwrap();
     for _ in 0..5 {
         proxy.push(Rule::once(Fault::CloseAfterErrorResponse));
         let err = client.get_object("missing", None).unwrap_err();
         assert!(matches!(err, Error::NotFound(_)), "{err}");
         // The next request takes the pooled connection the server closed.
         assert_eq!(client.get_object("k", None).unwrap().body, b"v");
-        client.put_object("k2", b"w".to_vec(), &Conditions::if_match("\"nope\"")).unwrap_err();
+        client
+            .put_object("k2", b"w".to_vec(), &Conditions::if_match("\"nope\""))
+            .unwrap_err();
+    }
+    // A connection the server drops without a word between two requests: the
+    // next request on it fails at once and is repeated on a fresh connection,
+    // even with retries off and even for a conditional PUT (it never arrived).
+    for _ in 0..3 {
+        proxy.push(Rule::once(Fault::StaleConnection));
+        client.get_object("k", None).unwrap();
+        let before = client.stats();
+        client
+            .put_object("k3", b"x".to_vec(), &Conditions::if_absent())
+            .unwrap();
+        direct.delete_object("k3", &Conditions::NONE).unwrap();
+        let used = client.stats().since(&before);
+        assert_eq!(used.per_action[&Action::PutObject].retries, 1, "{used:?}");
     }
 }
 
@@ -486,21 +566,33 @@ fn secrets_never_reach_errors_debug_or_logs() {
         texts.push(err.to_string());
         texts.push(format!("{err:?}"));
         proxy.push(Rule::new(Matcher::any(), 2, Fault::SlowDown));
-        let err = client.put_object("k", b"v".to_vec(), &Conditions::NONE).unwrap_err();
+        let err = client
+            .put_object("k", b"v".to_vec(), &Conditions::NONE)
+            .unwrap_err();
         texts.push(format!("{err} {err:?}"));
         // The session token is rejected by the server: another error path.
         let err = client.head_object("k").unwrap_err();
         texts.push(format!("{err} {err:?}"));
     });
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("s3_request"), "spans are emitted with x-ray on: {logs}");
+    assert!(
+        logs.contains("s3_request"),
+        "spans are emitted with x-ray on: {logs}"
+    );
     assert!(logs.contains("action=GetObject"), "{logs}");
     texts.push(logs);
     for text in &texts {
         assert!(!text.contains(&s.secret_key), "secret in {text}");
         assert!(!text.contains(token), "token in {text}");
-        assert!(!text.contains(&format!("{}%2F", s.access_key)), "credential scope in {text}");
-        for param in ["X-Amz-Signature=", "X-Amz-Credential=", "X-Amz-Security-Token="] {
+        assert!(
+            !text.contains(&format!("{}%2F", s.access_key)),
+            "credential scope in {text}"
+        );
+        for param in [
+            "X-Amz-Signature=",
+            "X-Amz-Credential=",
+            "X-Amz-Security-Token=",
+        ] {
             for (i, _) in text.match_indices(param) {
                 assert!(
                     text[i + param.len()..].starts_with("REDACTED"),
@@ -516,9 +608,15 @@ fn invalid_object_keys_never_reach_the_server() {
     let client = fresh_bucket("keys");
     for bad in ["", "..", "a/../b", "./x"] {
         let err = client.get_object(bad, None).unwrap_err();
-        assert!(matches!(err, Error::InvalidObjectKey { .. }), "{bad:?}: {err}");
+        assert!(
+            matches!(err, Error::InvalidObjectKey { .. }),
+            "{bad:?}: {err}"
+        );
         let err = client.delete_object(bad, &Conditions::NONE).unwrap_err();
-        assert!(matches!(err, Error::InvalidObjectKey { .. }), "{bad:?}: {err}");
+        assert!(
+            matches!(err, Error::InvalidObjectKey { .. }),
+            "{bad:?}: {err}"
+        );
     }
     assert_eq!(client.stats().requests(Action::GetObject), 0);
     assert!(client.bucket_exists().unwrap());

@@ -70,9 +70,9 @@ pub fn xml_unescape(s: &str) -> String {
             "gt" => Some('>'),
             "quot" => Some('"'),
             "apos" => Some('\''),
-            e if e.starts_with("#x") || e.starts_with("#X") => {
-                u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32)
-            }
+            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
             e if e.starts_with('#') => e[1..].parse::<u32>().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -145,15 +145,30 @@ pub fn classify(mut ctx: ErrorContext, answer: FailedAnswer<'_>) -> Error {
     let c = Box::new(ctx);
     match (answer.status, code) {
         (_, "NoSuchBucket") => Error::NoSuchBucket(c),
-        (_, "SignatureDoesNotMatch" | "InvalidAccessKeyId" | "ExpiredToken" | "InvalidToken"
-        | "TokenRefreshRequired" | "AuthorizationQueryParametersError"
-        | "RequestTimeTooSkewed" | "InvalidSecurity") => Error::InvalidCredentials(c),
+        (
+            _,
+            "SignatureDoesNotMatch"
+            | "InvalidAccessKeyId"
+            | "ExpiredToken"
+            | "InvalidToken"
+            | "TokenRefreshRequired"
+            | "AuthorizationQueryParametersError"
+            | "RequestTimeTooSkewed"
+            | "InvalidSecurity",
+        ) => Error::InvalidCredentials(c),
         (_, "AccessDenied" | "AllAccessDisabled" | "AccountProblem") => Error::AccessDenied(c),
         (_, "BucketAlreadyExists" | "BucketAlreadyOwnedByYou") => Error::AlreadyExists(c),
         (_, "PreconditionFailed") | (412, _) => Error::PreconditionFailed(c),
         (_, "ConditionalRequestConflict" | "OperationAborted") | (409, "") => Error::Conflict(c),
-        (_, "SlowDown" | "Throttling" | "ThrottlingException" | "TooManyRequests"
-        | "RequestLimitExceeded") | (429, _) => Error::Throttled(c),
+        (
+            _,
+            "SlowDown"
+            | "Throttling"
+            | "ThrottlingException"
+            | "TooManyRequests"
+            | "RequestLimitExceeded",
+        )
+        | (429, _) => Error::Throttled(c),
         // HEAD answers have no body: a bare 503 is S3's SlowDown.
         (503, "") => Error::Throttled(c),
         (_, "RequestTimeout") | (408, _) => Error::Timeout(c),
@@ -194,22 +209,58 @@ mod tests {
     #[test]
     fn maps_every_documented_class() {
         assert!(matches!(answer(404, "NoSuchKey"), Error::NotFound(_)));
-        assert!(matches!(answer(404, "NoSuchBucket"), Error::NoSuchBucket(_)));
-        assert!(matches!(answer(412, "PreconditionFailed"), Error::PreconditionFailed(_)));
-        assert!(matches!(answer(409, "ConditionalRequestConflict"), Error::Conflict(_)));
-        assert!(matches!(answer(409, "BucketAlreadyOwnedByYou"), Error::AlreadyExists(_)));
-        assert!(matches!(answer(409, "BucketAlreadyExists"), Error::AlreadyExists(_)));
-        assert!(matches!(answer(403, "AccessDenied"), Error::AccessDenied(_)));
-        assert!(matches!(answer(403, "SignatureDoesNotMatch"), Error::InvalidCredentials(_)));
-        assert!(matches!(answer(403, "InvalidAccessKeyId"), Error::InvalidCredentials(_)));
-        assert!(matches!(answer(400, "ExpiredToken"), Error::InvalidCredentials(_)));
+        assert!(matches!(
+            answer(404, "NoSuchBucket"),
+            Error::NoSuchBucket(_)
+        ));
+        assert!(matches!(
+            answer(412, "PreconditionFailed"),
+            Error::PreconditionFailed(_)
+        ));
+        assert!(matches!(
+            answer(409, "ConditionalRequestConflict"),
+            Error::Conflict(_)
+        ));
+        assert!(matches!(
+            answer(409, "BucketAlreadyOwnedByYou"),
+            Error::AlreadyExists(_)
+        ));
+        assert!(matches!(
+            answer(409, "BucketAlreadyExists"),
+            Error::AlreadyExists(_)
+        ));
+        assert!(matches!(
+            answer(403, "AccessDenied"),
+            Error::AccessDenied(_)
+        ));
+        assert!(matches!(
+            answer(403, "SignatureDoesNotMatch"),
+            Error::InvalidCredentials(_)
+        ));
+        assert!(matches!(
+            answer(403, "InvalidAccessKeyId"),
+            Error::InvalidCredentials(_)
+        ));
+        assert!(matches!(
+            answer(400, "ExpiredToken"),
+            Error::InvalidCredentials(_)
+        ));
         assert!(matches!(answer(503, "SlowDown"), Error::Throttled(_)));
         assert!(matches!(answer(429, ""), Error::Throttled(_)));
-        assert!(matches!(answer(500, "InternalError"), Error::Unavailable(_)));
-        assert!(matches!(answer(503, "ServiceUnavailable"), Error::Unavailable(_)));
+        assert!(matches!(
+            answer(500, "InternalError"),
+            Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            answer(503, "ServiceUnavailable"),
+            Error::Unavailable(_)
+        ));
         assert!(matches!(answer(499, ""), Error::Unavailable(_)));
         assert!(matches!(answer(400, "RequestTimeout"), Error::Timeout(_)));
-        assert!(matches!(answer(501, "NotImplemented"), Error::NotImplemented(_)));
+        assert!(matches!(
+            answer(501, "NotImplemented"),
+            Error::NotImplemented(_)
+        ));
         assert!(matches!(answer(400, "InvalidArgument"), Error::Rejected(_)));
         assert!(matches!(answer(400, "BadDigest"), Error::Rejected(_)));
     }
@@ -241,7 +292,10 @@ mod tests {
                 },
             )
         };
-        assert!(matches!(head(Action::HeadBucket, 404), Error::NoSuchBucket(_)));
+        assert!(matches!(
+            head(Action::HeadBucket, 404),
+            Error::NoSuchBucket(_)
+        ));
         assert!(matches!(head(Action::HeadObject, 404), Error::NotFound(_)));
         let e = classify(
             ErrorContext::new(Action::PutObject, "b", Some("k")),
@@ -257,13 +311,22 @@ mod tests {
 
     #[test]
     fn xml_helpers_are_robust() {
-        assert_eq!(xml_element("<a><Code>X</Code></a>", "Code").as_deref(), Some("X"));
-        assert_eq!(xml_element("<CodeX>1</CodeX><Code>2</Code>", "Code").as_deref(), Some("2"));
+        assert_eq!(
+            xml_element("<a><Code>X</Code></a>", "Code").as_deref(),
+            Some("X")
+        );
+        assert_eq!(
+            xml_element("<CodeX>1</CodeX><Code>2</Code>", "Code").as_deref(),
+            Some("2")
+        );
         assert_eq!(xml_element("<Code>unterminated", "Code"), None);
         assert_eq!(xml_element("<Code/>", "Code").as_deref(), Some(""));
         assert_eq!(xml_element("<Code", "Code"), None);
         assert_eq!(xml_unescape("a&lt;b&#65;&#x42;&bogus;&"), "a<bAB&bogus;&");
         assert_eq!(parse_error_body(&[0xff, 0xfe]), S3ErrorBody::default());
-        assert_eq!(parse_error_body(b"<html>502</html>"), S3ErrorBody::default());
+        assert_eq!(
+            parse_error_body(b"<html>502</html>"),
+            S3ErrorBody::default()
+        );
     }
 }

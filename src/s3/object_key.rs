@@ -49,7 +49,15 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_keys() {
-        for k in ["a", "x_y.ksv", "dir/file", "a.b/c..d", "ü é+%=&", ".hidden", "..x"] {
+        for k in [
+            "a",
+            "x_y.ksv",
+            "dir/file",
+            "a.b/c..d",
+            "ü é+%=&",
+            ".hidden",
+            "..x",
+        ] {
             validate(k).unwrap();
         }
     }

@@ -14,6 +14,9 @@ pub const SENSITIVE_PARAMS: [&str; 3] = [
     "X-Amz-Security-Token",
 ];
 
+/// Characters that end a parameter value in free text.
+const VALUE_END: [char; 11] = ['&', ' ', '"', '\'', '\n', '>', '<', ')', ':', ',', ';'];
+
 /// Replacement text for a redacted value.
 pub const REDACTED: &str = "REDACTED";
 
@@ -47,9 +50,7 @@ pub fn redact_text(text: &str) -> String {
                 {
                     out.push_str(&rest[..plen]);
                     out.push_str(REDACTED);
-                    let value_len = rest[plen..]
-                        .find(|c: char| matches!(c, '&' | ' ' | '"' | '\'' | '\n' | '>' | '<' | ')' | ':' | ',' | ';'))
-                        .unwrap_or(rest.len() - plen);
+                    let value_len = rest[plen..].find(VALUE_END).unwrap_or(rest.len() - plen);
                     rest = &rest[plen + value_len..];
                     continue 'outer;
                 }

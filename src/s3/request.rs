@@ -28,6 +28,7 @@ use url::Url;
 use super::Action;
 use super::object_key;
 use super::redact::redact_url;
+use crate::config::Credentials;
 use crate::error::{Error, Result};
 
 /// The most keys one `DeleteObjects` request may carry (an S3 limit).
@@ -329,7 +330,10 @@ impl S3Request {
         body: impl Into<Bytes>,
     ) -> Result<Self> {
         if part_number == 0 || part_number > 10_000 {
-            return Err(Error::config("part_number", "parts are numbered 1 to 10000"));
+            return Err(Error::config(
+                "part_number",
+                "parts are numbered 1 to 10000",
+            ));
         }
         Ok(Self::new(
             Op::UploadPart {
@@ -543,9 +547,7 @@ impl Signer {
         path_style: bool,
         bucket: &str,
         region: &str,
-        access_key: &str,
-        secret: &str,
-        session_token: Option<&str>,
+        credentials: &Credentials,
         expiry: Duration,
     ) -> Result<Self> {
         let style = if path_style {
@@ -555,9 +557,12 @@ impl Signer {
         };
         let bucket = Bucket::new(endpoint, style, bucket.to_owned(), region.to_owned())
             .map_err(|e| Error::config("endpoint", e.to_string()))?;
-        let credentials = match session_token {
-            Some(t) if !t.is_empty() => SigningCredentials::new_with_token(access_key, secret, t),
-            _ => SigningCredentials::new(access_key, secret),
+        let (key, secret) = (&credentials.access_key, credentials.secret.expose());
+        let credentials = match &credentials.session_token {
+            Some(t) if !t.expose().is_empty() => {
+                SigningCredentials::new_with_token(key, secret, t.expose())
+            }
+            _ => SigningCredentials::new(key, secret),
         };
         Ok(Signer {
             bucket,
@@ -708,9 +713,9 @@ fn method_of(action: Action) -> &'static str {
         Action::GetObject | Action::ListObjectsV2 => "GET",
         Action::CreateBucket | Action::PutObject | Action::CopyObject | Action::UploadPart => "PUT",
         Action::DeleteBucket | Action::DeleteObject | Action::AbortMultipartUpload => "DELETE",
-        Action::DeleteObjects
-        | Action::CreateMultipartUpload
-        | Action::CompleteMultipartUpload => "POST",
+        Action::DeleteObjects | Action::CreateMultipartUpload | Action::CompleteMultipartUpload => {
+            "POST"
+        }
     }
 }
 
@@ -737,9 +742,8 @@ mod tests {
             true,
             "bkt",
             "us-east-1",
-            "AKIDEXAMPLE",
-            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            Some("SESSIONTOKEN"),
+            &Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+                .with_session_token("SESSIONTOKEN"),
             Duration::from_secs(300),
         )
         .unwrap()
@@ -804,7 +808,12 @@ mod tests {
             (S3Request::create_bucket("us-east-1"), "PUT", "/bkt/", None),
             (S3Request::delete_bucket(), "DELETE", "/bkt/", None),
             (S3Request::head_object("k").unwrap(), "HEAD", "/bkt/k", None),
-            (S3Request::delete_object("k").unwrap(), "DELETE", "/bkt/k", None),
+            (
+                S3Request::delete_object("k").unwrap(),
+                "DELETE",
+                "/bkt/k",
+                None,
+            ),
             (
                 S3Request::delete_objects(&["a", "b"]).unwrap(),
                 "POST",
@@ -878,7 +887,13 @@ mod tests {
     fn delete_objects_body_is_escaped_and_bounded() {
         let req = S3Request::delete_objects(&["a&b", "<c>"]).unwrap();
         let body = std::str::from_utf8(req.body().unwrap()).unwrap();
-        assert!(body.contains("<Key>a&amp;b</Key><Key>&lt;c&gt;</Key>") || body.contains("<Object><Key>a&amp;b</Key></Object><Object><Key>&lt;c&gt;</Key></Object>"), "{body}");
+        assert!(
+            body.contains("<Key>a&amp;b</Key><Key>&lt;c&gt;</Key>")
+                || body.contains(
+                    "<Object><Key>a&amp;b</Key></Object><Object><Key>&lt;c&gt;</Key></Object>"
+                ),
+            "{body}"
+        );
         assert!(body.contains("<Quiet>true</Quiet>"));
         let many: Vec<String> = (0..1001).map(|i| format!("k{i}")).collect();
         assert!(S3Request::delete_objects(&many).is_err());

@@ -58,7 +58,10 @@ pub fn parse_list_page(body: &[u8], ctx: &ErrorContext) -> Result<ListPage> {
 ///
 /// # Errors
 /// [`Error::CorruptData`] for a body that is not a `DeleteResult`.
-pub fn parse_delete_failures(body: &[u8], ctx: &ErrorContext) -> Result<Vec<(String, String, String)>> {
+pub fn parse_delete_failures(
+    body: &[u8],
+    ctx: &ErrorContext,
+) -> Result<Vec<(String, String, String)>> {
     let text = utf8(body, ctx)?;
     if text.trim().is_empty() {
         return Ok(Vec::new());
@@ -78,7 +81,10 @@ pub fn parse_delete_failures(body: &[u8], ctx: &ErrorContext) -> Result<Vec<(Str
 /// [`Error::CorruptData`] for a body without an upload id.
 pub fn parse_upload_id(body: &[u8], ctx: &ErrorContext) -> Result<String> {
     let parsed = CreateMultipartUpload::parse_response(utf8(body, ctx)?).map_err(|e| {
-        Error::corrupt(ctx.clone(), format!("bad CreateMultipartUpload answer: {e}"))
+        Error::corrupt(
+            ctx.clone(),
+            format!("bad CreateMultipartUpload answer: {e}"),
+        )
     })?;
     let id = parsed.upload_id().to_owned();
     if id.is_empty() {
@@ -96,7 +102,10 @@ pub fn check_embedded_error(body: &[u8], ctx: &ErrorContext) -> Result<()> {
     let text = String::from_utf8_lossy(body);
     let trimmed = text.trim_start();
     let trimmed = match trimmed.strip_prefix("<?xml") {
-        Some(rest) => rest.find("?>").map_or(rest, |i| &rest[i + 2..]).trim_start(),
+        Some(rest) => rest
+            .find("?>")
+            .map_or(rest, |i| &rest[i + 2..])
+            .trim_start(),
         None => trimmed,
     };
     if trimmed.starts_with("<Error") {
@@ -143,9 +152,18 @@ mod tests {
 
     #[test]
     fn garbage_is_corrupt_data() {
-        assert!(matches!(parse_list_page(b"<nope", &ctx()), Err(Error::CorruptData { .. })));
-        assert!(matches!(parse_list_page(&[0xff], &ctx()), Err(Error::CorruptData { .. })));
-        assert!(matches!(parse_upload_id(b"<x/>", &ctx()), Err(Error::CorruptData { .. })));
+        assert!(matches!(
+            parse_list_page(b"<nope", &ctx()),
+            Err(Error::CorruptData { .. })
+        ));
+        assert!(matches!(
+            parse_list_page(&[0xff], &ctx()),
+            Err(Error::CorruptData { .. })
+        ));
+        assert!(matches!(
+            parse_upload_id(b"<x/>", &ctx()),
+            Err(Error::CorruptData { .. })
+        ));
     }
 
     #[test]
@@ -159,7 +177,10 @@ mod tests {
     #[test]
     fn embedded_error_is_detected() {
         let body = b"<?xml version=\"1.0\"?>\n<Error><Code>InternalError</Code></Error>";
-        assert!(matches!(check_embedded_error(body, &ctx()), Err(Error::Unavailable(_))));
+        assert!(matches!(
+            check_embedded_error(body, &ctx()),
+            Err(Error::Unavailable(_))
+        ));
         assert!(check_embedded_error(b"<CompleteMultipartUploadResult/>", &ctx()).is_ok());
     }
 }

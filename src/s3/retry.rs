@@ -148,11 +148,20 @@ mod tests {
             p.decide(&slow, true, 1, Duration::ZERO, 0.5),
             Decision::RetryAfter(Duration::from_millis(25))
         );
-        assert_eq!(p.decide(&slow, false, 1, Duration::ZERO, 0.5), Decision::GiveUp);
+        assert_eq!(
+            p.decide(&slow, false, 1, Duration::ZERO, 0.5),
+            Decision::GiveUp
+        );
         let denied = Error::AccessDenied(ctx());
-        assert_eq!(p.decide(&denied, true, 1, Duration::ZERO, 0.5), Decision::GiveUp);
+        assert_eq!(
+            p.decide(&denied, true, 1, Duration::ZERO, 0.5),
+            Decision::GiveUp
+        );
         let pre = Error::PreconditionFailed(ctx());
-        assert_eq!(p.decide(&pre, true, 1, Duration::ZERO, 0.5), Decision::GiveUp);
+        assert_eq!(
+            p.decide(&pre, true, 1, Duration::ZERO, 0.5),
+            Decision::GiveUp
+        );
     }
 
     #[test]
@@ -164,13 +173,19 @@ mod tests {
             total_budget: Duration::from_secs(1),
         };
         let e = Error::Unavailable(ctx());
-        assert!(matches!(p.decide(&e, true, 2, Duration::ZERO, 0.9), Decision::RetryAfter(_)));
+        assert!(matches!(
+            p.decide(&e, true, 2, Duration::ZERO, 0.9),
+            Decision::RetryAfter(_)
+        ));
         assert_eq!(p.decide(&e, true, 3, Duration::ZERO, 0.9), Decision::GiveUp);
         assert_eq!(
             p.decide(&e, true, 1, Duration::from_millis(950), 0.9),
             Decision::GiveUp
         );
-        assert_eq!(RetryPolicy::NEVER.decide(&e, true, 1, Duration::ZERO, 0.0), Decision::GiveUp);
+        assert_eq!(
+            RetryPolicy::NEVER.decide(&e, true, 1, Duration::ZERO, 0.0),
+            Decision::GiveUp
+        );
     }
 
     #[test]

@@ -264,8 +264,14 @@ mod tests {
         assert_eq!(g.retries, 1);
         assert_eq!(g.bytes_sent, 100);
         assert_eq!(g.max_latency, Duration::from_millis(100));
-        assert!(g.p50 >= Duration::from_millis(1) && g.p50 < Duration::from_millis(3), "{g:?}");
-        assert!(g.p99 >= Duration::from_millis(100) && g.p99 < Duration::from_millis(200), "{g:?}");
+        assert!(
+            g.p50 >= Duration::from_millis(1) && g.p50 < Duration::from_millis(3),
+            "{g:?}"
+        );
+        assert!(
+            g.p99 >= Duration::from_millis(100) && g.p99 < Duration::from_millis(200),
+            "{g:?}"
+        );
         assert_eq!(snap.total_requests(), 11);
         assert_eq!(snap.requests(Action::HeadObject), 0);
         let later = {

@@ -49,9 +49,7 @@ fn start() -> Server {
         ..SeaweedFsOptions::default()
     })
     .unwrap_or_else(|e| {
-        panic!(
-            "no S3 test server: {e}\n(set KONSERVE_S3_TEST_ENDPOINT to use a running one)"
-        )
+        panic!("no S3 test server: {e}\n(set KONSERVE_S3_TEST_ENDPOINT to use a running one)")
     });
     let info = TestServer {
         endpoint: server.endpoint().to_owned(),
