@@ -421,7 +421,10 @@ impl S3Config {
                 "backend" => {
                     let v: String = field(&key, value)?;
                     if v != "s3" && v != ":s3" {
-                        return Err(Error::config("backend", format!("expected \"s3\", got {v:?}")));
+                        return Err(Error::config(
+                            "backend",
+                            format!("expected \"s3\", got {v:?}"),
+                        ));
                     }
                 }
                 "bucket" => b.bucket = Some(field(&key, value)?),
@@ -437,13 +440,19 @@ impl S3Config {
                 "session-token" => token = field(&key, value)?,
                 "endpoint" => {
                     if endpoint.is_some() {
-                        return Err(Error::config("endpoint", "give endpoint or endpoint-override, not both"));
+                        return Err(Error::config(
+                            "endpoint",
+                            "give endpoint or endpoint-override, not both",
+                        ));
                     }
                     endpoint = Some(field(&key, value)?);
                 }
                 "endpoint-override" => {
                     if endpoint.is_some() {
-                        return Err(Error::config("endpoint-override", "give endpoint or endpoint-override, not both"));
+                        return Err(Error::config(
+                            "endpoint-override",
+                            "give endpoint or endpoint-override, not both",
+                        ));
                     }
                     let o: EndpointOverride = field(&key, value)?;
                     endpoint = Some(o.to_url_string()?);
@@ -468,10 +477,20 @@ impl S3Config {
                 }
                 b.credentials = Some(c);
             }
-            (Some(_), None) => return Err(Error::config("secret", "access-key given without secret")),
-            (None, Some(_)) => return Err(Error::config("access-key", "secret given without access-key")),
+            (Some(_), None) => {
+                return Err(Error::config("secret", "access-key given without secret"));
+            }
+            (None, Some(_)) => {
+                return Err(Error::config(
+                    "access-key",
+                    "secret given without access-key",
+                ));
+            }
             (None, None) if token.is_some() => {
-                return Err(Error::config("session-token", "given without access-key and secret"));
+                return Err(Error::config(
+                    "session-token",
+                    "given without access-key and secret",
+                ));
             }
             (None, None) => {}
         }
@@ -498,7 +517,12 @@ impl S3Config {
             Some(r) => r.clone(),
             None => match env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
                 Some(r) => {
-                    validate_region(&r).map_err(|_| Error::config("region", format!("AWS_REGION/AWS_DEFAULT_REGION {r:?} is not a region name")))?;
+                    validate_region(&r).map_err(|_| {
+                        Error::config(
+                            "region",
+                            format!("AWS_REGION/AWS_DEFAULT_REGION {r:?} is not a region name"),
+                        )
+                    })?;
                     r
                 }
                 None => "us-east-1".to_owned(),
@@ -718,7 +742,11 @@ mod tests {
             "abc-s3alias",
             "a b",
         ] {
-            assert_eq!(field_of(validate_bucket_name(bad).unwrap_err()), "bucket", "{bad}");
+            assert_eq!(
+                field_of(validate_bucket_name(bad).unwrap_err()),
+                "bucket",
+                "{bad}"
+            );
         }
     }
 
@@ -728,17 +756,35 @@ mod tests {
             (r#"{"bucket": "Bad_Name"}"#, "bucket"),
             (r#"{"bucket": "ok-b", "id": "zzz"}"#, "id"),
             (r#"{"bucket": "ok-b", "id": 5}"#, "id"),
-            (r#"{"bucket": "ok-b", "endpoint-override": {"protocol": "ftp", "hostname": "h"}}"#, "endpoint-override.protocol"),
-            (r#"{"bucket": "ok-b", "endpoint-override": {"protocol": "http"}}"#, "endpoint-override.hostname"),
+            (
+                r#"{"bucket": "ok-b", "endpoint-override": {"protocol": "ftp", "hostname": "h"}}"#,
+                "endpoint-override.protocol",
+            ),
+            (
+                r#"{"bucket": "ok-b", "endpoint-override": {"protocol": "http"}}"#,
+                "endpoint-override.hostname",
+            ),
             (r#"{"bucket": "ok-b", "endpoint": "ftp://x"}"#, "endpoint"),
             (r#"{"bucket": "ok-b", "endpoint": "not a url"}"#, "endpoint"),
-            (r#"{"bucket": "ok-b", "config": {"optimistic-locking-retries": -1}}"#, "config"),
+            (
+                r#"{"bucket": "ok-b", "config": {"optimistic-locking-retries": -1}}"#,
+                "config",
+            ),
             (r#"{"bucket": "ok-b", "bukket": "x"}"#, "bukket"),
             (r#"{"bucket": "ok-b", "access-key": "a"}"#, "secret"),
             (r#"{"bucket": "ok-b", "region": "US East"}"#, "region"),
-            (r#"{"bucket": "ok-b", "http": {"connect-timeout-ms": 0}}"#, "http.connect-timeout-ms"),
-            (r#"{"bucket": "ok-b", "retry": {"max-attempts": 0}}"#, "retry.max-attempts"),
-            (r#"{"id": "4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10"}"#, "bucket"),
+            (
+                r#"{"bucket": "ok-b", "http": {"connect-timeout-ms": 0}}"#,
+                "http.connect-timeout-ms",
+            ),
+            (
+                r#"{"bucket": "ok-b", "retry": {"max-attempts": 0}}"#,
+                "retry.max-attempts",
+            ),
+            (
+                r#"{"id": "4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10"}"#,
+                "bucket",
+            ),
             (r#"[1]"#, "(document)"),
         ];
         for (json, expected) in cases {
@@ -758,8 +804,14 @@ mod tests {
                 "retry": {"max-attempts": 3}}"##,
         )
         .unwrap();
-        assert_eq!(c.id.unwrap().to_string(), "4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10");
-        assert_eq!(c.endpoint.as_ref().unwrap().as_str(), "https://acct.r2.cloudflarestorage.com/x");
+        assert_eq!(
+            c.id.unwrap().to_string(),
+            "4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10"
+        );
+        assert_eq!(
+            c.endpoint.as_ref().unwrap().as_str(),
+            "https://acct.r2.cloudflarestorage.com/x"
+        );
         assert_eq!(c.region.as_deref(), Some("auto"));
         assert_eq!(c.path_style, Some(false));
         assert!(c.x_ray);
@@ -786,9 +838,14 @@ mod tests {
             ("AWS_ENDPOINT_URL", "http://localhost:9000"),
         ]);
         let c = S3Config::builder().bucket("b-1").build().unwrap();
-        let r = c.resolve_with(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        let r = c
+            .resolve_with(|k| env.get(k).map(|v| v.to_string()))
+            .unwrap();
         assert_eq!(r.credentials.access_key, "ENVAK");
-        assert_eq!(r.credentials.session_token.as_ref().unwrap().expose(), "ENVST");
+        assert_eq!(
+            r.credentials.session_token.as_ref().unwrap().expose(),
+            "ENVST"
+        );
         assert_eq!(r.region, "eu-west-1");
         assert_eq!(r.endpoint.as_str(), "http://localhost:9000/");
         assert!(r.path_style);
@@ -801,18 +858,36 @@ mod tests {
             ("AWS_ENDPOINT_URL", "http://localhost:9000"),
             ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9001"),
         ]);
-        let r = c.resolve_with(|k| env2.get(k).map(|v| v.to_string())).unwrap();
+        let r = c
+            .resolve_with(|k| env2.get(k).map(|v| v.to_string()))
+            .unwrap();
         assert_eq!(r.region, "us-west-2");
         assert_eq!(r.endpoint.port(), Some(9001));
         // Nothing at all: AWS, us-east-1, virtual host, but no credentials.
-        assert_eq!(field_of(c.resolve_with(|_| None).unwrap_err()), "access-key");
-        let c = S3Config::builder().bucket("b-1").credentials("a", "s").build().unwrap();
+        assert_eq!(
+            field_of(c.resolve_with(|_| None).unwrap_err()),
+            "access-key"
+        );
+        let c = S3Config::builder()
+            .bucket("b-1")
+            .credentials("a", "s")
+            .build()
+            .unwrap();
         let r = c.resolve_with(|_| None).unwrap();
         assert_eq!(r.endpoint.as_str(), "https://s3.us-east-1.amazonaws.com/");
         assert!(!r.path_style);
-        let c = S3Config::builder().bucket("b.dotted").credentials("a", "s").build().unwrap();
+        let c = S3Config::builder()
+            .bucket("b.dotted")
+            .credentials("a", "s")
+            .build()
+            .unwrap();
         assert!(c.resolve_with(|_| None).unwrap().path_style);
-        let c = S3Config::builder().bucket("b-1").region("auto").credentials("a", "s").build().unwrap();
+        let c = S3Config::builder()
+            .bucket("b-1")
+            .region("auto")
+            .credentials("a", "s")
+            .build()
+            .unwrap();
         assert_eq!(field_of(c.resolve_with(|_| None).unwrap_err()), "endpoint");
     }
 

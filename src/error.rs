@@ -222,7 +222,10 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::Throttled(_) | Error::Unavailable(_) | Error::Timeout(_) | Error::Transport { .. }
+            Error::Throttled(_)
+                | Error::Unavailable(_)
+                | Error::Timeout(_)
+                | Error::Transport { .. }
         )
     }
 

@@ -100,13 +100,7 @@ impl S3Client {
             config.path_style,
             &config.bucket,
             &config.region,
-            &config.credentials.access_key,
-            config.credentials.secret.expose(),
-            config
-                .credentials
-                .session_token
-                .as_ref()
-                .map(|t| t.expose()),
+            &config.credentials,
             config.http.presign_expiry,
         )?;
         Ok(S3Client {
@@ -154,12 +148,12 @@ fn transport_error(ctx: ErrorContext, e: TransportError) -> (Error, bool) {
             ctx.message = Some(m);
             Error::Timeout(Box::new(ctx))
         }
-        TransportError::ConnectionLost(m) | TransportError::Connect(m) | TransportError::Other(m) => {
-            Error::Transport {
-                context: Box::new(ctx),
-                message: m,
-            }
-        }
+        TransportError::ConnectionLost(m)
+        | TransportError::Connect(m)
+        | TransportError::Other(m) => Error::Transport {
+            context: Box::new(ctx),
+            message: m,
+        },
     };
     (err, lost)
 }
@@ -351,13 +345,13 @@ maybe_async_mode! {
         pub async fn get_object(&self, key: &str, range: Option<ByteRange>) -> Result<GetObjectOutput> {
             let req = S3Request::get_object(key, range)?;
             let (head, body) = self.execute(&req).await?;
-            if let Some(expected) = head.content_length {
-                if expected != body.len() as u64 {
-                    return Err(Error::corrupt(
-                        self.context(&req),
-                        format!("body has {} bytes, Content-Length said {expected}", body.len()),
-                    ));
-                }
+            if let Some(expected) = head.content_length
+                && expected != body.len() as u64
+            {
+                return Err(Error::corrupt(
+                    self.context(&req),
+                    format!("body has {} bytes, Content-Length said {expected}", body.len()),
+                ));
             }
             Ok(GetObjectOutput {
                 total_size: head.total_size(),
