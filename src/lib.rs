@@ -5,7 +5,9 @@
 pub mod config;
 pub mod dev_server;
 pub mod error;
+pub mod hasch;
 pub mod s3;
+pub mod value;
 
 pub use error::{Error, ErrorContext, Result};
 mod http;
