@@ -1,0 +1,124 @@
+//! konserve's blob format: a 20-byte header, the metadata segment, the value
+//! segment; each segment encoded on its own as
+//! `encrypt(compress(serialize(x)))`, binary values stored raw.
+//!
+//! | offset | size | content |
+//! | --- | --- | --- |
+//! | 0 | 1 | layout version, always 1 |
+//! | 1 | 1 | serializer id (1 Fressian, 2 clj-cbor, 3 boring CBOR) |
+//! | 2 | 1 | compressor id (0 none, 1 LZ4 frame, 2 zstd frame) |
+//! | 3 | 1 | encryptor id (0 none, 1 AES-256-CBC) |
+//! | 4 | 4 | meta size, big-endian signed 32-bit |
+//! | 8 | 12 | zero |
+//!
+//! Pure code: bytes in, values out. Every decoder treats its input as hostile
+//! and answers with a [`CodecError`], never a panic.
+
+
+pub mod boring;
+
+/// Size of the blob header in bytes.
+pub const HEADER_LEN: usize = 20;
+
+/// The only layout version konserve writes.
+pub const LAYOUT_VERSION: u8 = 1;
+
+/// Serializer id of Fressian (konserve's default).
+pub const SERIALIZER_FRESSIAN: u8 = 1;
+/// Serializer id of the legacy clj-cbor serializer.
+pub const SERIALIZER_CLJ_CBOR: u8 = 2;
+/// Serializer id of boring (CBOR, RFC 8949).
+pub const SERIALIZER_BORING: u8 = 3;
+/// Compressor id: none.
+pub const COMPRESSOR_NONE: u8 = 0;
+/// Encryptor id: none.
+pub const ENCRYPTOR_NONE: u8 = 0;
+
+/// Why bytes could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The input ended early.
+    #[error("truncated: {0}")]
+    Truncated(String),
+    /// The input is not what the format allows.
+    #[error("malformed: {0}")]
+    Malformed(String),
+    /// Nesting deeper than the decoder allows.
+    #[error("nested deeper than {0} levels")]
+    TooDeep(usize),
+    /// A format id this build does not support.
+    #[error("unsupported {what} id {id}")]
+    UnsupportedFormat {
+        /// `serializer`, `compressor`, `encryptor` or `layout version`.
+        what: &'static str,
+        /// The id found in the header.
+        id: u8,
+    },
+}
+
+/// The decoded 20-byte header of a blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobHeader {
+    /// Layout version (1).
+    pub version: u8,
+    /// Serializer id.
+    pub serializer: u8,
+    /// Compressor id.
+    pub compressor: u8,
+    /// Encryptor id.
+    pub encryptor: u8,
+    /// Length of the metadata segment.
+    pub meta_size: u32,
+}
+
+impl BlobHeader {
+    /// The 20 bytes of this header.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        b[0] = self.version;
+        b[1] = self.serializer;
+        b[2] = self.compressor;
+        b[3] = self.encryptor;
+        b[4..8].copy_from_slice(&self.meta_size.to_be_bytes());
+        b
+    }
+
+    /// Parses a header from the start of `bytes`.
+    ///
+    /// ```
+    /// use konserve_s3::codec::BlobHeader;
+    /// let h = BlobHeader { version: 1, serializer: 3, compressor: 0, encryptor: 0, meta_size: 71 };
+    /// assert_eq!(BlobHeader::parse(&h.to_bytes()).unwrap(), h);
+    /// assert!(BlobHeader::parse(&[1, 3]).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`CodecError::Truncated`] for fewer than 20 bytes,
+    /// [`CodecError::UnsupportedFormat`] for a layout version other than 1,
+    /// [`CodecError::Malformed`] for a negative meta size.
+    pub fn parse(bytes: &[u8]) -> Result<BlobHeader, CodecError> {
+        let Some(h) = bytes.get(..HEADER_LEN) else {
+            return Err(CodecError::Truncated(format!(
+                "blob of {} bytes has no 20-byte header",
+                bytes.len()
+            )));
+        };
+        if h[0] != LAYOUT_VERSION {
+            return Err(CodecError::UnsupportedFormat {
+                what: "layout version",
+                id: h[0],
+            });
+        }
+        let meta_size = i32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+        let meta_size = u32::try_from(meta_size)
+            .map_err(|_| CodecError::Malformed(format!("negative meta size {meta_size}")))?;
+        Ok(BlobHeader {
+            version: h[0],
+            serializer: h[1],
+            compressor: h[2],
+            encryptor: h[3],
+            meta_size,
+        })
+    }
+}
