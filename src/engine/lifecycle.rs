@@ -1,0 +1,154 @@
+//! Store lifecycle on S3: create, connect, exists, delete, release, list,
+//! delete the bucket. Many stores share a bucket; each is known by its marker
+//! `<id>_.konserve-metadata`.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use uuid::Uuid;
+
+use super::client::S3Client;
+use super::s3_backing::S3Backing;
+use super::store::Store;
+use crate::config::S3Config;
+use crate::error::{Error, Result};
+use crate::layout::{self, BlobKind};
+use crate::s3::Conditions;
+
+/// A konserve store in S3.
+pub type S3Store = Store<S3Backing>;
+
+fn client_and_id(config: &S3Config) -> Result<(S3Client, Uuid)> {
+    let id = config.store_id()?;
+    Ok((S3Client::new(config)?, id))
+}
+
+maybe_async_mode! {
+    /// Creates the store of `config` (its bucket too, when missing) and
+    /// writes its marker.
+    ///
+    /// ```no_run
+    /// use konserve_s3::{blocking::create_store, config::S3Config};
+    /// let config = S3Config::builder()
+    ///     .bucket("my-bucket")
+    ///     .id(uuid::Uuid::new_v4())
+    ///     .build()?;
+    /// let store = create_store(&config)?;
+    /// store.assoc("greeting", "hello")?;
+    /// # Ok::<(), konserve_s3::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::StoreAlreadyExists`] when the marker is there already;
+    /// [`Error::InvalidConfig`] without an `id`; S3 failures.
+    pub async fn create_store(config: &S3Config) -> Result<S3Store> {
+        let (client, id) = client_and_id(config)?;
+        let marker = layout::marker_key(id);
+        if client.object_exists(&marker).await? {
+            return Err(Error::StoreAlreadyExists { bucket: client.bucket().to_owned(), id });
+        }
+        if !client.bucket_exists().await? {
+            client.create_bucket().await?;
+        }
+        match client
+            .put_object(&marker, Bytes::from_static(layout::MARKER_BODY), &Conditions::if_absent())
+            .await
+        {
+            Ok(_) => {}
+            Err(Error::PreconditionFailed(_)) => {
+                return Err(Error::StoreAlreadyExists { bucket: client.bucket().to_owned(), id });
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(Store::new(S3Backing::new(client, id)))
+    }
+
+    /// Connects to the existing store of `config` (one HEAD of its marker).
+    ///
+    /// # Errors
+    /// [`Error::StoreNotFound`] when it does not exist; S3 failures.
+    pub async fn connect_store(config: &S3Config) -> Result<S3Store> {
+        let (client, id) = client_and_id(config)?;
+        match client.object_exists(&layout::marker_key(id)).await {
+            Ok(true) => Ok(Store::new(S3Backing::new(client, id))),
+            Ok(false) | Err(Error::NoSuchBucket(_)) => {
+                Err(Error::StoreNotFound { bucket: client.bucket().to_owned(), id })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the store of `config` exists (one HEAD of its marker).
+    ///
+    /// # Errors
+    /// S3 failures (a missing bucket is `false`).
+    pub async fn store_exists(config: &S3Config) -> Result<bool> {
+        let (client, id) = client_and_id(config)?;
+        match client.object_exists(&layout::marker_key(id)).await {
+            Err(Error::NoSuchBucket(_)) => Ok(false),
+            other => other,
+        }
+    }
+
+    /// Deletes every object of the store of `config` — its `.ksv`,
+    /// `.ksv.new` and `.ksv.backup` blobs and its marker — and nothing else,
+    /// in `DeleteObjects` batches of 1000. The bucket stays.
+    ///
+    /// # Errors
+    /// S3 failures (a missing bucket or store is not an error).
+    pub async fn delete_store(config: &S3Config) -> Result<()> {
+        let (client, id) = client_and_id(config)?;
+        let prefix = layout::store_prefix(id);
+        let listed = match client.list_objects(Some(&prefix)).await {
+            Ok(l) => l,
+            Err(Error::NoSuchBucket(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut doomed: Vec<String> = Vec::new();
+        let mut marker: Option<String> = None;
+        for o in listed {
+            match o.key.strip_prefix(&prefix).and_then(layout::blob_kind) {
+                Some(BlobKind::Marker) => marker = Some(o.key),
+                Some(_) => doomed.push(o.key),
+                None => {}
+            }
+        }
+        // The marker goes last: a store whose deletion failed half-way is
+        // still listed, so the deletion can be repeated.
+        client.delete_objects(&doomed).await?;
+        if let Some(m) = marker {
+            client.delete_object(&m, &Conditions::NONE).await?;
+        }
+        Ok(())
+    }
+
+    /// The ids of every store in the bucket of `config` (from their
+    /// markers; objects with other prefixes are ignored). A missing bucket
+    /// has no stores.
+    ///
+    /// # Errors
+    /// S3 failures.
+    pub async fn list_stores(config: &S3Config) -> Result<BTreeSet<Uuid>> {
+        let client = S3Client::new(config)?;
+        match client.list_objects(None).await {
+            Ok(listed) => Ok(listed.iter().filter_map(|o| layout::marker_store_id(&o.key)).collect()),
+            Err(Error::NoSuchBucket(_)) => Ok(BTreeSet::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes the (empty) bucket of `config`.
+    ///
+    /// # Errors
+    /// S3 failures, e.g. `BucketNotEmpty`.
+    pub async fn delete_bucket(config: &S3Config) -> Result<()> {
+        S3Client::new(config)?.delete_bucket().await
+    }
+}
+
+/// Releases a store: konserve's `release-store`. Connections are pooled per
+/// client and closed when the last clone of the store is dropped, so this
+/// only drops the handle.
+pub fn release_store<B>(store: Store<B>) {
+    drop(store);
+}

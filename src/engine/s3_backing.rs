@@ -1,0 +1,200 @@
+//! [`S3Backing`]: a store's blobs as objects `<store-id>_<name>` in a bucket.
+
+use bytes::Bytes;
+use uuid::Uuid;
+
+use super::backing::{Backing, BlobStream, StoredBlob};
+use super::client::S3Client;
+use crate::error::{Error, Result};
+use crate::layout;
+use crate::s3::Conditions;
+use crate::s3::request::ByteRange;
+
+mode_imports!();
+
+/// Smallest part S3 accepts in a multipart upload (except the last one).
+pub const MIN_PART_SIZE: usize = 5 << 20;
+
+/// Blobs of one store in an S3 bucket.
+#[derive(Clone, Debug)]
+pub struct S3Backing {
+    client: S3Client,
+    store_id: Uuid,
+    prefix: String,
+    part_size: usize,
+}
+
+impl S3Backing {
+    /// The backing of store `store_id` through `client`.
+    pub fn new(client: S3Client, store_id: Uuid) -> Self {
+        S3Backing {
+            prefix: layout::store_prefix(store_id),
+            client,
+            store_id,
+            part_size: 8 << 20,
+        }
+    }
+
+    /// Sets the part size of multipart uploads for large binary values
+    /// (at least 5 MiB; default 8 MiB). Values smaller than one part are
+    /// sent in a single PUT.
+    pub fn with_part_size(mut self, bytes: usize) -> Self {
+        self.part_size = bytes.max(MIN_PART_SIZE);
+        self
+    }
+
+    /// The client.
+    pub fn client(&self) -> &S3Client {
+        &self.client
+    }
+
+    /// The store id.
+    pub fn store_id(&self) -> Uuid {
+        self.store_id
+    }
+
+    fn object(&self, name: &str) -> String {
+        let mut s = String::with_capacity(self.prefix.len() + name.len());
+        s.push_str(&self.prefix);
+        s.push_str(name);
+        s
+    }
+}
+
+fn missing_as_none<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+maybe_async_mode! {
+    impl S3Backing {
+        async fn upload_parts(&self, key: &str, upload_id: &str, first: Vec<u8>, reader: &mut BodySource<'_>) -> Result<()> {
+            let mut etags = Vec::new();
+            let mut part = first;
+            loop {
+                // Read ahead one part, so the last part is known to be last.
+                let mut next = Vec::with_capacity(self.part_size);
+                let ended = fill(reader, &mut next, self.part_size).await?;
+                etags.push(self.upload_part(key, upload_id, etags.len(), part).await?);
+                if next.is_empty() {
+                    break;
+                }
+                part = next;
+                if ended {
+                    etags.push(self.upload_part(key, upload_id, etags.len(), part).await?);
+                    break;
+                }
+            }
+            self.client
+                .complete_multipart_upload(key, upload_id, &etags, &Conditions::NONE)
+                .await
+        }
+
+        async fn upload_part(&self, key: &str, upload_id: &str, done: usize, part: Vec<u8>) -> Result<String> {
+            let number = u16::try_from(done + 1)
+                .ok()
+                .filter(|n| *n <= 10_000)
+                .ok_or(Error::Unsupported {
+                    operation: "bassoc",
+                    reason: "more than 10000 parts: raise the part size",
+                })?;
+            self.client.upload_part(key, upload_id, number, Bytes::from(part)).await
+        }
+    }
+
+    impl Backing for S3Backing {
+        fn kind(&self) -> &'static str {
+            "s3"
+        }
+
+        async fn read_blob(&self, name: &str) -> Result<Option<StoredBlob>> {
+            let got = missing_as_none(self.client.get_object(&self.object(name), None).await)?;
+            Ok(got.map(|g| StoredBlob {
+                total_size: g.total_size,
+                bytes: g.body,
+            }))
+        }
+
+        async fn read_blob_prefix(&self, name: &str, len: u64) -> Result<Option<StoredBlob>> {
+            let range = ByteRange {
+                start: 0,
+                end_inclusive: Some(len.max(1) - 1),
+            };
+            match self.client.get_object(&self.object(name), Some(range)).await {
+                Ok(g) => Ok(Some(StoredBlob {
+                    total_size: g.total_size,
+                    bytes: g.body,
+                })),
+                Err(Error::NotFound(_)) => Ok(None),
+                // 416: an empty object has no byte 0; read it whole.
+                Err(Error::Rejected(c)) if c.status == Some(416) => self.read_blob(name).await,
+                Err(e) => Err(e),
+            }
+        }
+
+        async fn read_blob_stream(&self, name: &str) -> Result<Option<BlobStream>> {
+            let got = missing_as_none(self.client.get_object_stream(&self.object(name)).await)?;
+            Ok(got.map(|(head, body)| BlobStream {
+                total_size: head.total_size(),
+                reader: body,
+            }))
+        }
+
+        async fn write_blob(&self, name: &str, blob: Bytes) -> Result<()> {
+            self.client
+                .put_object(&self.object(name), blob, &Conditions::NONE)
+                .await
+                .map(|_| ())
+        }
+
+        async fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>) -> Result<()> {
+            let key = self.object(name);
+            let mut first = prefix;
+            let wanted = self.part_size.max(first.len());
+            let ended = fill(reader, &mut first, wanted).await?;
+            if ended {
+                return self
+                    .client
+                    .put_object(&key, Bytes::from(first), &Conditions::NONE)
+                    .await
+                    .map(|_| ());
+            }
+            let upload_id = self.client.create_multipart_upload(&key).await?;
+            match self.upload_parts(&key, &upload_id, first, reader).await {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    // Free the parts; the original error is what matters.
+                    let _ = self.client.abort_multipart_upload(&key, &upload_id).await;
+                    Err(e)
+                }
+            }
+        }
+
+        async fn blob_exists(&self, name: &str) -> Result<bool> {
+            self.client.object_exists(&self.object(name)).await
+        }
+
+        async fn delete_blob(&self, name: &str) -> Result<()> {
+            self.client
+                .delete_object(&self.object(name), &Conditions::NONE)
+                .await
+        }
+
+        async fn delete_blobs(&self, names: &[String]) -> Result<()> {
+            let keys: Vec<String> = names.iter().map(|n| self.object(n)).collect();
+            self.client.delete_objects(&keys).await
+        }
+
+        async fn list_blobs(&self) -> Result<Vec<String>> {
+            let listed = self.client.list_objects(Some(&self.prefix)).await?;
+            Ok(listed
+                .into_iter()
+                .filter_map(|o| o.key.strip_prefix(&self.prefix).map(str::to_owned))
+                .filter(|n| n != layout::MARKER_NAME)
+                .collect())
+        }
+    }
+}

@@ -1,0 +1,532 @@
+//! The konserve store on S3 (SeaweedFS): the conformance suite, request
+//! counts, lifecycle, isolation of stores in one bucket, the Clojure fixture.
+
+mod common;
+mod conformance;
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::sync::OnceLock;
+
+use common::fault_proxy::FaultProxy;
+use common::{bucket_name, config_for, server};
+use konserve_s3::blocking::{
+    DissocOptions, S3Store, connect_store, create_store, delete_bucket, delete_store, list_stores,
+    store_exists,
+};
+use konserve_s3::codec::CodecError;
+use konserve_s3::config::S3Config;
+use konserve_s3::s3::stats::StatsSnapshot;
+use konserve_s3::s3::{Action, Conditions};
+use konserve_s3::value::Value;
+use konserve_s3::{Error, S3Client, layout};
+use uuid::Uuid;
+
+/// One bucket for this test binary; every test gets its own store in it.
+fn shared_bucket() -> &'static str {
+    static BUCKET: OnceLock<String> = OnceLock::new();
+    BUCKET.get_or_init(|| bucket_name("stores"))
+}
+
+fn config_with_id(bucket: &str, id: Uuid) -> S3Config {
+    let mut c = config_for(bucket, &server().endpoint);
+    c.id = Some(id);
+    c
+}
+
+fn fresh_store() -> S3Store {
+    create_store(&config_with_id(shared_bucket(), Uuid::new_v4())).unwrap()
+}
+
+conformance_tests!(fresh_store());
+
+fn k(name: &str) -> Value {
+    Value::keyword(name)
+}
+
+fn v(edn: &str) -> Value {
+    edn.parse().unwrap()
+}
+
+/// Requests made by `f`, per action.
+fn requests(store: &S3Store, f: impl FnOnce()) -> Vec<(Action, u64)> {
+    let before = store.backing().client().stats();
+    f();
+    let used: StatsSnapshot = store.backing().client().stats().since(&before);
+    used.per_action
+        .iter()
+        .map(|(a, s)| (*a, s.requests))
+        .collect()
+}
+
+#[test]
+fn requests_per_operation_are_konserve_s3s_floor() {
+    use Action::*;
+    let store = fresh_store();
+    store.assoc(k("a"), v("{:x {:y 1}}")).unwrap();
+    store.bassoc(k("bin"), vec![1u8, 2, 3]).unwrap();
+    type Counts = Vec<(Action, u64)>;
+    let cases: Vec<(&str, Counts, Counts)> = vec![
+        (
+            "get hit",
+            requests(&store, || drop(store.get(k("a")).unwrap())),
+            vec![(GetObject, 1)],
+        ),
+        (
+            "get miss",
+            requests(&store, || drop(store.get(k("zz")).unwrap())),
+            vec![(GetObject, 1)],
+        ),
+        (
+            "get_in",
+            requests(&store, || {
+                drop(store.get_in(&[k("a"), k("x"), k("y")]).unwrap())
+            }),
+            vec![(GetObject, 1)],
+        ),
+        (
+            "get_meta",
+            requests(&store, || drop(store.get_meta(k("a")).unwrap())),
+            vec![(GetObject, 1)],
+        ),
+        (
+            "bget",
+            requests(&store, || drop(store.bget(k("bin")).unwrap())),
+            vec![(GetObject, 1)],
+        ),
+        (
+            "exists",
+            requests(&store, || assert!(store.exists(k("a")).unwrap())),
+            vec![(HeadObject, 1)],
+        ),
+        (
+            "assoc",
+            requests(&store, || store.assoc(k("b"), 1).unwrap()),
+            vec![(PutObject, 1)],
+        ),
+        (
+            "assoc_in [k]",
+            requests(&store, || {
+                drop(store.assoc_in(&[k("b")], Value::from(2)).unwrap())
+            }),
+            vec![(PutObject, 1)],
+        ),
+        (
+            "update_in",
+            requests(&store, || {
+                drop(
+                    store
+                        .update_in(&[k("a"), k("x"), k("y")], |_| Value::from(2))
+                        .unwrap(),
+                )
+            }),
+            vec![(PutObject, 1), (GetObject, 1)],
+        ),
+        (
+            "nested assoc_in",
+            requests(&store, || {
+                drop(store.assoc_in(&[k("a"), k("z")], Value::from(3)).unwrap())
+            }),
+            vec![(PutObject, 1), (GetObject, 1)],
+        ),
+        (
+            "bassoc",
+            requests(&store, || store.bassoc(k("bin"), vec![4u8]).unwrap()),
+            vec![(PutObject, 1), (GetObject, 1)],
+        ),
+        (
+            "dissoc",
+            requests(&store, || assert!(store.dissoc(k("b")).unwrap())),
+            vec![(HeadObject, 1), (DeleteObject, 1)],
+        ),
+        (
+            "dissoc miss",
+            requests(&store, || assert!(!store.dissoc(k("b")).unwrap())),
+            vec![(HeadObject, 1)],
+        ),
+        (
+            "dissoc ignore_existence",
+            requests(&store, || {
+                assert!(
+                    store
+                        .dissoc_with(k("a"), DissocOptions::ignore_existence())
+                        .unwrap()
+                )
+            }),
+            vec![(DeleteObject, 1)],
+        ),
+    ];
+    for (name, got, expected) in cases {
+        assert_eq!(got, expected, "{name}");
+    }
+}
+
+#[test]
+fn keys_lists_by_prefix_and_reads_metadata_in_parallel() {
+    let store = fresh_store();
+    // A neighbour store in the same bucket must not be listed.
+    let other = fresh_store();
+    other.assoc(k("theirs"), 1).unwrap();
+    let n = 1234;
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let store = store.clone();
+            s.spawn(move || {
+                for i in (t..n).step_by(8) {
+                    store
+                        .assoc(Value::from(i as i64), Value::from(i as i64))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let before = store.backing().client().stats();
+    let keys = store.keys().unwrap();
+    let used = store.backing().client().stats().since(&before);
+    assert_eq!(keys.len(), n);
+    let listed: BTreeSet<Value> = keys
+        .iter()
+        .map(|m| m.get(&k("key")).unwrap().clone())
+        .collect();
+    assert_eq!(listed, (0..n as i64).map(Value::from).collect());
+    // ⌈n/1000⌉ listings under the store's prefix, one metadata read per key.
+    assert_eq!(used.requests(Action::ListObjectsV2), 2);
+    assert_eq!(used.requests(Action::GetObject), n as u64);
+    assert_eq!(used.total_requests(), n as u64 + 2);
+    // The metadata reads are ranged: far fewer bytes than the blobs.
+    assert!(used.per_action[&Action::GetObject].bytes_received < 200 * n as u64);
+}
+
+#[test]
+fn lifecycle_is_strict() {
+    let bucket = bucket_name("life");
+    let id = Uuid::new_v4();
+    let config = config_with_id(&bucket, id);
+    // Nothing there yet, not even the bucket.
+    assert!(!store_exists(&config).unwrap());
+    assert!(matches!(
+        connect_store(&config).unwrap_err(),
+        Error::StoreNotFound { .. }
+    ));
+    assert!(list_stores(&config).unwrap().is_empty());
+    // create_store creates the bucket and the marker.
+    let store = create_store(&config).unwrap();
+    store.assoc(k("x"), 1).unwrap();
+    assert!(store_exists(&config).unwrap());
+    let client = store.backing().client().clone();
+    assert_eq!(
+        client
+            .get_object(&layout::marker_key(id), None)
+            .unwrap()
+            .body,
+        b"konserve"
+    );
+    let err = create_store(&config).unwrap_err();
+    assert!(
+        matches!(err, Error::StoreAlreadyExists { id: e, .. } if e == id),
+        "{err}"
+    );
+    let again = connect_store(&config).unwrap();
+    assert_eq!(again.get(k("x")).unwrap(), Some(Value::from(1)));
+    // Connecting is one HEAD of the marker.
+    let connected = connect_store(&config).unwrap();
+    let used = connected.backing().client().stats();
+    assert_eq!(
+        (used.total_requests(), used.requests(Action::HeadObject)),
+        (1, 1)
+    );
+    delete_store(&config).unwrap();
+    assert!(!store_exists(&config).unwrap());
+    assert!(matches!(
+        connect_store(&config).unwrap_err(),
+        Error::StoreNotFound { .. }
+    ));
+    // The bucket stays until deleted explicitly.
+    assert!(client.bucket_exists().unwrap());
+    assert!(client.list_objects(None).unwrap().is_empty());
+    delete_bucket(&config).unwrap();
+    assert!(!client.bucket_exists().unwrap());
+    // A config without an id is refused, naming the field.
+    let mut no_id = config.clone();
+    no_id.id = None;
+    let err = create_store(&no_id).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidConfig { field, .. } if field == "id"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stores_in_one_bucket_are_isolated_and_listed() {
+    let bucket = bucket_name("iso");
+    let (id1, id2) = (Uuid::new_v4(), Uuid::new_v4());
+    let s1 = create_store(&config_with_id(&bucket, id1)).unwrap();
+    let s2 = create_store(&config_with_id(&bucket, id2)).unwrap();
+    s1.assoc("shared-key", "one").unwrap();
+    s2.assoc("shared-key", "two").unwrap();
+    s1.assoc(k("only1"), 1).unwrap();
+    assert_eq!(s1.get("shared-key").unwrap(), Some(Value::from("one")));
+    assert_eq!(s2.get("shared-key").unwrap(), Some(Value::from("two")));
+    assert!(!s2.exists(k("only1")).unwrap());
+    assert_eq!(s1.keys().unwrap().len(), 2);
+    assert_eq!(s2.keys().unwrap().len(), 1);
+    // Objects that are not stores' markers are ignored by list_stores.
+    let client = s1.backing().client().clone();
+    client
+        .put_object(
+            "not-a-uuid_.konserve-metadata",
+            b"konserve".to_vec(),
+            &Conditions::NONE,
+        )
+        .unwrap();
+    client
+        .put_object("foreign-object", b"x".to_vec(), &Conditions::NONE)
+        .unwrap();
+    let config = config_for(&bucket, &server().endpoint);
+    assert_eq!(list_stores(&config).unwrap(), BTreeSet::from([id1, id2]));
+    delete_store(&config_with_id(&bucket, id1)).unwrap();
+    assert_eq!(list_stores(&config).unwrap(), BTreeSet::from([id2]));
+    assert_eq!(s2.get("shared-key").unwrap(), Some(Value::from("two")));
+    assert!(client.object_exists("foreign-object").unwrap());
+    assert!(
+        client
+            .object_exists("not-a-uuid_.konserve-metadata")
+            .unwrap()
+    );
+}
+
+#[test]
+fn delete_store_removes_only_its_objects_in_batches() {
+    let bucket = bucket_name("del");
+    let id = Uuid::new_v4();
+    let config = config_with_id(&bucket, id);
+    let store = create_store(&config).unwrap();
+    let neighbour = create_store(&config_with_id(&bucket, Uuid::new_v4())).unwrap();
+    neighbour.assoc(k("stay"), 1).unwrap();
+    let client = store.backing().client().clone();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let store = store.clone();
+            s.spawn(move || {
+                for i in (t..1050).step_by(8) {
+                    store.assoc(Value::from(i as i64), Value::Nil).unwrap();
+                }
+            });
+        }
+    });
+    // konserve's leftovers belong to the store too; a lookalike does not.
+    let prefix = layout::store_prefix(id);
+    for name in ["a.ksv.new", "b.ksv.backup"] {
+        client
+            .put_object(&format!("{prefix}{name}"), b"x".to_vec(), &Conditions::NONE)
+            .unwrap();
+    }
+    client
+        .put_object(
+            &format!("{prefix}notes.txt"),
+            b"x".to_vec(),
+            &Conditions::NONE,
+        )
+        .unwrap();
+    // Watch delete_store's requests from outside: it has its own client.
+    let proxy = FaultProxy::start(&server().endpoint);
+    let mut through_proxy = config_for(&bucket, &proxy.endpoint());
+    through_proxy.id = Some(id);
+    delete_store(&through_proxy).unwrap();
+    let batch_deletes = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.query.contains("delete"))
+        .count();
+    assert_eq!(batch_deletes, 2);
+    let left: Vec<String> = client
+        .list_objects(Some(&prefix))
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(left, vec![format!("{prefix}notes.txt")]);
+    assert_eq!(neighbour.get(k("stay")).unwrap(), Some(Value::from(1)));
+}
+
+#[test]
+fn corrupt_blobs_are_typed_errors() {
+    let store = fresh_store();
+    let client = store.backing().client().clone();
+    let id = store.backing().store_id();
+    let object = |key: &Value| layout::object_key(id, &layout::blob_name(key));
+    let put = |key: &Value, bytes: Vec<u8>| {
+        client
+            .put_object(&object(key), bytes, &Conditions::NONE)
+            .unwrap()
+    };
+
+    put(&k("garbage"), b"not a konserve blob at all".to_vec());
+    let err = store.get(k("garbage")).unwrap_err();
+    assert!(matches!(err, Error::Blob { .. }), "{err}");
+    put(&k("short"), vec![1, 3, 0]);
+    let err = store.get_meta(k("short")).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Blob {
+                source: CodecError::Truncated(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // A Fressian blob (serializer 1), which this build cannot read yet.
+    let mut fressian = vec![1u8, 1, 0, 0, 0, 0, 0, 1];
+    fressian.extend_from_slice(&[0; 12]);
+    fressian.push(0xf7);
+    put(&k("fressian"), fressian);
+    let err = store.get(k("fressian")).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Blob {
+                source: CodecError::UnsupportedFormat {
+                    what: "serializer",
+                    id: 1
+                },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("serializer id 1"), "{err}");
+    // Metadata size beyond the blob.
+    let mut lying = vec![1u8, 3, 0, 0, 0, 0, 0x10, 0];
+    lying.extend_from_slice(&[0; 12]);
+    put(&k("lying"), lying);
+    assert!(matches!(
+        store.get(k("lying")).unwrap_err(),
+        Error::Blob { .. }
+    ));
+    assert!(matches!(store.keys().unwrap_err(), Error::Blob { .. }));
+    // Nothing was lost: a good key next to them still reads.
+    store.assoc(k("good"), 1).unwrap();
+    assert_eq!(store.get(k("good")).unwrap(), Some(Value::from(1)));
+}
+
+#[test]
+fn large_binary_values_stream_through_multipart() {
+    let store = fresh_store();
+    let size = 20 << 20;
+    let mut source = std::io::repeat(7).take(size as u64);
+    let mut counter = CountingReader::new(&mut source);
+    let before = store.backing().client().stats();
+    store.bassoc_reader(k("big"), &mut counter).unwrap();
+    let used = store.backing().client().stats().since(&before);
+    assert_eq!(used.requests(Action::CreateMultipartUpload), 1);
+    assert_eq!(used.requests(Action::UploadPart), 3);
+    assert_eq!(used.requests(Action::CompleteMultipartUpload), 1);
+    let got = store.bget(k("big")).unwrap().unwrap();
+    assert_eq!(got.size, size as u64);
+    let mut reader = got.reader;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0usize;
+    loop {
+        let n = reader.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        assert!(buf[..n].iter().all(|b| *b == 7));
+        total += n;
+    }
+    assert_eq!(total, size);
+    let meta = store.get_meta(k("big")).unwrap().unwrap();
+    assert_eq!(meta.get(&k("type")), Some(&k("binary")));
+}
+
+struct CountingReader<'a> {
+    inner: &'a mut (dyn Read + Send),
+    read: usize,
+}
+
+impl<'a> CountingReader<'a> {
+    fn new(inner: &'a mut (dyn Read + Send)) -> Self {
+        CountingReader { inner, read: 0 }
+    }
+}
+
+impl Read for CountingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n;
+        Ok(n)
+    }
+}
+
+/// The Clojure-written `boring-none-none` store, uploaded into a bucket as
+/// konserve-s3 lays it out, reads back exactly through the public API.
+#[test]
+fn clojure_boring_fixture_reads_back_exactly() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/konserve-clj/boring-none-none");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let bucket = bucket_name("fixture");
+    let id = Uuid::new_v4();
+    let config = config_with_id(&bucket, id);
+    let client = S3Client::new(&config).unwrap();
+    client.create_bucket().unwrap();
+    let entries = manifest["entries"].as_array().unwrap();
+    for e in entries {
+        let blob = e["blob"].as_str().unwrap();
+        let bytes = std::fs::read(dir.join("store").join(blob)).unwrap();
+        client
+            .put_object(&layout::object_key(id, blob), bytes, &Conditions::NONE)
+            .unwrap();
+    }
+    client
+        .put_object(
+            &layout::marker_key(id),
+            b"konserve".to_vec(),
+            &Conditions::NONE,
+        )
+        .unwrap();
+    let store = connect_store(&config).unwrap();
+    let mut checked = 0;
+    for e in entries {
+        let key = v(e["key_edn"].as_str().unwrap());
+        let meta = store.get_meta(key.clone()).unwrap().unwrap();
+        assert_eq!(meta, v(e["meta_edn"].as_str().unwrap()), "meta of {key}");
+        match e["type"].as_str().unwrap() {
+            ":binary" => {
+                let got = store.bget(key.clone()).unwrap().unwrap();
+                let mut bytes = Vec::new();
+                { got }.reader.read_to_end(&mut bytes).unwrap();
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(hex, e["value_hex"].as_str().unwrap());
+            }
+            _ => {
+                let value = store.get(key.clone()).unwrap().unwrap();
+                assert_eq!(value, v(e["value_edn"].as_str().unwrap()), "value of {key}");
+                assert_eq!(
+                    konserve_s3::hasch::uuid(&value).to_string(),
+                    e["value_hasch_uuid"].as_str().unwrap(),
+                    "hasch of {key}"
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, entries.len());
+    let keys = store.keys().unwrap();
+    assert_eq!(
+        keys.len() as u64,
+        manifest["keys_result_count"].as_u64().unwrap()
+    );
+    for log in manifest["append_logs"].as_array().unwrap() {
+        let key = v(log["key_edn"].as_str().unwrap());
+        let expected: Vec<Value> = log["elements_edn"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| v(s.as_str().unwrap()))
+            .collect();
+        assert_eq!(store.log(key).unwrap().unwrap(), expected);
+    }
+}
