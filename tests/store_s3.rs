@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::sync::OnceLock;
 
-use common::fault_proxy::FaultProxy;
+use common::fault_proxy::{Fault, FaultProxy, Matcher, Rule};
 use common::{bucket_name, config_for, server};
 use konserve_s3::blocking::{
     DissocOptions, S3Store, connect_store, create_store, delete_bucket, delete_store, list_stores,
@@ -195,6 +195,31 @@ fn keys_lists_by_prefix_and_reads_metadata_in_parallel() {
     assert_eq!(used.total_requests(), n as u64 + 2);
     // The metadata reads are ranged: far fewer bytes than the blobs.
     assert!(used.per_action[&Action::GetObject].bytes_received < 200 * n as u64);
+}
+
+#[test]
+fn keys_keeps_a_bounded_number_of_metadata_reads_in_flight() {
+    let store = fresh_store();
+    for i in 0..40 {
+        store.assoc(Value::from(i), Value::from(i)).unwrap();
+    }
+    // The same store seen through a proxy that slows every read down.
+    let proxy = FaultProxy::start(&server().endpoint);
+    let mut config = config_for(shared_bucket(), &proxy.endpoint());
+    config.id = Some(store.backing().store_id());
+    let slow = connect_store(&config).unwrap();
+    proxy.push(Rule::new(
+        Matcher::method("GET").query_contains("X-Amz"),
+        1000,
+        Fault::Delay(std::time::Duration::from_millis(50)),
+    ));
+    proxy.reset_max_in_flight();
+    assert_eq!(slow.keys().unwrap().len(), 40);
+    let most = proxy.max_in_flight();
+    assert!(
+        (2..=16).contains(&most),
+        "{most} metadata reads in flight at most"
+    );
 }
 
 #[test]

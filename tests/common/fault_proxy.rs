@@ -218,6 +218,9 @@ struct Shared {
     seen: Mutex<Vec<SeenRequest>>,
     /// Clones of open client connections, shut down when the proxy stops.
     clients: Mutex<HashMap<u64, TcpStream>>,
+    /// Requests being handled right now, and the most there ever were.
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
 }
 
 /// Locks, ignoring poisoning (a panicking test thread must not wedge the
@@ -253,6 +256,8 @@ impl FaultProxy {
             rules: Mutex::new(Vec::new()),
             seen: Mutex::new(Vec::new()),
             clients: Mutex::new(HashMap::new()),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
         });
         let acceptor = {
             let shared = Arc::clone(&shared);
@@ -299,6 +304,16 @@ impl FaultProxy {
     /// Every request received so far, in order of arrival.
     pub fn requests(&self) -> Vec<SeenRequest> {
         lock(&self.shared.seen).clone()
+    }
+
+    /// The most requests this proxy was handling at one time.
+    pub fn max_in_flight(&self) -> u64 {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Starts counting the in-flight maximum afresh.
+    pub fn reset_max_in_flight(&self) {
+        self.shared.max_in_flight.store(0, Ordering::SeqCst);
     }
 
     /// Forgets the recorded requests.
@@ -457,6 +472,8 @@ fn serve_connection(mut client: TcpStream, id: u64, shared: &Shared) {
             });
             seen.len() - 1
         };
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let reply = match request.reject {
             Some((status, reason)) => Reply {
                 bytes: Some(reject_response(status, reason)),
@@ -467,6 +484,7 @@ fn serve_connection(mut client: TcpStream, id: u64, shared: &Shared) {
             None if stale => Reply::drop_connection(false),
             None => handle(&request, fault.as_ref(), shared),
         };
+        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         stale = fault == Some(Fault::StaleConnection);
         set_outcome(shared, index, reply.outcome);
         let sent = reply.bytes.is_none_or(|bytes| {
