@@ -224,10 +224,11 @@ pub enum Error {
     Value(#[from] crate::value::ValueError),
 }
 
-impl Error {
-    /// The S3 context of this error, if it comes from a request.
-    pub fn context(&self) -> Option<&ErrorContext> {
-        match self {
+/// The context of the variants that come from S3 requests, by reference of
+/// whatever mutability `$error` has.
+macro_rules! s3_context {
+    ($error:expr) => {
+        match $error {
             Error::NotFound(c)
             | Error::NoSuchBucket(c)
             | Error::PreconditionFailed(c)
@@ -243,26 +244,18 @@ impl Error {
             Error::Transport { context, .. } | Error::CorruptData { context, .. } => Some(context),
             _ => None,
         }
+    };
+}
+
+impl Error {
+    /// The S3 context of this error, if it comes from a request.
+    pub fn context(&self) -> Option<&ErrorContext> {
+        s3_context!(self)
     }
 
     #[cfg(feature = "blocking")]
     pub(crate) fn context_mut(&mut self) -> Option<&mut ErrorContext> {
-        match self {
-            Error::NotFound(c)
-            | Error::NoSuchBucket(c)
-            | Error::PreconditionFailed(c)
-            | Error::Conflict(c)
-            | Error::AlreadyExists(c)
-            | Error::AccessDenied(c)
-            | Error::InvalidCredentials(c)
-            | Error::Throttled(c)
-            | Error::Unavailable(c)
-            | Error::Timeout(c)
-            | Error::NotImplemented(c)
-            | Error::Rejected(c) => Some(c),
-            Error::Transport { context, .. } | Error::CorruptData { context, .. } => Some(context),
-            _ => None,
-        }
+        s3_context!(self)
     }
 
     /// Whether this error is transient, so that repeating a request that is

@@ -16,27 +16,6 @@ pub struct PathError {
     pub path: String,
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Nil => "nil",
-        Value::Bool(_) => "boolean",
-        Value::Int(_) | Value::BigInt(_) => "integer",
-        Value::Float(_) => "double",
-        Value::String(_) => "string",
-        Value::Char(_) => "char",
-        Value::Keyword(_) => "keyword",
-        Value::Symbol(_) => "symbol",
-        Value::Uuid(_) => "uuid",
-        Value::Inst(_) => "inst",
-        Value::Bytes(_) => "byte array",
-        Value::Vector(_) => "vector",
-        Value::List(_) => "list",
-        Value::Map(_) => "map",
-        Value::Set(_) => "set",
-        Value::Tagged(..) => "tagged value",
-    }
-}
-
 fn path_text(path: &[Value]) -> String {
     Value::Vector(path.to_vec()).to_string()
 }
@@ -118,7 +97,7 @@ fn update_level(
         }
         Some(other) => Err(PathError {
             key: key.to_string(),
-            found: kind(&other),
+            found: other.kind_name(),
             path: path_text(full),
         }),
     }

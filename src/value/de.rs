@@ -43,31 +43,10 @@ thread_local! {
     static STASH: Cell<Option<Value>> = const { Cell::new(None) };
 }
 
-fn kind_name(v: &Value) -> &'static str {
-    match v {
-        Value::Nil => "nil",
-        Value::Bool(_) => "boolean",
-        Value::Int(_) | Value::BigInt(_) => "integer",
-        Value::Float(_) => "float",
-        Value::String(_) => "string",
-        Value::Char(_) => "char",
-        Value::Keyword(_) => "keyword",
-        Value::Symbol(_) => "symbol",
-        Value::Uuid(_) => "uuid",
-        Value::Inst(_) => "inst",
-        Value::Bytes(_) => "bytes",
-        Value::Vector(_) => "vector",
-        Value::List(_) => "list",
-        Value::Map(_) => "map",
-        Value::Set(_) => "set",
-        Value::Tagged(..) => "tagged literal",
-    }
-}
-
 fn invalid(v: &Value, exp: &dyn de::Expected) -> ValueError {
     de::Error::custom(format_args!(
         "invalid type: {} {}, expected {}",
-        kind_name(v),
+        Value::kind_name(v),
         v,
         exp
     ))

@@ -525,6 +525,29 @@ impl Value {
         }
     }
 
+    /// A short name of the value's kind (`nil`, `integer`, `map`, …), for
+    /// messages.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "nil",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) | Value::BigInt(_) => "integer",
+            Value::Float(_) => "float",
+            Value::String(_) => "string",
+            Value::Char(_) => "char",
+            Value::Keyword(_) => "keyword",
+            Value::Symbol(_) => "symbol",
+            Value::Uuid(_) => "uuid",
+            Value::Inst(_) => "inst",
+            Value::Bytes(_) => "bytes",
+            Value::Vector(_) => "vector",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+            Value::Set(_) => "set",
+            Value::Tagged(..) => "tagged literal",
+        }
+    }
+
     /// Like Clojure's `get-in`: follows `path` with [`Value::get`].
     ///
     /// ```
