@@ -107,14 +107,65 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// Whether the provider's conditional writes (`If-Match`, `If-None-Match`)
+/// are used and trusted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConditionalWrites {
+    /// With optimistic locking on, probe the provider once at connect (write
+    /// a random key twice with `If-None-Match: *`, expect 200 then 412) and
+    /// refuse to connect if it ignores or rejects conditional writes.
+    #[default]
+    Auto,
+    /// Trust the provider without probing.
+    On,
+    /// Never send conditional headers. Optimistic locking cannot be on.
+    Off,
+}
+
 /// Options of the konserve store (the spec's `config` map).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct StoreOptions {
     /// konserve's `optimistic-locking-retries`: 0 (default) is off; with n > 0
-    /// read-modify-write operations use conditional writes and retry up to n
-    /// times on a conflict.
+    /// every read-modify-write writes conditionally (`If-Match` on the ETag it
+    /// read, `If-None-Match: *` for a new key) and, on a conflict, re-reads
+    /// and re-applies its function up to n more times.
     pub optimistic_locking_retries: u32,
+    /// Whether conditional writes are used; see [`ConditionalWrites`].
+    pub conditional_writes: ConditionalWrites,
+    /// Backoff ceiling before the first optimistic-locking retry, in
+    /// milliseconds (full jitter, doubling). Default 10.
+    #[serde(
+        rename = "optimistic-locking-backoff-ms",
+        with = "crate::s3::retry::millis"
+    )]
+    pub locking_backoff: Duration,
+    /// Largest backoff ceiling between optimistic-locking retries, in
+    /// milliseconds. Default 1000.
+    #[serde(
+        rename = "optimistic-locking-max-backoff-ms",
+        with = "crate::s3::retry::millis"
+    )]
+    pub locking_max_backoff: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            optimistic_locking_retries: 0,
+            conditional_writes: ConditionalWrites::Auto,
+            locking_backoff: Duration::from_millis(10),
+            locking_max_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Whether optimistic locking is on.
+    pub fn locking(&self) -> bool {
+        self.optimistic_locking_retries > 0
+    }
 }
 
 /// HTTP transport settings.
@@ -275,6 +326,16 @@ impl S3ConfigBuilder {
         self.store.optimistic_locking_retries = retries;
         self
     }
+    /// Whether conditional writes are used (default: probe when locking is on).
+    pub fn conditional_writes(mut self, mode: ConditionalWrites) -> Self {
+        self.store.conditional_writes = mode;
+        self
+    }
+    /// All store options at once.
+    pub fn store_options(mut self, options: StoreOptions) -> Self {
+        self.store = options;
+        self
+    }
     /// HTTP settings.
     pub fn http(mut self, http: HttpOptions) -> Self {
         self.http = http;
@@ -381,6 +442,19 @@ impl S3Config {
             return Err(Error::config(
                 "http.presign-expiry-secs",
                 "must be between 1 and 604800 (7 days)",
+            ));
+        }
+        if self.store.locking() && self.store.conditional_writes == ConditionalWrites::Off {
+            return Err(Error::config(
+                "config.conditional-writes",
+                "optimistic locking (optimistic-locking-retries > 0) needs conditional writes; \
+                 \"off\" would lose updates silently",
+            ));
+        }
+        if self.store.locking_backoff > self.store.locking_max_backoff {
+            return Err(Error::config(
+                "config.optimistic-locking-backoff-ms",
+                "must not exceed optimistic-locking-max-backoff-ms",
             ));
         }
         if self.retry.max_attempts == 0 {
@@ -800,7 +874,7 @@ mod tests {
                 "region": "auto", "access-key": "AK", "secret": "SK", "session-token": "ST",
                 "endpoint-override": {"protocol": ":https", "hostname": "acct.r2.cloudflarestorage.com", "path": "x"},
                 "path-style-access?": false, "x-ray?": true,
-                "config": {"optimistic-locking-retries": 10},
+                "config": {"optimistic-locking-retries": 10, "conditional-writes": "on", "optimistic-locking-backoff-ms": 5},
                 "retry": {"max-attempts": 3}}"##,
         )
         .unwrap();
@@ -816,6 +890,9 @@ mod tests {
         assert_eq!(c.path_style, Some(false));
         assert!(c.x_ray);
         assert_eq!(c.store.optimistic_locking_retries, 10);
+        assert_eq!(c.store.conditional_writes, ConditionalWrites::On);
+        assert_eq!(c.store.locking_backoff, Duration::from_millis(5));
+        assert_eq!(c.store.locking_max_backoff, Duration::from_secs(1));
         assert_eq!(c.retry.max_attempts, 3);
         let creds = c.credentials.as_ref().unwrap();
         assert_eq!(creds.session_token.as_ref().unwrap().expose(), "ST");

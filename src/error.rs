@@ -210,6 +210,14 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+    /// Optimistic locking gave up: the key kept changing under every attempt.
+    #[error("optimistic lock conflict on key {key} after {attempts} attempts")]
+    OptimisticLockConflict {
+        /// The key, as EDN.
+        key: String,
+        /// Attempts made (1 + retries).
+        attempts: u32,
+    },
     /// `append`/`log` on a key that holds something other than an append log.
     #[error("key {key} is not an append log")]
     NotAnAppendLog {

@@ -40,6 +40,21 @@ fn fresh_store() -> S3Store {
 
 conformance_tests!(fresh_store());
 
+mod with_optimistic_locking {
+    use konserve_s3::blocking::{S3Store, create_store};
+    use uuid::Uuid;
+
+    use super::{config_with_id, conformance, shared_bucket};
+
+    fn store() -> S3Store {
+        let mut config = config_with_id(shared_bucket(), Uuid::new_v4());
+        config.store.optimistic_locking_retries = 20;
+        create_store(&config).unwrap()
+    }
+
+    crate::conformance_tests!(store());
+}
+
 fn k(name: &str) -> Value {
     Value::keyword(name)
 }

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use crate::error::Result;
+use crate::s3::Conditions;
 
 mode_imports!();
 
@@ -14,6 +15,8 @@ pub struct StoredBlob {
     pub bytes: Vec<u8>,
     /// The blob's total size, when known.
     pub total_size: Option<u64>,
+    /// The blob's version tag (S3's ETag), when the backing has one.
+    pub etag: Option<String>,
 }
 
 /// The payload of a binary value being read: its bytes as a stream.
@@ -53,18 +56,30 @@ maybe_async_mode! {
         /// Reads a blob as a stream; `None` when it does not exist.
         async fn read_blob_stream(&self, name: &str) -> Result<Option<BlobStream>>;
 
-        /// Writes a whole blob, replacing any previous one.
-        async fn write_blob(&self, name: &str, blob: Bytes) -> Result<()>;
+        /// Writes a whole blob, replacing any previous one, if `conditions`
+        /// hold (`If-Match: <etag>`: only over that version; `If-None-Match:
+        /// *`: only if there is none).
+        ///
+        /// A failed condition is [`Error::PreconditionFailed`](crate::Error::PreconditionFailed)
+        /// (or [`Error::Conflict`](crate::Error::Conflict) for a concurrent
+        /// conditional write in flight).
+        async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()>;
 
         /// Writes `prefix` followed by everything `reader` yields as one blob,
-        /// without holding the whole value in memory where the backing can.
-        async fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>) -> Result<()>;
+        /// without holding the whole value in memory where the backing can;
+        /// conditions as for [`Backing::write_blob`].
+        async fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>, conditions: &Conditions) -> Result<()>;
 
         /// Whether a blob exists.
         async fn blob_exists(&self, name: &str) -> Result<bool>;
 
-        /// Deletes a blob (deleting a missing blob succeeds).
-        async fn delete_blob(&self, name: &str) -> Result<()>;
+        /// The version tag of a blob; `None` when it does not exist (or the
+        /// backing has no tags).
+        async fn blob_etag(&self, name: &str) -> Result<Option<String>>;
+
+        /// Deletes a blob (deleting a missing blob succeeds) if `conditions`
+        /// hold.
+        async fn delete_blob(&self, name: &str, conditions: &Conditions) -> Result<()>;
 
         /// Deletes many blobs.
         async fn delete_blobs(&self, names: &[String]) -> Result<()>;

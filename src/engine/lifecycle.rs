@@ -10,7 +10,8 @@ use uuid::Uuid;
 use super::client::S3Client;
 use super::s3_backing::S3Backing;
 use super::store::Store;
-use crate::config::S3Config;
+use crate::codec::blob::Encoding;
+use crate::config::{ConditionalWrites, S3Config};
 use crate::error::{Error, Result};
 use crate::layout::{self, BlobKind};
 use crate::s3::Conditions;
@@ -23,7 +24,56 @@ fn client_and_id(config: &S3Config) -> Result<(S3Client, Uuid)> {
     Ok((S3Client::new(config)?, id))
 }
 
+fn store_of(config: &S3Config, client: S3Client, id: Uuid) -> S3Store {
+    Store::with_options(
+        S3Backing::new(client, id),
+        Encoding::default(),
+        config.store,
+    )
+}
+
+/// Whether the provider's answers to the probe show working conditional
+/// writes: the first create-only write succeeds, the second is refused.
+fn judge_probe(first: Result<()>, second: Result<()>) -> Result<()> {
+    let unsupported = |reason| Error::Unsupported {
+        operation: "optimistic locking",
+        reason,
+    };
+    match (first, second) {
+        (Err(Error::NotImplemented(_)), _) | (_, Err(Error::NotImplemented(_))) => Err(
+            unsupported("the provider answers conditional writes with 501 Not Implemented"),
+        ),
+        (Err(e), _) => Err(e),
+        (Ok(()), Err(Error::PreconditionFailed(_))) => Ok(()),
+        (Ok(()), Ok(())) => Err(unsupported(
+            "the provider ignores If-None-Match: a create-only write replaced an existing object, so updates would be lost",
+        )),
+        (Ok(()), Err(e)) => Err(e),
+    }
+}
+
 maybe_async_mode! {
+    /// With optimistic locking on and `conditional-writes` `auto`: writes a
+    /// random key twice with `If-None-Match: *` (expecting 200, then 412) and
+    /// removes it, so locking never runs on a provider that would silently
+    /// lose updates.
+    async fn check_conditional_writes(config: &S3Config, client: &S3Client, id: Uuid) -> Result<()> {
+        if !config.store.locking() || config.store.conditional_writes != ConditionalWrites::Auto {
+            return Ok(());
+        }
+        let key = layout::object_key(id, &format!(".conditional-write-probe-{}", Uuid::new_v4()));
+        let body = Bytes::from_static(b"probe");
+        let first = client.put_object(&key, body.clone(), &Conditions::if_absent()).await.map(|_| ());
+        let second = if first.is_ok() {
+            client.put_object(&key, body, &Conditions::if_absent()).await.map(|_| ())
+        } else {
+            Ok(())
+        };
+        let cleanup = client.delete_object(&key, &Conditions::NONE).await;
+        judge_probe(first, second)?;
+        cleanup
+    }
+
     /// Creates the store of `config` (its bucket too, when missing) and
     /// writes its marker.
     ///
@@ -50,8 +100,14 @@ maybe_async_mode! {
         if !client.bucket_exists().await? {
             client.create_bucket().await?;
         }
+        check_conditional_writes(config, &client, id).await?;
+        let create_only = if config.store.conditional_writes == ConditionalWrites::Off {
+            Conditions::NONE
+        } else {
+            Conditions::if_absent()
+        };
         match client
-            .put_object(&marker, Bytes::from_static(layout::MARKER_BODY), &Conditions::if_absent())
+            .put_object(&marker, Bytes::from_static(layout::MARKER_BODY), &create_only)
             .await
         {
             Ok(_) => {}
@@ -60,17 +116,24 @@ maybe_async_mode! {
             }
             Err(e) => return Err(e),
         }
-        Ok(Store::new(S3Backing::new(client, id)))
+        Ok(store_of(config, client, id))
     }
 
-    /// Connects to the existing store of `config` (one HEAD of its marker).
+    /// Connects to the existing store of `config`: one HEAD of its marker
+    /// (plus the conditional-write probe when optimistic locking is on and
+    /// `conditional-writes` is `auto`).
     ///
     /// # Errors
-    /// [`Error::StoreNotFound`] when it does not exist; S3 failures.
+    /// [`Error::StoreNotFound`] when it does not exist;
+    /// [`Error::Unsupported`] when locking is on and the provider fails the
+    /// probe; S3 failures.
     pub async fn connect_store(config: &S3Config) -> Result<S3Store> {
         let (client, id) = client_and_id(config)?;
         match client.object_exists(&layout::marker_key(id)).await {
-            Ok(true) => Ok(Store::new(S3Backing::new(client, id))),
+            Ok(true) => {
+                check_conditional_writes(config, &client, id).await?;
+                Ok(store_of(config, client, id))
+            }
             Ok(false) | Err(Error::NoSuchBucket(_)) => {
                 Err(Error::StoreNotFound { bucket: client.bucket().to_owned(), id })
             }
@@ -151,4 +214,24 @@ maybe_async_mode! {
 /// only drops the handle.
 pub fn release_store<B>(store: Store<B>) {
     drop(store);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e412() -> Error {
+        Error::PreconditionFailed(Box::default())
+    }
+
+    #[test]
+    fn probe_verdicts() {
+        assert!(judge_probe(Ok(()), Err(e412())).is_ok());
+        let ignored = judge_probe(Ok(()), Ok(())).unwrap_err();
+        assert!(matches!(ignored, Error::Unsupported { .. }), "{ignored}");
+        let not_impl = judge_probe(Err(Error::NotImplemented(Box::default())), Ok(()));
+        assert!(matches!(not_impl, Err(Error::Unsupported { .. })));
+        let denied = judge_probe(Err(Error::AccessDenied(Box::default())), Ok(()));
+        assert!(matches!(denied, Err(Error::AccessDenied(_))));
+    }
 }

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 
 use super::backing::{Backing, BlobStream, StoredBlob};
-use crate::error::Result;
+use crate::error::{Error, ErrorContext, Result};
+use crate::s3::Conditions;
+use crate::s3::request::md5_etag;
 
 mode_imports!();
 
@@ -31,6 +33,27 @@ impl MemoryBacking {
         Self::default()
     }
 
+    /// Checks `conditions` against the current blob, as S3 would.
+    fn check(blobs: &BTreeMap<String, Bytes>, name: &str, conditions: &Conditions) -> Result<()> {
+        let current = blobs.get(name).map(|b| md5_etag(b));
+        let holds = match (&conditions.if_match, &conditions.if_none_match) {
+            (Some(etag), _) if current.as_ref() != Some(etag) => false,
+            (_, Some(m)) if m == "*" && current.is_some() => false,
+            (_, Some(etag)) if current.as_ref() == Some(etag) => false,
+            _ => true,
+        };
+        if holds {
+            Ok(())
+        } else {
+            Err(Error::PreconditionFailed(Box::new(ErrorContext {
+                key: Some(name.to_owned()),
+                status: Some(412),
+                code: Some("PreconditionFailed".to_owned()),
+                ..ErrorContext::default()
+            })))
+        }
+    }
+
     fn blobs(&self) -> MutexGuard<'_, BTreeMap<String, Bytes>> {
         // A panic while holding the lock cannot leave a half-written map: every
         // mutation is a single insert or remove.
@@ -50,6 +73,7 @@ maybe_async_mode! {
             Ok(self.blobs().get(name).map(|b| StoredBlob {
                 bytes: b.to_vec(),
                 total_size: Some(b.len() as u64),
+                etag: Some(md5_etag(b)),
             }))
         }
 
@@ -59,6 +83,7 @@ maybe_async_mode! {
                 StoredBlob {
                     bytes: b[..n].to_vec(),
                     total_size: Some(b.len() as u64),
+                    etag: Some(md5_etag(b)),
                 }
             }))
         }
@@ -70,15 +95,19 @@ maybe_async_mode! {
             }))
         }
 
-        async fn write_blob(&self, name: &str, blob: Bytes) -> Result<()> {
-            self.blobs().insert(name.to_owned(), blob);
+        async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
+            let mut blobs = self.blobs();
+            Self::check(&blobs, name, conditions)?;
+            blobs.insert(name.to_owned(), blob);
             Ok(())
         }
 
-        async fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>) -> Result<()> {
+        async fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>, conditions: &Conditions) -> Result<()> {
             let mut all = prefix;
             read_all(reader, &mut all).await?;
-            self.blobs().insert(name.to_owned(), Bytes::from(all));
+            let mut blobs = self.blobs();
+            Self::check(&blobs, name, conditions)?;
+            blobs.insert(name.to_owned(), Bytes::from(all));
             Ok(())
         }
 
@@ -86,8 +115,16 @@ maybe_async_mode! {
             Ok(self.blobs().contains_key(name))
         }
 
-        async fn delete_blob(&self, name: &str) -> Result<()> {
-            self.blobs().remove(name);
+        async fn blob_etag(&self, name: &str) -> Result<Option<String>> {
+            Ok(self.blobs().get(name).map(|b| md5_etag(b)))
+        }
+
+        async fn delete_blob(&self, name: &str, conditions: &Conditions) -> Result<()> {
+            let mut blobs = self.blobs();
+            if conditions.is_conditional() {
+                Self::check(&blobs, name, conditions)?;
+            }
+            blobs.remove(name);
             Ok(())
         }
 

@@ -18,4 +18,4 @@ pub use lifecycle::{
 };
 pub use memory::MemoryBacking;
 pub use s3_backing::S3Backing;
-pub use store::{ApiOp, BinaryValue, DissocOptions, Store, WriteEvent};
+pub use store::{ApiOp, BinaryValue, DissocOptions, Store, Version, WriteEvent};

@@ -71,7 +71,7 @@ fn missing_as_none<T>(r: Result<T>) -> Result<Option<T>> {
 
 maybe_async_mode! {
     impl S3Backing {
-        async fn upload_parts(&self, key: &str, upload_id: &str, first: Vec<u8>, reader: &mut BodySource<'_>) -> Result<()> {
+        async fn upload_parts(&self, key: &str, upload_id: &str, first: Vec<u8>, reader: &mut BodySource<'_>, conditions: &Conditions) -> Result<()> {
             let mut etags = Vec::new();
             let mut part = first;
             loop {
@@ -89,7 +89,7 @@ maybe_async_mode! {
                 }
             }
             self.client
-                .complete_multipart_upload(key, upload_id, &etags, &Conditions::NONE)
+                .complete_multipart_upload(key, upload_id, &etags, conditions)
                 .await
         }
 
@@ -114,6 +114,7 @@ maybe_async_mode! {
             let got = missing_as_none(self.client.get_object(&self.object(name), None).await)?;
             Ok(got.map(|g| StoredBlob {
                 total_size: g.total_size,
+                etag: g.etag,
                 bytes: g.body,
             }))
         }
@@ -126,6 +127,7 @@ maybe_async_mode! {
             match self.client.get_object(&self.object(name), Some(range)).await {
                 Ok(g) => Ok(Some(StoredBlob {
                     total_size: g.total_size,
+                    etag: g.etag,
                     bytes: g.body,
                 })),
                 Err(Error::NotFound(_)) => Ok(None),
@@ -143,14 +145,14 @@ maybe_async_mode! {
             }))
         }
 
-        async fn write_blob(&self, name: &str, blob: Bytes) -> Result<()> {
+        async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
             self.client
-                .put_object(&self.object(name), blob, &Conditions::NONE)
+                .put_object(&self.object(name), blob, conditions)
                 .await
                 .map(|_| ())
         }
 
-        async fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>) -> Result<()> {
+        async fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>, conditions: &Conditions) -> Result<()> {
             let key = self.object(name);
             let mut first = prefix;
             let wanted = self.part_size.max(first.len());
@@ -158,12 +160,12 @@ maybe_async_mode! {
             if ended {
                 return self
                     .client
-                    .put_object(&key, Bytes::from(first), &Conditions::NONE)
+                    .put_object(&key, Bytes::from(first), conditions)
                     .await
                     .map(|_| ());
             }
             let upload_id = self.client.create_multipart_upload(&key).await?;
-            match self.upload_parts(&key, &upload_id, first, reader).await {
+            match self.upload_parts(&key, &upload_id, first, reader, conditions).await {
                 Ok(()) => Ok(()),
                 Err(e) => {
                     // Free the parts; the original error is what matters.
@@ -177,9 +179,17 @@ maybe_async_mode! {
             self.client.object_exists(&self.object(name)).await
         }
 
-        async fn delete_blob(&self, name: &str) -> Result<()> {
+        async fn blob_etag(&self, name: &str) -> Result<Option<String>> {
+            match self.client.head_object(&self.object(name)).await {
+                Ok(info) => Ok(info.etag),
+                Err(Error::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+
+        async fn delete_blob(&self, name: &str, conditions: &Conditions) -> Result<()> {
             self.client
-                .delete_object(&self.object(name), &Conditions::NONE)
+                .delete_object(&self.object(name), conditions)
                 .await
         }
 

@@ -13,10 +13,14 @@ use super::backing::Backing;
 use super::locks::KeyLocks;
 use crate::codec::blob::{self, Encoding};
 use crate::codec::{BlobHeader, CodecError, HEADER_LEN};
+use crate::config::StoreOptions;
 use crate::error::{Error, Result};
 use crate::layout::{self, BlobKind};
 use crate::meta::{self, BlobType};
 use crate::path;
+use crate::s3::Conditions;
+use crate::s3::request::md5_etag;
+use crate::s3::retry::RetryPolicy;
 use crate::value::{Map, Set, Value, from_value, to_value};
 
 mode_imports!();
@@ -126,13 +130,27 @@ impl WriteEvent {
 
 type Hook = Arc<dyn Fn(&WriteEvent) + Send + Sync>;
 
+/// The version of a stored value (S3's ETag), from [`Store::get_versioned`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Version(String);
+
+impl Version {
+    /// The version tag as the backing gave it (a quoted ETag on S3).
+    pub fn etag(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Options of [`Store::dissoc_with`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DissocOptions {
     /// Delete without checking that the key exists first (one request
     /// instead of two); the result is then always `true`.
     pub ignore_existence: bool,
+    /// Delete only if the value is still this version (`If-Match`);
+    /// otherwise [`Error::PreconditionFailed`].
+    pub if_unchanged: Option<Version>,
 }
 
 impl DissocOptions {
@@ -140,8 +158,40 @@ impl DissocOptions {
     pub fn ignore_existence() -> Self {
         DissocOptions {
             ignore_existence: true,
+            if_unchanged: None,
         }
     }
+
+    /// Delete-if-unchanged: only if the value is still `version`.
+    pub fn if_unchanged(version: Version) -> Self {
+        DissocOptions {
+            ignore_existence: true,
+            if_unchanged: Some(version),
+        }
+    }
+}
+
+/// A blob read for a read-modify-write.
+struct Current {
+    meta: Value,
+    /// The value (`None` when only the metadata was read).
+    value: Option<Value>,
+    etag: Option<String>,
+}
+
+/// Turns what is stored (`None`: missing) into the blob to write and a result.
+type MakeBlob<'a, T> = dyn FnMut(Option<&Current>) -> Result<(Bytes, T)> + 'a;
+
+/// Old and new value of an update, with the caller's typed new value.
+type TypedUpdate<T> = (Option<Value>, Value, T);
+
+/// How a failed conditional write turned out after looking again.
+enum Settled {
+    /// The write had landed after all (its answer was lost).
+    Landed,
+    /// It did not land; the error says why (a conflict, or a transport
+    /// failure before the write).
+    NotLanded(Error),
 }
 
 /// A binary value being read by [`Store::bget`].
@@ -163,6 +213,7 @@ impl std::fmt::Debug for BinaryValue {
 struct Inner<B> {
     backing: B,
     encoding: Encoding,
+    options: StoreOptions,
     locks: KeyLocks,
     hooks: RwLock<BTreeMap<String, Hook>>,
 }
@@ -234,13 +285,76 @@ impl<B: Backing> Store<B> {
 
     /// A store over `backing` writing new blobs with `encoding`.
     pub fn with_encoding(backing: B, encoding: Encoding) -> Self {
+        Self::with_options(backing, encoding, StoreOptions::default())
+    }
+
+    /// A store over `backing` with `encoding` and store options (optimistic
+    /// locking: [`StoreOptions::optimistic_locking_retries`]).
+    ///
+    /// ```
+    /// use konserve_s3::blocking::{MemoryBacking, Store};
+    /// use konserve_s3::codec::blob::Encoding;
+    /// use konserve_s3::config::StoreOptions;
+    /// let options = StoreOptions { optimistic_locking_retries: 10, ..StoreOptions::default() };
+    /// let store = Store::with_options(MemoryBacking::new(), Encoding::default(), options);
+    /// store.update("n", |n| (n.and_then(|n| n.as_i64()).unwrap_or(0) + 1).into()).unwrap();
+    /// ```
+    pub fn with_options(backing: B, encoding: Encoding, options: StoreOptions) -> Self {
         Store {
             inner: Arc::new(Inner {
                 backing,
                 encoding,
+                options,
                 locks: KeyLocks::default(),
                 hooks: RwLock::new(BTreeMap::new()),
             }),
+        }
+    }
+
+    /// The store options.
+    pub fn options(&self) -> &StoreOptions {
+        &self.inner.options
+    }
+
+    /// Conditions for writing over `current` (`None`: the key is missing):
+    /// none without locking; `If-Match` on its version, or `If-None-Match: *`
+    /// for a new key, with locking.
+    fn conditions_for(&self, current: Option<&Current>) -> Result<Conditions> {
+        if !self.inner.options.locking() {
+            return Ok(Conditions::NONE);
+        }
+        match current {
+            None => Ok(Conditions::if_absent()),
+            Some(Current {
+                etag: Some(etag), ..
+            }) => Ok(Conditions::if_match(etag.clone())),
+            Some(_) => Err(Error::Unsupported {
+                operation: "optimistic locking",
+                reason: "the backing returned no version tag (ETag) for the value",
+            }),
+        }
+    }
+
+    /// The wait before optimistic-locking retry number `attempt` (from 1):
+    /// capped exponential backoff with full jitter.
+    fn locking_backoff(&self, attempt: u32) -> std::time::Duration {
+        let o = &self.inner.options;
+        RetryPolicy {
+            initial_backoff: o.locking_backoff,
+            max_backoff: o.locking_max_backoff,
+            ..RetryPolicy::default()
+        }
+        .backoff(attempt.saturating_sub(1), fastrand::f64())
+    }
+
+    /// The error after the last attempt of a read-modify-write.
+    fn exhausted(key: &Value, attempts: u32, last: Error) -> Error {
+        match last {
+            Error::PreconditionFailed(_) | Error::Conflict(_) => Error::OptimisticLockConflict {
+                key: key.to_string(),
+                attempts,
+            },
+            other => other,
         }
     }
 
@@ -331,37 +445,119 @@ impl<B: Backing> Store<B> {
 
 maybe_async_mode! {
     impl<B: Backing> Store<B> {
-        /// Metadata and value of a blob, `None` when missing.
-        async fn read_entry(&self, name: &str) -> Result<Option<(Value, Value)>> {
+        /// Metadata, value and version of a blob, `None` when missing.
+        async fn read_current(&self, name: &str) -> Result<Option<Current>> {
             match self.inner.backing.read_blob(name).await? {
                 None => Ok(None),
                 Some(blob) => {
                     let (_, meta, value) = Self::decode_whole(name, &blob.bytes)?;
-                    Ok(Some((meta, value)))
+                    Ok(Some(Current { meta, value: Some(value), etag: blob.etag }))
                 }
             }
         }
 
-        /// The metadata of a blob from a prefix read (a second, exact read
-        /// when the metadata is larger than the prefix).
-        async fn read_meta_of(&self, name: &str) -> Result<Option<Value>> {
+        /// Metadata and value of a blob, `None` when missing.
+        async fn read_entry(&self, name: &str) -> Result<Option<(Value, Value)>> {
+            Ok(self
+                .read_current(name)
+                .await?
+                .map(|c| (c.meta, c.value.unwrap_or(Value::Nil))))
+        }
+
+        /// The metadata and version of a blob from a prefix read (a second,
+        /// exact read when the metadata is larger than the prefix).
+        async fn read_meta_current(&self, name: &str) -> Result<Option<Current>> {
             let Some(first) = self.inner.backing.read_blob_prefix(name, META_PREFIX).await? else {
                 return Ok(None);
             };
             let header = BlobHeader::parse(&first.bytes).map_err(|e| blob_error(name, e))?;
             let needed = blob::value_offset(&header) as u64;
-            let bytes = if (first.bytes.len() as u64) < needed
+            let read = if (first.bytes.len() as u64) < needed
                 && first.total_size.is_none_or(|t| t >= needed)
             {
                 match self.inner.backing.read_blob_prefix(name, needed).await? {
-                    Some(b) => b.bytes,
+                    Some(b) => b,
                     None => return Ok(None),
                 }
             } else {
-                first.bytes
+                first
             };
-            let (_, meta) = blob::decode_meta(&bytes).map_err(|e| blob_error(name, e))?;
-            Ok(Some(meta))
+            let (_, meta) = blob::decode_meta(&read.bytes).map_err(|e| blob_error(name, e))?;
+            Ok(Some(Current { meta, value: None, etag: read.etag }))
+        }
+
+        /// The metadata of a blob, `None` when missing.
+        async fn read_meta_of(&self, name: &str) -> Result<Option<Value>> {
+            Ok(self.read_meta_current(name).await?.map(|c| c.meta))
+        }
+
+        /// After a conditional write failed: did it land anyway? Only an
+        /// unclear failure is looked into — a transport error, a 5xx, or a
+        /// refusal of a request the transport had to repeat after losing its
+        /// connection (the first try may have landed, and the repeat is then
+        /// refused because the blob is already ours). A first-try 412 or 409
+        /// is a plain conflict. Our blob's version is the MD5 of its bytes.
+        async fn settle(&self, name: &str, expected_etag: &str, error: Error) -> Result<Settled> {
+            let ambiguous = match &error {
+                Error::Transport { .. } | Error::Timeout(_) | Error::Unavailable(_) | Error::Throttled(_) => true,
+                Error::PreconditionFailed(c) | Error::Conflict(c) => c.attempts > 1,
+                _ => return Err(error),
+            };
+            if !ambiguous {
+                return Ok(Settled::NotLanded(error));
+            }
+            match self.inner.backing.blob_etag(name).await? {
+                Some(etag) if etag == expected_etag => Ok(Settled::Landed),
+                _ => Ok(Settled::NotLanded(error)),
+            }
+        }
+
+        /// A read-modify-write of blob `name` under the key's lock: `make`
+        /// turns what is stored (`None`: missing) into the blob to write and
+        /// a result. With optimistic locking the write is conditional and,
+        /// on a conflict, the blob is re-read and `make` runs again, up to
+        /// the configured retries, with backoff in between.
+        async fn read_modify_write<T>(
+            &self,
+            key: &Value,
+            name: &str,
+            meta_only: bool,
+            make: &mut MakeBlob<'_, T>,
+        ) -> Result<T> {
+            let locking = self.inner.options.locking();
+            let max_attempts = if locking {
+                self.inner.options.optimistic_locking_retries.saturating_add(1)
+            } else {
+                1
+            };
+            let _guard = self.inner.locks.lock(name);
+            let mut attempt = 1;
+            loop {
+                let current = if meta_only {
+                    self.read_meta_current(name).await?
+                } else {
+                    self.read_current(name).await?
+                };
+                let (blob, out) = make(current.as_ref())?;
+                let conditions = self.conditions_for(current.as_ref())?;
+                let expected = md5_etag(&blob);
+                let error = match self.inner.backing.write_blob(name, blob, &conditions).await {
+                    Ok(()) => return Ok(out),
+                    Err(e) if !conditions.is_conditional() => return Err(e),
+                    Err(e) => e,
+                };
+                match self.settle(name, &expected, error).await? {
+                    Settled::Landed => return Ok(out),
+                    Settled::NotLanded(e) if attempt >= max_attempts => {
+                        return Err(Self::exhausted(key, attempt, e));
+                    }
+                    Settled::NotLanded(e) => {
+                        tracing::debug!(key = %key, attempt, error = %e, "optimistic lock conflict, retrying");
+                        Transport::sleep(self.locking_backoff(attempt)).await;
+                        attempt += 1;
+                    }
+                }
+            }
         }
 
         /// Whether `key` exists (one HEAD on S3).
@@ -453,7 +649,7 @@ maybe_async_mode! {
             let meta = meta::fresh(key, BlobType::Edn, extra);
             let blob = self.encode_edn(&name, &meta, value)?;
             let _guard = self.inner.locks.lock(&name);
-            self.inner.backing.write_blob(&name, blob).await
+            self.inner.backing.write_blob(&name, blob, &Conditions::NONE).await
         }
 
         /// `assoc-in`: with a one-element path, an overwrite like
@@ -514,7 +710,7 @@ maybe_async_mode! {
             self.update_in(&[key.into()], f).await
         }
 
-        /// Read-modify-write of the top-level value under the key's lock.
+        /// Read-modify-write of the top-level value.
         async fn rmw(
             &self,
             top: &Value,
@@ -522,20 +718,18 @@ maybe_async_mode! {
             f: &mut dyn FnMut(Option<Value>) -> Value,
         ) -> Result<(Option<Value>, Value)> {
             let name = layout::blob_name(top);
-            let _guard = self.inner.locks.lock(&name);
-            let (old_meta, old) = match self.read_entry(&name).await? {
-                Some((m, v)) => (Some(m), Some(v)),
-                None => (None, None),
+            let mut make = |current: Option<&Current>| -> Result<(Bytes, (Option<Value>, Value))> {
+                let old = current.map(|c| c.value.clone().unwrap_or(Value::Nil));
+                let new = if rest.is_empty() {
+                    f(old.clone())
+                } else {
+                    path::update_in(old.clone().unwrap_or(Value::Nil), rest, f)?
+                };
+                let meta = meta::updated(top, BlobType::Edn, current.map(|c| c.meta.clone()));
+                let blob = self.encode_edn(&name, &meta, &new)?;
+                Ok((blob, (old, new)))
             };
-            let new = if rest.is_empty() {
-                f(old.clone())
-            } else {
-                path::update_in(old.clone().unwrap_or(Value::Nil), rest, f)?
-            };
-            let meta = meta::updated(top, BlobType::Edn, old_meta);
-            let blob = self.encode_edn(&name, &meta, &new)?;
-            self.inner.backing.write_blob(&name, blob).await?;
-            Ok((old, new))
+            self.read_modify_write(top, &name, false, &mut make).await
         }
 
         /// Deletes `key`; whether it existed. Two requests on S3 (HEAD,
@@ -558,7 +752,11 @@ maybe_async_mode! {
                 let _guard = self.inner.locks.lock(&name);
                 let existed = options.ignore_existence || self.inner.backing.blob_exists(&name).await?;
                 if existed {
-                    self.inner.backing.delete_blob(&name).await?;
+                    let conditions = match &options.if_unchanged {
+                        Some(v) => Conditions::if_match(v.etag()),
+                        None => Conditions::NONE,
+                    };
+                    self.inner.backing.delete_blob(&name, &conditions).await?;
                 }
                 existed
             };
@@ -566,6 +764,20 @@ maybe_async_mode! {
                 self.fire(WriteEvent::new(ApiOp::Dissoc, key));
             }
             Ok(existed)
+        }
+
+        /// The value of `key` with its version, for a later
+        /// [`DissocOptions::if_unchanged`]; `None` when missing. One GET.
+        ///
+        /// # Errors
+        /// As [`Store::get`].
+        pub async fn get_versioned(&self, key: impl Into<Value>) -> Result<Option<(Value, Version)>> {
+            let name = layout::blob_name(&key.into());
+            let _guard = self.inner.locks.lock(&name);
+            Ok(self.read_current(&name).await?.and_then(|c| {
+                let etag = c.etag?;
+                Some((c.value.unwrap_or(Value::Nil), Version(etag)))
+            }))
         }
 
         /// Stores raw bytes under `key` (`:type :binary`). Keeps the key's
@@ -577,17 +789,17 @@ maybe_async_mode! {
             let key = key.into();
             let bytes = bytes.into();
             let name = layout::blob_name(&key);
-            {
-                let _guard = self.inner.locks.lock(&name);
-                let meta = self.binary_meta(&key, &name).await?;
+            let mut make = |current: Option<&Current>| -> Result<(Bytes, ())> {
+                let meta = meta::updated(&key, BlobType::Binary, current.map(|c| c.meta.clone()));
                 let mut blob = self
                     .inner
                     .encoding
                     .encode_binary_prefix(&meta)
                     .map_err(|e| blob_error(&name, e))?;
                 blob.extend_from_slice(&bytes);
-                self.inner.backing.write_blob(&name, Bytes::from(blob)).await?;
-            }
+                Ok((Bytes::from(blob), ()))
+            };
+            self.read_modify_write(&key, &name, true, &mut make).await?;
             let mut event = WriteEvent::new(ApiOp::Bassoc, key);
             event.value = Some(Value::Bytes(bytes.to_vec()));
             self.fire(event);
@@ -598,6 +810,10 @@ maybe_async_mode! {
         /// streaming it (multipart upload on S3 for large values) so it is
         /// never held in memory whole.
         ///
+        /// With optimistic locking the write is conditional, but a reader
+        /// cannot be replayed: a conflict is
+        /// [`Error::OptimisticLockConflict`] after one attempt.
+        ///
         /// # Errors
         /// Backing failures; the reader's I/O errors.
         pub async fn bassoc_reader(&self, key: impl Into<Value>, reader: &mut BodySource<'_>) -> Result<()> {
@@ -605,21 +821,22 @@ maybe_async_mode! {
             let name = layout::blob_name(&key);
             {
                 let _guard = self.inner.locks.lock(&name);
-                let meta = self.binary_meta(&key, &name).await?;
+                let current = self.read_meta_current(&name).await?;
+                let meta = meta::updated(&key, BlobType::Binary, current.as_ref().map(|c| c.meta.clone()));
+                let conditions = self.conditions_for(current.as_ref())?;
                 let prefix = self
                     .inner
                     .encoding
                     .encode_binary_prefix(&meta)
                     .map_err(|e| blob_error(&name, e))?;
-                self.inner.backing.write_blob_stream(&name, prefix, reader).await?;
+                match self.inner.backing.write_blob_stream(&name, prefix, reader, &conditions).await {
+                    Ok(()) => {}
+                    Err(e) if conditions.is_conditional() => return Err(Self::exhausted(&key, 1, e)),
+                    Err(e) => return Err(e),
+                }
             }
             self.fire(WriteEvent::new(ApiOp::Bassoc, key));
             Ok(())
-        }
-
-        async fn binary_meta(&self, key: &Value, name: &str) -> Result<Value> {
-            let old = self.read_meta_of(name).await?;
-            Ok(meta::updated(key, BlobType::Binary, old))
         }
 
         /// The binary value of `key` as a stream with its size; `None` when
@@ -692,45 +909,119 @@ maybe_async_mode! {
         pub async fn append(&self, key: impl Into<Value>, elem: Value) -> Result<(Option<Uuid>, Uuid)> {
             let key = key.into();
             let head_name = layout::blob_name(&key);
+            let max_attempts = if self.inner.options.locking() {
+                self.inner.options.optimistic_locking_retries.saturating_add(1)
+            } else {
+                1
+            };
             let _guard = self.inner.locks.lock(&head_name);
-            let head = self.read_entry(&head_name).await?;
+            let mut attempt = 1;
+            loop {
+                let error = match self.try_append(&key, &head_name, &elem).await? {
+                    Ok(ids) => return Ok(ids),
+                    Err(e) => e,
+                };
+                if attempt >= max_attempts {
+                    return Err(Self::exhausted(&key, attempt, error));
+                }
+                Transport::sleep(self.locking_backoff(attempt)).await;
+                attempt += 1;
+            }
+        }
+
+        /// One attempt at an append. The element is committed once the old
+        /// last element links to it (a conditional write); moving the head
+        /// to it afterwards is best effort, since a later append that finds
+        /// the head behind the chain moves it forward first ("helping").
+        /// The inner error is a conflict with another writer (after removing
+        /// this attempt's element); the outer one any other failure.
+        async fn try_append(&self, key: &Value, head_name: &str, elem: &Value) -> Result<std::result::Result<(Option<Uuid>, Uuid), Error>> {
+            let head = self.read_current(head_name).await?;
             let ids = match &head {
                 None => None,
-                Some((_, v)) => Some(log_ids(&key, v)?),
+                Some(c) => Some(log_ids(key, c.value.as_ref().unwrap_or(&Value::Nil))?),
+            };
+            let head_meta = meta::updated(key, BlobType::AppendLog, head.as_ref().map(|c| c.meta.clone()));
+            let head_conditions = self.conditions_for(head.as_ref())?;
+            let head_blob = |last: Uuid, first: Uuid| {
+                let value = Value::Vector(vec![Value::keyword("append-log"), Value::Uuid(last), Value::Uuid(first)]);
+                self.encode_edn(head_name, &head_meta, &value)
+            };
+            // The old last element, which must have no successor yet.
+            let last = match ids {
+                None => None,
+                Some((last, first)) => {
+                    let last_name = layout::blob_name(&Value::Uuid(last));
+                    let current = self.read_current(&last_name).await?.ok_or_else(|| {
+                        blob_error(&last_name, CodecError::Malformed("append log element is missing".into()))
+                    })?;
+                    let next = current
+                        .value
+                        .as_ref()
+                        .and_then(|v| v.get(&Value::keyword("next")))
+                        .and_then(Value::as_uuid);
+                    if let Some(next) = next {
+                        // The head is behind the chain: move it forward, try again.
+                        let blob = head_blob(next, first)?;
+                        let _ = self.inner.backing.write_blob(head_name, blob, &head_conditions).await;
+                        return Ok(Err(Error::Conflict(Box::default())));
+                    }
+                    Some((last_name, current, first))
+                }
             };
             let new_id = Uuid::new_v4();
             let element = Value::map([
                 (Value::keyword("next"), Value::Nil),
-                (Value::keyword("elem"), elem),
+                (Value::keyword("elem"), elem.clone()),
             ]);
             let elem_name = layout::blob_name(&Value::Uuid(new_id));
-            let elem_meta = meta::fresh(&key, BlobType::AppendLog, None);
+            let elem_meta = meta::fresh(key, BlobType::AppendLog, None);
             let blob = self.encode_edn(&elem_name, &elem_meta, &element)?;
-            self.inner.backing.write_blob(&elem_name, blob).await?;
-            let first = match ids {
-                None => new_id,
-                Some((last, first)) => {
-                    // Link the old last element to the new one.
-                    let last_name = layout::blob_name(&Value::Uuid(last));
-                    let (last_meta, last_value) = self.read_entry(&last_name).await?.ok_or_else(|| {
-                        blob_error(&last_name, CodecError::Malformed("append log element is missing".into()))
-                    })?;
-                    let linked = path::assoc_in(last_value, &[Value::keyword("next")], Value::Uuid(new_id))?;
-                    let last_meta = meta::updated(&key, BlobType::AppendLog, Some(last_meta));
+            self.inner.backing.write_blob(&elem_name, blob, &Conditions::NONE).await?;
+            let first = match last {
+                None => {
+                    // The first element: creating the head commits it.
+                    let blob = head_blob(new_id, new_id)?;
+                    let expected = md5_etag(&blob);
+                    if let Err(e) = self.inner.backing.write_blob(head_name, blob, &head_conditions).await {
+                        if !head_conditions.is_conditional() {
+                            return Err(e);
+                        }
+                        if let Settled::NotLanded(e) = self.settle(head_name, &expected, e).await? {
+                            self.inner.backing.delete_blob(&elem_name, &Conditions::NONE).await?;
+                            return Ok(Err(e));
+                        }
+                    }
+                    return Ok(Ok((None, new_id)));
+                }
+                Some((last_name, current, first)) => {
+                    let old_value = current.value.clone().unwrap_or(Value::Nil);
+                    let linked = path::assoc_in(old_value, &[Value::keyword("next")], Value::Uuid(new_id))?;
+                    let last_meta = meta::updated(key, BlobType::AppendLog, Some(current.meta.clone()));
                     let blob = self.encode_edn(&last_name, &last_meta, &linked)?;
-                    self.inner.backing.write_blob(&last_name, blob).await?;
+                    let expected = md5_etag(&blob);
+                    let conditions = self.conditions_for(Some(&current))?;
+                    if let Err(e) = self.inner.backing.write_blob(&last_name, blob, &conditions).await {
+                        if !conditions.is_conditional() {
+                            return Err(e);
+                        }
+                        if let Settled::NotLanded(e) = self.settle(&last_name, &expected, e).await? {
+                            self.inner.backing.delete_blob(&elem_name, &Conditions::NONE).await?;
+                            return Ok(Err(e));
+                        }
+                    }
                     first
                 }
             };
-            let head_value = Value::Vector(vec![
-                Value::keyword("append-log"),
-                Value::Uuid(new_id),
-                Value::Uuid(first),
-            ]);
-            let head_meta = meta::updated(&key, BlobType::AppendLog, head.map(|(m, _)| m));
-            let blob = self.encode_edn(&head_name, &head_meta, &head_value)?;
-            self.inner.backing.write_blob(&head_name, blob).await?;
-            Ok((ids.map(|(_, first)| first), new_id))
+            // Committed. Point the head at the new element; if someone got
+            // there first, they have moved it already or the next append will.
+            let blob = head_blob(new_id, first)?;
+            match self.inner.backing.write_blob(head_name, blob, &head_conditions).await {
+                Err(e) if !head_conditions.is_conditional() => return Err(e),
+                Err(e) => tracing::debug!(key = %key, error = %e, "append log head left behind; the next append moves it"),
+                Ok(()) => {}
+            }
+            Ok(Ok((Some(first), new_id)))
         }
 
         /// The elements of the append log at `key`, in order; `None` when
@@ -862,7 +1153,8 @@ maybe_async_mode! {
         }
 
         /// Updates a `T` in place: `f` gets the old value (`None` when
-        /// missing) and returns the new one; returns both.
+        /// missing) and returns the new one; returns both. `f` may run more
+        /// than once when optimistic locking retries.
         ///
         /// # Errors
         /// As [`Store::update`]; [`Error::Value`] when the stored value is not
@@ -874,20 +1166,16 @@ maybe_async_mode! {
         ) -> Result<(Option<T>, T)> {
             let key = key.into();
             let name = layout::blob_name(&key);
-            let (old, new, new_t) = {
-                let _guard = self.inner.locks.lock(&name);
-                let (old_meta, old) = match self.read_entry(&name).await? {
-                    Some((m, v)) => (Some(m), Some(v)),
-                    None => (None, None),
-                };
+            let mut make = |current: Option<&Current>| -> Result<(Bytes, TypedUpdate<T>)> {
+                let old = current.map(|c| c.value.clone().unwrap_or(Value::Nil));
                 let old_t: Option<T> = old.clone().map(from_value).transpose()?;
                 let new_t = f(old_t);
                 let new = to_value(&new_t)?;
-                let meta = meta::updated(&key, BlobType::Edn, old_meta);
+                let meta = meta::updated(&key, BlobType::Edn, current.map(|c| c.meta.clone()));
                 let blob = self.encode_edn(&name, &meta, &new)?;
-                self.inner.backing.write_blob(&name, blob).await?;
-                (old, new, new_t)
+                Ok((blob, (old, new, new_t)))
             };
+            let (old, new, new_t) = self.read_modify_write(&key, &name, false, &mut make).await?;
             let old_t: Option<T> = old.clone().map(from_value).transpose()?;
             let mut event = WriteEvent::new(ApiOp::UpdateIn, key.clone());
             event.key_vec = Some(vec![key]);

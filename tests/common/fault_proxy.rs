@@ -46,6 +46,10 @@ pub enum Fault {
     /// Sleep this long, then forward normally (even if the client has given
     /// up by then, so a write still takes effect).
     Delay(Duration),
+    /// Answer `200 OK` with a made-up ETag without forwarding: plays a
+    /// provider that accepts a write (say, a conditional one it ignores)
+    /// without doing what was asked.
+    FakeSuccess,
     /// Forward and relay the answer, then close the connection without
     /// having sent `Connection: close`, as servers do after some errors: the
     /// client's next request on that pooled connection fails, unless the
@@ -68,6 +72,8 @@ pub struct Matcher {
     pub path_contains: Option<String>,
     /// A substring of the query string (without the `?`).
     pub query_contains: Option<String>,
+    /// A header the request must carry (name in lowercase).
+    pub has_header: Option<String>,
 }
 
 impl Matcher {
@@ -96,7 +102,28 @@ impl Matcher {
         self
     }
 
-    /// Whether a request matches.
+    /// Also requires a header (name in lowercase).
+    pub fn has_header(mut self, name: &str) -> Matcher {
+        self.has_header = Some(name.to_owned());
+        self
+    }
+
+    /// Whether a request with these headers (lowercase names) matches.
+    pub fn matches_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &[(String, String)],
+    ) -> bool {
+        self.matches(method, path, query)
+            && self
+                .has_header
+                .as_deref()
+                .is_none_or(|h| headers.iter().any(|(name, _)| name == h))
+    }
+
+    /// Whether a request matches (headers not considered).
     pub fn matches(&self, method: &str, path: &str, query: &str) -> bool {
         self.method
             .as_deref()
@@ -533,8 +560,12 @@ fn reject_response(status: u16, reason: &str) -> Vec<u8> {
 fn take_fault(shared: &Shared, request: &Request) -> Option<Fault> {
     let mut rules = lock(&shared.rules);
     let position = rules.iter().position(|r| {
-        r.matcher
-            .matches(&request.method, &request.path, &request.query)
+        r.matcher.matches_with_headers(
+            &request.method,
+            &request.path,
+            &request.query,
+            &request.headers,
+        )
     })?;
     let rule = &mut rules[position];
     let fault = rule.fault.clone();
@@ -588,6 +619,14 @@ fn handle(request: &Request, fault: Option<&Fault>, shared: &Shared) -> Reply {
         Some(Fault::Status { status, code }) => {
             let bytes = error_response(*status, code, "Injected by FaultProxy.", head, false);
             Reply::answer(bytes, *status, false, true)
+        }
+        Some(Fault::FakeSuccess) => {
+            let bytes = format!(
+                "HTTP/1.1 200 OK\r\nETag: \"{:032x}\"\r\nContent-Length: 0\r\nx-amz-request-id: proxy-fake\r\n\r\n",
+                fastrand::u128(..)
+            )
+            .into_bytes();
+            Reply::answer(bytes, 200, false, true)
         }
         Some(Fault::Reset) => Reply::drop_connection(false),
         Some(Fault::ResetAfterForward) => {
