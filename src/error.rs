@@ -261,7 +261,7 @@ impl Error {
         s3_context!(self)
     }
 
-    #[cfg(feature = "blocking")]
+    #[cfg(any(feature = "blocking", feature = "async"))]
     pub(crate) fn context_mut(&mut self) -> Option<&mut ErrorContext> {
         s3_context!(self)
     }

@@ -6,7 +6,8 @@
 //!
 //! | module | does | I/O |
 //! | --- | --- | --- |
-//! | [`blocking`] | [`S3Client`]: sends S3 requests with retries, statistics, tracing | yes (ureq) |
+//! | [`blocking`] | [`S3Client`], `Store`, the store lifecycle: S3 requests with retries, statistics, tracing; konserve's API | yes (ureq) |
+//! | `nonblocking` | the same, async (feature `async`) | yes (reqwest) |
 //! | [`s3`] | presigning ([`s3::S3Request`], [`s3::Signer`]), classification of answers, retry policy, redaction, statistics | no |
 //! | [`config`] | [`config::S3Config`]: builder, JSON form, environment resolution | no |
 //! | [`error`] | the one [`Error`] type | no |
@@ -15,8 +16,10 @@
 //!
 //! # Features
 //!
-//! - `blocking` (default): the blocking API on ureq; no async runtime in the
-//!   dependency tree.
+//! - `blocking` (default): the blocking API on ureq ([`blocking`], also at
+//!   the crate root); no async runtime in the dependency tree.
+//! - `async`: the same API, async, on reqwest and tokio (`nonblocking`);
+//!   every future is `Send`. The features are additive.
 //!
 //! # Example
 //!
@@ -36,6 +39,8 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// The engine is included once per mode on purpose (see below).
+#![allow(clippy::duplicate_mod)]
 
 pub mod codec;
 pub mod config;
@@ -49,8 +54,18 @@ pub mod s3;
 pub mod value;
 
 pub use error::{Error, ErrorContext, Result};
-#[cfg(feature = "blocking")]
+#[cfg(any(feature = "blocking", feature = "async"))]
 mod http;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod mode;
+
+// One engine source (`src/engine/`), compiled once per mode. Before each
+// inclusion, three small macros say what the mode is: the maybe-async
+// attribute applied to the engine's I/O items, the names the engine imports
+// from its mode (transport, byte streams, locks, bounded concurrency), and
+// what it re-exports. A later `macro_rules!` of the same name shadows the
+// earlier one for the code after it, so each inclusion sees its own mode and
+// both features can be on at once.
 
 #[cfg(feature = "blocking")]
 macro_rules! maybe_async_mode {
@@ -60,16 +75,49 @@ macro_rules! maybe_async_mode {
 macro_rules! mode_imports {
     () => {
         #[allow(unused_imports)]
-        use crate::http::ureq_transport::{
-            BodyReader, BodySource, UreqBody as TransportBody, UreqTransport as Transport,
-            body_reader, chain, fill, read_all, reader_of, run_bounded,
+        use crate::mode::blocking::{
+            BodyReader, BodySource, KeyLocks, MaybeSend, Transport, TransportBody, body_reader,
+            chain, fill, read_all, reader_of, run_bounded,
         };
+    };
+}
+#[cfg(feature = "blocking")]
+macro_rules! mode_exports {
+    () => {
+        pub use crate::mode::blocking::{BodyReader, BodySource, MaybeSend};
     };
 }
 /// The blocking API (default feature `blocking`): ureq, no async runtime.
 #[cfg(feature = "blocking")]
 #[path = "engine/mod.rs"]
 pub mod blocking;
+
+#[cfg(feature = "async")]
+macro_rules! maybe_async_mode {
+    ($($item:item)*) => { $( #[maybe_async::must_be_async(AFIT)] $item )* };
+}
+#[cfg(feature = "async")]
+macro_rules! mode_imports {
+    () => {
+        #[allow(unused_imports)]
+        use crate::mode::nonblocking::{
+            BodyReader, BodySource, KeyLocks, MaybeSend, Transport, TransportBody, body_reader,
+            chain, fill, read_all, reader_of, run_bounded,
+        };
+    };
+}
+#[cfg(feature = "async")]
+macro_rules! mode_exports {
+    () => {
+        pub use crate::mode::nonblocking::{BodyReader, BodySource, MaybeSend};
+    };
+}
+/// The async API (feature `async`): the same engine on reqwest and tokio.
+/// Every future is `Send`.
+#[cfg(feature = "async")]
+#[path = "engine/mod.rs"]
+pub mod nonblocking;
+
 #[cfg(feature = "blocking")]
 pub use blocking::S3Client;
 

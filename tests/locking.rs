@@ -60,32 +60,51 @@ fn inc(n: Option<Value>) -> Value {
     Value::from(n.and_then(|n| n.as_i64()).unwrap_or(0) + 1)
 }
 
-/// The `counter` example binary, (re)built by cargo first so that it is
-/// never older than the library under test (a filtered `cargo test` does not
-/// build examples).
-fn counter_binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
+/// The `counter` example binary (or `counter_async`), (re)built by cargo
+/// first so that it is never older than the library under test (a filtered
+/// `cargo test` does not build examples).
+fn example_binary(name: &'static str, features: &'static str) -> PathBuf {
+    static BLOCKING: OnceLock<PathBuf> = OnceLock::new();
+    static ASYNC: OnceLock<PathBuf> = OnceLock::new();
+    let cell = if name == "counter" { &BLOCKING } else { &ASYNC };
+    cell.get_or_init(|| {
         let deps = std::env::current_exe().unwrap();
         let profile_dir = deps.parent().unwrap().parent().unwrap();
         let target_dir = profile_dir.parent().unwrap();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--quiet", "--example", "counter"])
+            .args([
+                "build",
+                "--quiet",
+                "--example",
+                name,
+                "--features",
+                features,
+            ])
             .env("CARGO_TARGET_DIR", target_dir)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
-            .expect("running cargo to build the counter example");
-        assert!(status.success(), "building the counter example failed");
-        let bin = profile_dir.join("examples").join("counter");
-        assert!(bin.exists(), "no counter example at {}", bin.display());
+            .expect("running cargo to build the example");
+        assert!(status.success(), "building the {name} example failed");
+        let bin = profile_dir.join("examples").join(name);
+        assert!(bin.exists(), "no {name} example at {}", bin.display());
         bin
     })
     .clone()
 }
 
 fn spawn_counter(config_json: &str, key: &str, times: u32, reconnect: bool) -> Child {
-    Command::new(counter_binary())
+    spawn_worker(
+        example_binary("counter", "blocking"),
+        config_json,
+        key,
+        times,
+        reconnect,
+    )
+}
+
+fn spawn_worker(bin: PathBuf, config_json: &str, key: &str, times: u32, reconnect: bool) -> Child {
+    Command::new(bin)
         .env("KONSERVE_S3_CONFIG", config_json)
         .env("COUNTER_KEY", key)
         .env("COUNTER_TIMES", times.to_string())
@@ -114,11 +133,15 @@ fn wait_all(children: Vec<Child>) -> Vec<String> {
 }
 
 fn many_processes(reconnect: bool) {
+    many_processes_of(example_binary("counter", "blocking"), reconnect);
+}
+
+fn many_processes_of(bin: PathBuf, reconnect: bool) {
     let (store, id) = new_store(1000);
     let json = config_json(&server().endpoint, id, 1000, "auto");
     let started = Instant::now();
     let workers: Vec<Child> = (0..16)
-        .map(|_| spawn_counter(&json, "counter", 50, reconnect))
+        .map(|_| spawn_worker(bin.clone(), &json, "counter", 50, reconnect))
         .collect();
     let reports = wait_all(workers);
     let took = started.elapsed();
@@ -148,6 +171,34 @@ fn sixteen_processes_lose_no_update() {
 #[test]
 fn sixteen_processes_each_connecting_per_update_lose_no_update() {
     many_processes(true);
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn sixteen_async_processes_lose_no_update() {
+    many_processes_of(example_binary("counter_async", "async"), false);
+}
+
+#[cfg(feature = "async")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_async_tasks_with_their_own_handles_lose_no_update() {
+    let (_, id) = new_store(1000);
+    let cfg = config(&server().endpoint, id, 1000, "auto");
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let cfg = cfg.clone();
+        tasks.push(tokio::spawn(async move {
+            let store = konserve_s3::nonblocking::connect_store(&cfg).await.unwrap();
+            for _ in 0..50 {
+                store.update_in(&[k("n")], inc).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let store = konserve_s3::nonblocking::connect_store(&cfg).await.unwrap();
+    assert_eq!(store.get(k("n")).await.unwrap(), Some(Value::from(800)));
 }
 
 #[test]

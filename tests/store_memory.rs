@@ -1,26 +1,40 @@
-//! The conformance suite on the in-memory backing, without and with
-//! optimistic locking.
+//! The conformance suite on the in-memory backing, in both modes, without and
+//! with optimistic locking.
 
 mod conformance;
 
-use konserve_s3::blocking::{MemoryBacking, Store};
+use konserve_s3::codec::blob::Encoding;
+use konserve_s3::config::StoreOptions;
 
-conformance_tests!(Store::new(MemoryBacking::new()));
+fn locking() -> StoreOptions {
+    StoreOptions {
+        optimistic_locking_retries: 20,
+        ..StoreOptions::default()
+    }
+}
+
+mod plain {
+    use super::*;
+
+    conformance_tests!(
+        blocking: konserve_s3::blocking::Store::new(konserve_s3::blocking::MemoryBacking::new()),
+        nonblocking: konserve_s3::nonblocking::Store::new(konserve_s3::nonblocking::MemoryBacking::new()),
+    );
+}
 
 mod with_optimistic_locking {
-    use konserve_s3::blocking::{MemoryBacking, Store};
-    use konserve_s3::codec::blob::Encoding;
-    use konserve_s3::config::StoreOptions;
+    use super::*;
 
-    use super::conformance;
-
-    fn store() -> Store<MemoryBacking> {
-        let options = StoreOptions {
-            optimistic_locking_retries: 20,
-            ..StoreOptions::default()
-        };
-        Store::with_options(MemoryBacking::new(), Encoding::default(), options)
-    }
-
-    crate::conformance_tests!(store());
+    conformance_tests!(
+        blocking: konserve_s3::blocking::Store::with_options(
+            konserve_s3::blocking::MemoryBacking::new(),
+            Encoding::default(),
+            locking()
+        ),
+        nonblocking: konserve_s3::nonblocking::Store::with_options(
+            konserve_s3::nonblocking::MemoryBacking::new(),
+            Encoding::default(),
+            locking()
+        ),
+    );
 }

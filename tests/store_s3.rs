@@ -11,12 +11,10 @@ use std::sync::OnceLock;
 use common::fault_proxy::{Fault, FaultProxy, Matcher, Rule};
 use common::{bucket_name, config_for, server};
 use konserve_s3::blocking::{
-    DissocOptions, S3Store, connect_store, create_store, delete_bucket, delete_store, list_stores,
-    store_exists,
+    S3Store, connect_store, create_store, delete_bucket, delete_store, list_stores, store_exists,
 };
 use konserve_s3::codec::CodecError;
 use konserve_s3::config::S3Config;
-use konserve_s3::s3::stats::StatsSnapshot;
 use konserve_s3::s3::{Action, Conditions};
 use konserve_s3::value::Value;
 use konserve_s3::{Error, S3Client, layout};
@@ -38,21 +36,28 @@ fn fresh_store() -> S3Store {
     create_store(&config_with_id(shared_bucket(), Uuid::new_v4())).unwrap()
 }
 
-conformance_tests!(fresh_store());
+fn fresh_config(retries: u32) -> S3Config {
+    let mut config = config_with_id(shared_bucket(), Uuid::new_v4());
+    config.store.optimistic_locking_retries = retries;
+    config
+}
+
+mod plain {
+    use super::*;
+
+    conformance_tests!(
+        blocking: konserve_s3::blocking::create_store(&fresh_config(0)).unwrap(),
+        nonblocking: konserve_s3::nonblocking::create_store(&fresh_config(0)).await.unwrap(),
+    );
+}
 
 mod with_optimistic_locking {
-    use konserve_s3::blocking::{S3Store, create_store};
-    use uuid::Uuid;
+    use super::*;
 
-    use super::{config_with_id, conformance, shared_bucket};
-
-    fn store() -> S3Store {
-        let mut config = config_with_id(shared_bucket(), Uuid::new_v4());
-        config.store.optimistic_locking_retries = 20;
-        create_store(&config).unwrap()
-    }
-
-    crate::conformance_tests!(store());
+    conformance_tests!(
+        blocking: konserve_s3::blocking::create_store(&fresh_config(20)).unwrap(),
+        nonblocking: konserve_s3::nonblocking::create_store(&fresh_config(20)).await.unwrap(),
+    );
 }
 
 fn k(name: &str) -> Value {
@@ -61,119 +66,6 @@ fn k(name: &str) -> Value {
 
 fn v(edn: &str) -> Value {
     edn.parse().unwrap()
-}
-
-/// Requests made by `f`, per action.
-fn requests(store: &S3Store, f: impl FnOnce()) -> Vec<(Action, u64)> {
-    let before = store.backing().client().stats();
-    f();
-    let used: StatsSnapshot = store.backing().client().stats().since(&before);
-    used.per_action
-        .iter()
-        .map(|(a, s)| (*a, s.requests))
-        .collect()
-}
-
-#[test]
-fn requests_per_operation_are_konserve_s3s_floor() {
-    use Action::*;
-    let store = fresh_store();
-    store.assoc(k("a"), v("{:x {:y 1}}")).unwrap();
-    store.bassoc(k("bin"), vec![1u8, 2, 3]).unwrap();
-    type Counts = Vec<(Action, u64)>;
-    let cases: Vec<(&str, Counts, Counts)> = vec![
-        (
-            "get hit",
-            requests(&store, || drop(store.get(k("a")).unwrap())),
-            vec![(GetObject, 1)],
-        ),
-        (
-            "get miss",
-            requests(&store, || drop(store.get(k("zz")).unwrap())),
-            vec![(GetObject, 1)],
-        ),
-        (
-            "get_in",
-            requests(&store, || {
-                drop(store.get_in(&[k("a"), k("x"), k("y")]).unwrap())
-            }),
-            vec![(GetObject, 1)],
-        ),
-        (
-            "get_meta",
-            requests(&store, || drop(store.get_meta(k("a")).unwrap())),
-            vec![(GetObject, 1)],
-        ),
-        (
-            "bget",
-            requests(&store, || drop(store.bget(k("bin")).unwrap())),
-            vec![(GetObject, 1)],
-        ),
-        (
-            "exists",
-            requests(&store, || assert!(store.exists(k("a")).unwrap())),
-            vec![(HeadObject, 1)],
-        ),
-        (
-            "assoc",
-            requests(&store, || store.assoc(k("b"), 1).unwrap()),
-            vec![(PutObject, 1)],
-        ),
-        (
-            "assoc_in [k]",
-            requests(&store, || {
-                drop(store.assoc_in(&[k("b")], Value::from(2)).unwrap())
-            }),
-            vec![(PutObject, 1)],
-        ),
-        (
-            "update_in",
-            requests(&store, || {
-                drop(
-                    store
-                        .update_in(&[k("a"), k("x"), k("y")], |_| Value::from(2))
-                        .unwrap(),
-                )
-            }),
-            vec![(PutObject, 1), (GetObject, 1)],
-        ),
-        (
-            "nested assoc_in",
-            requests(&store, || {
-                drop(store.assoc_in(&[k("a"), k("z")], Value::from(3)).unwrap())
-            }),
-            vec![(PutObject, 1), (GetObject, 1)],
-        ),
-        (
-            "bassoc",
-            requests(&store, || store.bassoc(k("bin"), vec![4u8]).unwrap()),
-            vec![(PutObject, 1), (GetObject, 1)],
-        ),
-        (
-            "dissoc",
-            requests(&store, || assert!(store.dissoc(k("b")).unwrap())),
-            vec![(HeadObject, 1), (DeleteObject, 1)],
-        ),
-        (
-            "dissoc miss",
-            requests(&store, || assert!(!store.dissoc(k("b")).unwrap())),
-            vec![(HeadObject, 1)],
-        ),
-        (
-            "dissoc ignore_existence",
-            requests(&store, || {
-                assert!(
-                    store
-                        .dissoc_with(k("a"), DissocOptions::ignore_existence())
-                        .unwrap()
-                )
-            }),
-            vec![(DeleteObject, 1)],
-        ),
-    ];
-    for (name, got, expected) in cases {
-        assert_eq!(got, expected, "{name}");
-    }
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! The backing trait: where blobs live. konserve's backing-store idea — blobs
 //! in, blobs out — with names relative to one store (`<uuid>.ksv`).
 
+#[allow(unused_imports)] // used by the async mode only
+use std::future::Future;
+
 use bytes::Bytes;
 
 use crate::error::Result;
@@ -47,14 +50,14 @@ maybe_async_mode! {
         fn kind(&self) -> &'static str;
 
         /// Reads a whole blob; `None` when it does not exist.
-        async fn read_blob(&self, name: &str) -> Result<Option<StoredBlob>>;
+        fn read_blob(&self, name: &str) -> impl Future<Output = Result<Option<StoredBlob>>> + Send;
 
         /// Reads at least the first `len` bytes of a blob (fewer if it is
         /// shorter); `None` when it does not exist.
-        async fn read_blob_prefix(&self, name: &str, len: u64) -> Result<Option<StoredBlob>>;
+        fn read_blob_prefix(&self, name: &str, len: u64) -> impl Future<Output = Result<Option<StoredBlob>>> + Send;
 
         /// Reads a blob as a stream; `None` when it does not exist.
-        async fn read_blob_stream(&self, name: &str) -> Result<Option<BlobStream>>;
+        fn read_blob_stream(&self, name: &str) -> impl Future<Output = Result<Option<BlobStream>>> + Send;
 
         /// Writes a whole blob, replacing any previous one, if `conditions`
         /// hold (`If-Match: <etag>`: only over that version; `If-None-Match:
@@ -63,29 +66,29 @@ maybe_async_mode! {
         /// A failed condition is [`Error::PreconditionFailed`](crate::Error::PreconditionFailed)
         /// (or [`Error::Conflict`](crate::Error::Conflict) for a concurrent
         /// conditional write in flight).
-        async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()>;
+        fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> impl Future<Output = Result<()>> + Send;
 
         /// Writes `prefix` followed by everything `reader` yields as one blob,
         /// without holding the whole value in memory where the backing can;
         /// conditions as for [`Backing::write_blob`].
-        async fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>, conditions: &Conditions) -> Result<()>;
+        fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>, conditions: &Conditions) -> impl Future<Output = Result<()>> + Send;
 
         /// Whether a blob exists.
-        async fn blob_exists(&self, name: &str) -> Result<bool>;
+        fn blob_exists(&self, name: &str) -> impl Future<Output = Result<bool>> + Send;
 
         /// The version tag of a blob; `None` when it does not exist (or the
         /// backing has no tags).
-        async fn blob_etag(&self, name: &str) -> Result<Option<String>>;
+        fn blob_etag(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send;
 
         /// Deletes a blob (deleting a missing blob succeeds) if `conditions`
         /// hold.
-        async fn delete_blob(&self, name: &str, conditions: &Conditions) -> Result<()>;
+        fn delete_blob(&self, name: &str, conditions: &Conditions) -> impl Future<Output = Result<()>> + Send;
 
         /// Deletes many blobs.
-        async fn delete_blobs(&self, names: &[String]) -> Result<()>;
+        fn delete_blobs(&self, names: &[String]) -> impl Future<Output = Result<()>> + Send;
 
         /// The names of all blobs of the store (the marker excluded).
-        async fn list_blobs(&self) -> Result<Vec<String>>;
+        fn list_blobs(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
 
         /// Whether this backing offers atomic multi-key operations.
         fn supports_multi_key(&self) -> bool {
@@ -93,30 +96,36 @@ maybe_async_mode! {
         }
 
         /// Writes all blobs atomically (all or none).
-        async fn multi_write_blobs(&self, blobs: Vec<(String, Bytes)>) -> Result<()> {
+        fn multi_write_blobs(&self, blobs: Vec<(String, Bytes)>) -> impl Future<Output = Result<()>> + Send {
+            async move {
             let _ = blobs;
             Err(crate::Error::Unsupported {
                 operation: "multi-key write",
                 reason: "this backing cannot write several blobs atomically",
             })
         }
+        }
 
         /// Reads several blobs at one point in time; `None` for missing ones.
-        async fn multi_read_blobs(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        fn multi_read_blobs(&self, names: &[String]) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send {
+            async move {
             let _ = names;
             Err(crate::Error::Unsupported {
                 operation: "multi-key read",
                 reason: "this backing cannot read several blobs atomically",
             })
         }
+        }
 
         /// Deletes several blobs atomically; tells for each whether it existed.
-        async fn multi_delete_blobs(&self, names: &[String]) -> Result<Vec<bool>> {
+        fn multi_delete_blobs(&self, names: &[String]) -> impl Future<Output = Result<Vec<bool>>> + Send {
+            async move {
             let _ = names;
             Err(crate::Error::Unsupported {
                 operation: "multi-key delete",
                 reason: "this backing cannot delete several blobs atomically",
             })
+        }
         }
     }
 }

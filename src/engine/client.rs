@@ -186,7 +186,6 @@ maybe_async_mode! {
             } else {
                 tracing::Span::none()
             };
-            let _enter = span.enter();
             let started = Instant::now();
             let sent = signed.body.as_ref().map_or(0, |b| b.len() as u64);
             let outcome = match inner.transport.send(&signed).await {

@@ -1,11 +1,13 @@
 //! The engine: everything that does I/O, written once in async style and
-//! compiled per mode (see `lib.rs`): [`crate::blocking`] strips the `async`
-//! with `maybe_async::must_be_sync` and sends with ureq.
+//! compiled per mode (see `lib.rs`): `konserve_s3::blocking` strips the
+//! `async` with `maybe_async::must_be_sync` and sends with ureq;
+//! `konserve_s3::nonblocking` keeps it and sends with reqwest.
+
+mode_exports!();
 
 mod backing;
 mod client;
 mod lifecycle;
-mod locks;
 mod memory;
 mod s3_backing;
 mod store;

@@ -10,7 +10,6 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::backing::Backing;
-use super::locks::KeyLocks;
 use crate::codec::blob::{self, Encoding};
 use crate::codec::{BlobHeader, CodecError, HEADER_LEN};
 use crate::config::StoreOptions;
@@ -178,9 +177,6 @@ struct Current {
     value: Option<Value>,
     etag: Option<String>,
 }
-
-/// Turns what is stored (`None`: missing) into the blob to write and a result.
-type MakeBlob<'a, T> = dyn FnMut(Option<&Current>) -> Result<(Bytes, T)> + 'a;
 
 /// Old and new value of an update, with the caller's typed new value.
 type TypedUpdate<T> = (Option<Value>, Value, T);
@@ -517,20 +513,23 @@ maybe_async_mode! {
         /// a result. With optimistic locking the write is conditional and,
         /// on a conflict, the blob is re-read and `make` runs again, up to
         /// the configured retries, with backoff in between.
-        async fn read_modify_write<T>(
+        async fn read_modify_write<T, F>(
             &self,
             key: &Value,
             name: &str,
             meta_only: bool,
-            make: &mut MakeBlob<'_, T>,
-        ) -> Result<T> {
+            make: &mut F,
+        ) -> Result<T>
+        where
+            F: FnMut(Option<&Current>) -> Result<(Bytes, T)> + MaybeSend,
+        {
             let locking = self.inner.options.locking();
             let max_attempts = if locking {
                 self.inner.options.optimistic_locking_retries.saturating_add(1)
             } else {
                 1
             };
-            let _guard = self.inner.locks.lock(name);
+            let _guard = self.inner.locks.lock(name).await;
             let mut attempt = 1;
             loop {
                 let current = if meta_only {
@@ -566,7 +565,7 @@ maybe_async_mode! {
         /// Backing failures.
         pub async fn exists(&self, key: impl Into<Value>) -> Result<bool> {
             let name = layout::blob_name(&key.into());
-            let _guard = self.inner.locks.lock(&name);
+            let _guard = self.inner.locks.lock(&name).await;
             self.inner.backing.blob_exists(&name).await
         }
 
@@ -577,7 +576,7 @@ maybe_async_mode! {
         /// Backing failures; [`Error::Blob`] for a blob that cannot be decoded.
         pub async fn get(&self, key: impl Into<Value>) -> Result<Option<Value>> {
             let name = layout::blob_name(&key.into());
-            let _guard = self.inner.locks.lock(&name);
+            let _guard = self.inner.locks.lock(&name).await;
             Ok(self.read_entry(&name).await?.map(|(_, v)| v))
         }
 
@@ -610,7 +609,7 @@ maybe_async_mode! {
         /// As [`Store::get`].
         pub async fn get_meta(&self, key: impl Into<Value>) -> Result<Option<Value>> {
             let name = layout::blob_name(&key.into());
-            let _guard = self.inner.locks.lock(&name);
+            let _guard = self.inner.locks.lock(&name).await;
             self.read_meta_of(&name).await
         }
 
@@ -648,7 +647,7 @@ maybe_async_mode! {
             let name = layout::blob_name(key);
             let meta = meta::fresh(key, BlobType::Edn, extra);
             let blob = self.encode_edn(&name, &meta, value)?;
-            let _guard = self.inner.locks.lock(&name);
+            let _guard = self.inner.locks.lock(&name).await;
             self.inner.backing.write_blob(&name, blob, &Conditions::NONE).await
         }
 
@@ -686,7 +685,7 @@ maybe_async_mode! {
         pub async fn update_in(
             &self,
             path: &[Value],
-            mut f: impl FnMut(Option<Value>) -> Value,
+            mut f: impl FnMut(Option<Value>) -> Value + MaybeSend,
         ) -> Result<(Option<Value>, Value)> {
             let (top, rest) = split_path(path)?;
             let result = self.rmw(top, rest, &mut f).await?;
@@ -705,25 +704,23 @@ maybe_async_mode! {
         pub async fn update(
             &self,
             key: impl Into<Value>,
-            f: impl FnMut(Option<Value>) -> Value,
+            f: impl FnMut(Option<Value>) -> Value + MaybeSend,
         ) -> Result<(Option<Value>, Value)> {
             self.update_in(&[key.into()], f).await
         }
 
         /// Read-modify-write of the top-level value.
-        async fn rmw(
-            &self,
-            top: &Value,
-            rest: &[Value],
-            f: &mut dyn FnMut(Option<Value>) -> Value,
-        ) -> Result<(Option<Value>, Value)> {
+        async fn rmw<F>(&self, top: &Value, rest: &[Value], f: &mut F) -> Result<(Option<Value>, Value)>
+        where
+            F: FnMut(Option<Value>) -> Value + MaybeSend,
+        {
             let name = layout::blob_name(top);
             let mut make = |current: Option<&Current>| -> Result<(Bytes, (Option<Value>, Value))> {
                 let old = current.map(|c| c.value.clone().unwrap_or(Value::Nil));
                 let new = if rest.is_empty() {
                     f(old.clone())
                 } else {
-                    path::update_in(old.clone().unwrap_or(Value::Nil), rest, f)?
+                    path::update_in(old.clone().unwrap_or(Value::Nil), rest, &mut *f)?
                 };
                 let meta = meta::updated(top, BlobType::Edn, current.map(|c| c.meta.clone()));
                 let blob = self.encode_edn(&name, &meta, &new)?;
@@ -749,7 +746,7 @@ maybe_async_mode! {
             let key = key.into();
             let name = layout::blob_name(&key);
             let existed = {
-                let _guard = self.inner.locks.lock(&name);
+                let _guard = self.inner.locks.lock(&name).await;
                 let existed = options.ignore_existence || self.inner.backing.blob_exists(&name).await?;
                 if existed {
                     let conditions = match &options.if_unchanged {
@@ -773,7 +770,7 @@ maybe_async_mode! {
         /// As [`Store::get`].
         pub async fn get_versioned(&self, key: impl Into<Value>) -> Result<Option<(Value, Version)>> {
             let name = layout::blob_name(&key.into());
-            let _guard = self.inner.locks.lock(&name);
+            let _guard = self.inner.locks.lock(&name).await;
             Ok(self.read_current(&name).await?.and_then(|c| {
                 let etag = c.etag?;
                 Some((c.value.unwrap_or(Value::Nil), Version(etag)))
@@ -820,7 +817,7 @@ maybe_async_mode! {
             let key = key.into();
             let name = layout::blob_name(&key);
             {
-                let _guard = self.inner.locks.lock(&name);
+                let _guard = self.inner.locks.lock(&name).await;
                 let current = self.read_meta_current(&name).await?;
                 let meta = meta::updated(&key, BlobType::Binary, current.as_ref().map(|c| c.meta.clone()));
                 let conditions = self.conditions_for(current.as_ref())?;
@@ -846,7 +843,7 @@ maybe_async_mode! {
         /// Backing failures; [`Error::Blob`] for a malformed blob.
         pub async fn bget(&self, key: impl Into<Value>) -> Result<Option<BinaryValue>> {
             let name = layout::blob_name(&key.into());
-            let _guard = self.inner.locks.lock(&name);
+            let _guard = self.inner.locks.lock(&name).await;
             let Some(mut stream) = self.inner.backing.read_blob_stream(&name).await? else {
                 return Ok(None);
             };
@@ -890,7 +887,7 @@ maybe_async_mode! {
                 .into_iter()
                 .filter(|n| layout::blob_kind(n) == Some(BlobKind::Value))
                 .collect();
-            let metas = run_bounded(names, KEYS_PARALLELISM, |name| self.read_meta_of(&name)).await;
+            let metas = run_bounded(names, KEYS_PARALLELISM, |name: String| async move { self.read_meta_of(&name).await }).await;
             let mut out = Set::new();
             for meta in metas {
                 if let Some(m) = meta? {
@@ -914,7 +911,7 @@ maybe_async_mode! {
             } else {
                 1
             };
-            let _guard = self.inner.locks.lock(&head_name);
+            let _guard = self.inner.locks.lock(&head_name).await;
             let mut attempt = 1;
             loop {
                 let error = match self.try_append(&key, &head_name, &elem).await? {
@@ -1159,10 +1156,10 @@ maybe_async_mode! {
         /// # Errors
         /// As [`Store::update`]; [`Error::Value`] when the stored value is not
         /// a `T` (nothing is written then).
-        pub async fn update_as<T: Serialize + DeserializeOwned>(
+        pub async fn update_as<T: Serialize + DeserializeOwned + MaybeSend>(
             &self,
             key: impl Into<Value>,
-            mut f: impl FnMut(Option<T>) -> T,
+            mut f: impl FnMut(Option<T>) -> T + MaybeSend,
         ) -> Result<(Option<T>, T)> {
             let key = key.into();
             let name = layout::blob_name(&key);

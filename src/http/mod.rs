@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+#[cfg(feature = "async")]
+pub mod reqwest_transport;
 #[cfg(feature = "blocking")]
 pub mod ureq_transport;
 
@@ -69,6 +71,7 @@ impl fmt::Display for TransportError {
 }
 
 /// Classifies an I/O error kind into a [`TransportError`].
+#[cfg_attr(not(feature = "blocking"), allow(dead_code))]
 pub(crate) fn io_kind_error(kind: std::io::ErrorKind, message: String) -> TransportError {
     use std::io::ErrorKind::*;
     let message = crate::s3::redact::redact_text(&message);

@@ -139,92 +139,9 @@ impl UreqBody {
             .read_to_vec()
             .map_err(map_error)
     }
-}
 
-// Mode helpers: what the engine needs besides sending requests, in their
-// blocking form.
-
-/// A streamed body (blocking).
-pub type BodyReader = Box<dyn Read + Send>;
-
-/// A caller's source of bytes (blocking).
-pub type BodySource<'a> = dyn Read + Send + 'a;
-
-/// The body of an answer as a [`BodyReader`].
-pub fn body_reader(body: UreqBody) -> BodyReader {
-    Box::new(body.0.into_with_config().limit(u64::MAX).reader())
-}
-
-/// A [`BodyReader`] over bytes in memory.
-pub fn reader_of(bytes: bytes::Bytes) -> BodyReader {
-    Box::new(std::io::Cursor::new(bytes))
-}
-
-/// Reads everything `reader` yields into `buf`.
-///
-/// # Errors
-/// The reader's I/O error.
-pub fn read_all(reader: &mut BodySource<'_>, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-    reader.read_to_end(buf)
-}
-
-/// Reads from `reader` until `buf` holds at least `want` bytes or the reader
-/// ends; returns whether it ended.
-///
-/// # Errors
-/// The reader's I/O error.
-pub fn fill(reader: &mut BodySource<'_>, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
-    while buf.len() < want {
-        let before = buf.len();
-        let chunk = (want - before).min(1 << 20);
-        (&mut *reader).take(chunk as u64).read_to_end(buf)?;
-        if buf.len() == before {
-            return Ok(true);
-        }
+    /// The body as a blocking reader.
+    pub fn into_reader(self) -> impl Read + Send + 'static {
+        self.0.into_with_config().limit(u64::MAX).reader()
     }
-    Ok(false)
-}
-
-/// Runs `f` on every item with at most `limit` running at once (threads),
-/// returning the results in the items' order.
-pub fn run_bounded<T, R, F>(items: Vec<T>, limit: usize, f: F) -> Vec<R>
-where
-    T: Send,
-    R: Send,
-    F: Fn(T) -> R + Sync,
-{
-    let limit = limit.max(1).min(items.len().max(1));
-    if limit == 1 {
-        return items.into_iter().map(f).collect();
-    }
-    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
-    let results = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..limit {
-            scope.spawn(|| {
-                loop {
-                    let next = queue
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .next();
-                    let Some((i, item)) = next else { break };
-                    let r = f(item);
-                    results
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .push((i, r));
-                }
-            });
-        }
-    });
-    let mut results = results
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
-}
-
-/// `first`, then everything `rest` yields.
-pub fn chain(first: Vec<u8>, rest: BodyReader) -> BodyReader {
-    Box::new(std::io::Cursor::new(first).chain(rest))
 }

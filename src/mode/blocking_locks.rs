@@ -1,6 +1,6 @@
-//! konserve's in-process per-key exclusive lock: one holder per key at a
-//! time; the entry of a key disappears when nobody holds or waits for it, so a
-//! long-lived store does not accumulate locks.
+//! konserve's in-process per-key exclusive lock (blocking form): one holder
+//! per key at a time; the entry of a key disappears when nobody holds or
+//! waits for it, so a long-lived store does not accumulate locks.
 
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};

@@ -1,0 +1,99 @@
+//! The blocking mode: what the engine needs besides sending requests —
+//! sleeping, streams of bytes, bounded parallelism (threads), the per-key
+//! lock — in their blocking form. [`super::nonblocking`] has the same names in
+//! async form, so the engine source compiles against either.
+
+use std::io::Read;
+
+pub use super::blocking_locks::KeyLocks;
+pub use crate::http::ureq_transport::{UreqBody as TransportBody, UreqTransport as Transport};
+
+/// Bounds that only the async mode needs: in blocking mode every type
+/// qualifies, so closures need not be `Send`.
+pub trait MaybeSend {}
+impl<T: ?Sized> MaybeSend for T {}
+
+/// A streamed body (blocking).
+pub type BodyReader = Box<dyn Read + Send>;
+
+/// A caller's source of bytes (blocking).
+pub type BodySource<'a> = dyn Read + Send + 'a;
+
+/// The body of an answer as a [`BodyReader`].
+pub fn body_reader(body: TransportBody) -> BodyReader {
+    Box::new(body.into_reader())
+}
+
+/// A [`BodyReader`] over bytes in memory.
+pub fn reader_of(bytes: bytes::Bytes) -> BodyReader {
+    Box::new(std::io::Cursor::new(bytes))
+}
+
+/// Reads everything `reader` yields into `buf`.
+///
+/// # Errors
+/// The reader's I/O error.
+pub fn read_all(reader: &mut BodySource<'_>, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    reader.read_to_end(buf)
+}
+
+/// Reads from `reader` until `buf` holds at least `want` bytes or the reader
+/// ends; returns whether it ended.
+///
+/// # Errors
+/// The reader's I/O error.
+pub fn fill(reader: &mut BodySource<'_>, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    while buf.len() < want {
+        let before = buf.len();
+        let chunk = (want - before).min(1 << 20);
+        (&mut *reader).take(chunk as u64).read_to_end(buf)?;
+        if buf.len() == before {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Runs `f` on every item with at most `limit` running at once (threads),
+/// returning the results in the items' order.
+pub fn run_bounded<T, R, F>(items: Vec<T>, limit: usize, f: F) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    F: Fn(T) -> R + Sync,
+{
+    let limit = limit.max(1).min(items.len().max(1));
+    if limit == 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..limit {
+            scope.spawn(|| {
+                loop {
+                    let next = queue
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .next();
+                    let Some((i, item)) = next else { break };
+                    let r = f(item);
+                    results
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((i, r));
+                }
+            });
+        }
+    });
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// `first`, then everything `rest` yields.
+pub fn chain(first: Vec<u8>, rest: BodyReader) -> BodyReader {
+    Box::new(std::io::Cursor::new(first).chain(rest))
+}
