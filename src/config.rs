@@ -124,9 +124,13 @@ pub enum ConditionalWrites {
 }
 
 /// Options of the konserve store (the spec's `config` map).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct StoreOptions {
+    /// konserve's `:encoding`: serializer, compressor and encryptor of new
+    /// blobs (and the AES key for reading encrypted ones). Default: boring
+    /// (CBOR), no compression, no encryption.
+    pub encoding: crate::codec::blob::Encoding,
     /// konserve's `optimistic-locking-retries`: 0 (default) is off; with n > 0
     /// every read-modify-write writes conditionally (`If-Match` on the ETag it
     /// read, `If-None-Match: *` for a new key) and, on a conflict, re-reads
@@ -153,6 +157,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
+            encoding: crate::codec::blob::Encoding::default(),
             optimistic_locking_retries: 0,
             conditional_writes: ConditionalWrites::Auto,
             locking_backoff: Duration::from_millis(10),

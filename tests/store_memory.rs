@@ -3,7 +3,6 @@
 
 mod conformance;
 
-use konserve_s3::codec::blob::Encoding;
 use konserve_s3::config::StoreOptions;
 
 fn locking() -> StoreOptions {
@@ -28,12 +27,10 @@ mod with_optimistic_locking {
     conformance_tests!(
         blocking: konserve_s3::blocking::Store::with_options(
             konserve_s3::blocking::MemoryBacking::new(),
-            Encoding::default(),
             locking()
         ),
         nonblocking: konserve_s3::nonblocking::Store::with_options(
             konserve_s3::nonblocking::MemoryBacking::new(),
-            Encoding::default(),
             locking()
         ),
     );

@@ -17,7 +17,7 @@ use konserve_s3::codec::CodecError;
 use konserve_s3::config::S3Config;
 use konserve_s3::s3::{Action, Conditions};
 use konserve_s3::value::Value;
-use konserve_s3::{Error, S3Client, layout};
+use konserve_s3::{Error, layout};
 use uuid::Uuid;
 
 /// One bucket for this test binary; every test gets its own store in it.
@@ -62,10 +62,6 @@ mod with_optimistic_locking {
 
 fn k(name: &str) -> Value {
     Value::keyword(name)
-}
-
-fn v(edn: &str) -> Value {
-    edn.parse().unwrap()
 }
 
 #[test]
@@ -308,26 +304,27 @@ fn corrupt_blobs_are_typed_errors() {
         ),
         "{err}"
     );
-    // A Fressian blob (serializer 1), which this build cannot read yet.
-    let mut fressian = vec![1u8, 1, 0, 0, 0, 0, 0, 1];
-    fressian.extend_from_slice(&[0; 12]);
-    fressian.push(0xf7);
-    put(&k("fressian"), fressian);
-    let err = store.get(k("fressian")).unwrap_err();
+    // konserve's string serializer (id 0), which no JVM store writes and this
+    // build does not read.
+    let mut stringly = vec![1u8, 0, 0, 0, 0, 0, 0, 1];
+    stringly.extend_from_slice(&[0; 12]);
+    stringly.push(b'x');
+    put(&k("stringly"), stringly);
+    let err = store.get(k("stringly")).unwrap_err();
     assert!(
         matches!(
             &err,
             Error::Blob {
                 source: CodecError::UnsupportedFormat {
                     what: "serializer",
-                    id: 1
+                    id: 0
                 },
                 ..
             }
         ),
         "{err}"
     );
-    assert!(err.to_string().contains("serializer id 1"), "{err}");
+    assert!(err.to_string().contains("serializer id 0"), "{err}");
     // Metadata size beyond the blob.
     let mut lying = vec![1u8, 3, 0, 0, 0, 0, 0x10, 0];
     lying.extend_from_slice(&[0; 12]);
@@ -388,77 +385,5 @@ impl Read for CountingReader<'_> {
         let n = self.inner.read(buf)?;
         self.read += n;
         Ok(n)
-    }
-}
-
-/// The Clojure-written `boring-none-none` store, uploaded into a bucket as
-/// konserve-s3 lays it out, reads back exactly through the public API.
-#[test]
-fn clojure_boring_fixture_reads_back_exactly() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/konserve-clj/boring-none-none");
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    let bucket = bucket_name("fixture");
-    let id = Uuid::new_v4();
-    let config = config_with_id(&bucket, id);
-    let client = S3Client::new(&config).unwrap();
-    client.create_bucket().unwrap();
-    let entries = manifest["entries"].as_array().unwrap();
-    for e in entries {
-        let blob = e["blob"].as_str().unwrap();
-        let bytes = std::fs::read(dir.join("store").join(blob)).unwrap();
-        client
-            .put_object(&layout::object_key(id, blob), bytes, &Conditions::NONE)
-            .unwrap();
-    }
-    client
-        .put_object(
-            &layout::marker_key(id),
-            b"konserve".to_vec(),
-            &Conditions::NONE,
-        )
-        .unwrap();
-    let store = connect_store(&config).unwrap();
-    let mut checked = 0;
-    for e in entries {
-        let key = v(e["key_edn"].as_str().unwrap());
-        let meta = store.get_meta(key.clone()).unwrap().unwrap();
-        assert_eq!(meta, v(e["meta_edn"].as_str().unwrap()), "meta of {key}");
-        match e["type"].as_str().unwrap() {
-            ":binary" => {
-                let got = store.bget(key.clone()).unwrap().unwrap();
-                let mut bytes = Vec::new();
-                { got }.reader.read_to_end(&mut bytes).unwrap();
-                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                assert_eq!(hex, e["value_hex"].as_str().unwrap());
-            }
-            _ => {
-                let value = store.get(key.clone()).unwrap().unwrap();
-                assert_eq!(value, v(e["value_edn"].as_str().unwrap()), "value of {key}");
-                assert_eq!(
-                    konserve_s3::hasch::uuid(&value).to_string(),
-                    e["value_hasch_uuid"].as_str().unwrap(),
-                    "hasch of {key}"
-                );
-            }
-        }
-        checked += 1;
-    }
-    assert_eq!(checked, entries.len());
-    let keys = store.keys().unwrap();
-    assert_eq!(
-        keys.len() as u64,
-        manifest["keys_result_count"].as_u64().unwrap()
-    );
-    for log in manifest["append_logs"].as_array().unwrap() {
-        let key = v(log["key_edn"].as_str().unwrap());
-        let expected: Vec<Value> = log["elements_edn"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| v(s.as_str().unwrap()))
-            .collect();
-        assert_eq!(store.log(key).unwrap().unwrap(), expected);
     }
 }

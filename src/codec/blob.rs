@@ -1,32 +1,198 @@
 //! Encoding and decoding whole blobs: header, metadata segment, value segment.
+//!
+//! Each segment is `encrypt(compress(serialize(x)))` with the ids in the
+//! header. New blobs are written with the configured [`Encoding`]; reading
+//! always follows each blob's own header, so a store may mix encodings (the
+//! configured AES key is used for every encrypted blob).
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer};
 
 use super::{
     BlobHeader, COMPRESSOR_NONE, CodecError, ENCRYPTOR_NONE, HEADER_LEN, LAYOUT_VERSION,
-    SERIALIZER_BORING, boring,
+    SERIALIZER_BORING, SERIALIZER_CLJ_CBOR, SERIALIZER_FRESSIAN, aes, boring, clj_cbor, compress,
+    fressian,
 };
 use crate::value::Value;
 
-/// Which serializer, compressor and encryptor new blobs are written with.
-/// Reading always follows each blob's own header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Encoding {
-    /// Serializer id.
-    pub serializer: u8,
-    /// Compressor id.
-    pub compressor: u8,
-    /// Encryptor id.
-    pub encryptor: u8,
+/// Compressor id of LZ4 frames.
+pub const COMPRESSOR_LZ4: u8 = 1;
+/// Compressor id of zstd frames.
+pub const COMPRESSOR_ZSTD: u8 = 2;
+/// Encryptor id of AES-256-CBC.
+pub const ENCRYPTOR_AES: u8 = 1;
+
+/// The serializer new blobs are written with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Serializer {
+    /// boring, CBOR (id 3): this crate's default for new blobs.
+    #[default]
+    Boring,
+    /// Fressian (id 1): konserve's default.
+    Fressian,
 }
 
-impl Default for Encoding {
-    /// boring (CBOR), no compression, no encryption.
-    fn default() -> Self {
-        Encoding {
-            serializer: SERIALIZER_BORING,
-            compressor: COMPRESSOR_NONE,
-            encryptor: ENCRYPTOR_NONE,
+impl Serializer {
+    /// The header id.
+    pub fn id(self) -> u8 {
+        match self {
+            Serializer::Boring => SERIALIZER_BORING,
+            Serializer::Fressian => SERIALIZER_FRESSIAN,
         }
+    }
+}
+
+/// The compressor new blobs are written with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compressor {
+    /// No compression (id 0).
+    #[default]
+    None,
+    /// LZ4 frames (id 1).
+    Lz4,
+    /// zstd frames (id 2).
+    Zstd,
+}
+
+impl Compressor {
+    /// The header id.
+    pub fn id(self) -> u8 {
+        match self {
+            Compressor::None => COMPRESSOR_NONE,
+            Compressor::Lz4 => COMPRESSOR_LZ4,
+            Compressor::Zstd => COMPRESSOR_ZSTD,
+        }
+    }
+}
+
+/// The encryptor new blobs are written with, and the key encrypted blobs are
+/// read with.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Encryptor {
+    /// No encryption (id 0).
+    #[default]
+    None,
+    /// AES-256-CBC (id 1) with a key that is any EDN value (konserve's
+    /// `{:type :aes :key "secret"}`; usually a string).
+    Aes {
+        /// The key. Never shown by `Debug`.
+        key: Value,
+    },
+}
+
+impl fmt::Debug for Encryptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Encryptor::None => f.write_str("None"),
+            Encryptor::Aes { .. } => f.write_str("Aes { key: REDACTED }"),
+        }
+    }
+}
+
+impl Encryptor {
+    /// The header id.
+    pub fn id(&self) -> u8 {
+        match self {
+            Encryptor::None => ENCRYPTOR_NONE,
+            Encryptor::Aes { .. } => ENCRYPTOR_AES,
+        }
+    }
+}
+
+/// Which serializer, compressor and encryptor new blobs are written with —
+/// konserve's `:encoding`. Reading always follows each blob's header.
+///
+/// The JSON form (under `config.encoding`):
+/// `{"serializer": "boring" | "fressian", "compressor": "none" | "lz4" | "zstd",
+///   "encryptor": "none" | "aes", "key": "<string>"}` (or `"key-edn"`: the key
+/// as EDN text, for non-string keys).
+///
+/// ```
+/// use konserve_s3::codec::blob::{Compressor, Encoding, Encryptor, Serializer};
+/// let e: Encoding = serde_json::from_str(
+///     r#"{"serializer": "fressian", "compressor": "lz4", "encryptor": "aes", "key": "s3cret"}"#,
+/// ).unwrap();
+/// assert_eq!(e.serializer, Serializer::Fressian);
+/// assert_eq!(e.compressor, Compressor::Lz4);
+/// assert!(matches!(e.encryptor, Encryptor::Aes { .. }));
+/// assert!(!format!("{e:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Encoding {
+    /// The serializer.
+    pub serializer: Serializer,
+    /// The compressor.
+    pub compressor: Compressor,
+    /// The encryptor.
+    pub encryptor: Encryptor,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEncoding {
+    serializer: Option<String>,
+    compressor: Option<String>,
+    encryptor: Option<String>,
+    key: Option<String>,
+    #[serde(rename = "key-edn")]
+    key_edn: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Encoding {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let raw = RawEncoding::deserialize(d)?;
+        let name = |s: &Option<String>| {
+            s.as_deref()
+                .map(|s| s.trim_start_matches(':').to_ascii_lowercase())
+        };
+        let serializer = match name(&raw.serializer).as_deref() {
+            None | Some("boring") | Some("boringserializer") | Some("cbor") => Serializer::Boring,
+            Some("fressian") | Some("fressianserializer") => Serializer::Fressian,
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "unknown serializer {other:?}: use \"boring\" or \"fressian\""
+                )));
+            }
+        };
+        let compressor = match name(&raw.compressor).as_deref() {
+            None | Some("none") => Compressor::None,
+            Some("lz4") => Compressor::Lz4,
+            Some("zstd") => Compressor::Zstd,
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "unknown compressor {other:?}: use \"none\", \"lz4\" or \"zstd\""
+                )));
+            }
+        };
+        let key = match (raw.key, raw.key_edn) {
+            (Some(k), None) => Some(Value::String(k)),
+            (None, Some(edn)) => Some(
+                edn.parse::<Value>()
+                    .map_err(|e| D::Error::custom(format!("key-edn is not EDN: {e}")))?,
+            ),
+            (None, None) => None,
+            (Some(_), Some(_)) => return Err(D::Error::custom("give key or key-edn, not both")),
+        };
+        let encryptor = match (name(&raw.encryptor).as_deref(), key) {
+            (None | Some("none"), None) => Encryptor::None,
+            (Some("aes"), Some(key)) => Encryptor::Aes { key },
+            (Some("aes"), None) => return Err(D::Error::custom("encryptor \"aes\" needs a key")),
+            (None | Some("none"), Some(_)) => {
+                return Err(D::Error::custom("a key without encryptor \"aes\""));
+            }
+            (Some(other), _) => {
+                return Err(D::Error::custom(format!(
+                    "unknown encryptor {other:?}: use \"none\" or \"aes\""
+                )));
+            }
+        };
+        Ok(Encoding {
+            serializer,
+            compressor,
+            encryptor,
+        })
     }
 }
 
@@ -38,42 +204,82 @@ impl Encoding {
             .ok_or_else(|| CodecError::Malformed("metadata larger than 2 GiB".into()))?;
         Ok(BlobHeader {
             version: LAYOUT_VERSION,
-            serializer: self.serializer,
-            compressor: self.compressor,
-            encryptor: self.encryptor,
+            serializer: self.serializer.id(),
+            compressor: self.compressor.id(),
+            encryptor: self.encryptor.id(),
             meta_size,
         })
-    }
-
-    fn check(serializer: u8, compressor: u8, encryptor: u8) -> Result<(), CodecError> {
-        if serializer != SERIALIZER_BORING {
-            return Err(CodecError::UnsupportedFormat {
-                what: "serializer",
-                id: serializer,
-            });
-        }
-        if compressor != COMPRESSOR_NONE {
-            return Err(CodecError::UnsupportedFormat {
-                what: "compressor",
-                id: compressor,
-            });
-        }
-        if encryptor != ENCRYPTOR_NONE {
-            return Err(CodecError::UnsupportedFormat {
-                what: "encryptor",
-                id: encryptor,
-            });
-        }
-        Ok(())
     }
 
     /// `encrypt(compress(serialize(value)))` for one segment.
     ///
     /// # Errors
-    /// [`CodecError::UnsupportedFormat`] for ids this build cannot write.
+    /// None today; the `Result` leaves room for serializers that can fail.
     pub fn encode_segment(&self, value: &Value) -> Result<Vec<u8>, CodecError> {
-        Self::check(self.serializer, self.compressor, self.encryptor)?;
-        Ok(boring::encode(value))
+        let serialized = match self.serializer {
+            Serializer::Boring => boring::encode(value),
+            Serializer::Fressian => fressian::encode(value),
+        };
+        let compressed = match self.compressor {
+            Compressor::None => serialized,
+            Compressor::Lz4 => compress::lz4_compress(&serialized),
+            Compressor::Zstd => compress::zstd_compress(&serialized),
+        };
+        Ok(match &self.encryptor {
+            Encryptor::None => compressed,
+            Encryptor::Aes { key } => aes::encrypt(&compressed, key),
+        })
+    }
+
+    /// Decodes one segment written with the ids of `header`.
+    ///
+    /// # Errors
+    /// [`CodecError`] for unsupported ids, a missing key, and malformed data.
+    pub fn decode_segment(&self, header: &BlobHeader, bytes: &[u8]) -> Result<Value, CodecError> {
+        let decrypted;
+        let bytes = match header.encryptor {
+            ENCRYPTOR_NONE => bytes,
+            ENCRYPTOR_AES => match &self.encryptor {
+                Encryptor::Aes { key } => {
+                    decrypted = aes::decrypt(bytes, key)?;
+                    &decrypted[..]
+                }
+                Encryptor::None => return Err(CodecError::MissingKey(ENCRYPTOR_AES)),
+            },
+            id => {
+                return Err(CodecError::UnsupportedFormat {
+                    what: "encryptor",
+                    id,
+                });
+            }
+        };
+        let decompressed;
+        let bytes = match header.compressor {
+            COMPRESSOR_NONE => bytes,
+            COMPRESSOR_LZ4 => {
+                decompressed = compress::lz4_decompress(bytes)?;
+                &decompressed[..]
+            }
+            COMPRESSOR_ZSTD => {
+                decompressed = compress::zstd_decompress(bytes)?;
+                &decompressed[..]
+            }
+            id => {
+                return Err(CodecError::UnsupportedFormat {
+                    what: "compressor",
+                    id,
+                });
+            }
+        };
+        match header.serializer {
+            SERIALIZER_BORING => boring::decode(bytes),
+            SERIALIZER_FRESSIAN => fressian::decode(bytes),
+            SERIALIZER_CLJ_CBOR => clj_cbor::decode(bytes),
+            id => Err(CodecError::UnsupportedFormat {
+                what: "serializer",
+                id,
+            }),
+        }
     }
 
     /// A whole EDN blob: header, metadata, value.
@@ -101,45 +307,40 @@ impl Encoding {
         blob.extend_from_slice(&meta);
         Ok(blob)
     }
-}
 
-fn decode_segment(header: &BlobHeader, bytes: &[u8]) -> Result<Value, CodecError> {
-    Encoding::check(header.serializer, header.compressor, header.encryptor)?;
-    boring::decode(bytes)
+    /// Parses the header and decodes the metadata of a blob (or of its first
+    /// bytes, as long as they hold header and metadata).
+    ///
+    /// # Errors
+    /// [`CodecError`] for a short, malformed or unsupported blob.
+    pub fn decode_meta(&self, blob: &[u8]) -> Result<(BlobHeader, Value), CodecError> {
+        let header = BlobHeader::parse(blob)?;
+        let end = value_offset(&header);
+        let Some(segment) = blob.get(HEADER_LEN..end) else {
+            return Err(CodecError::Truncated(format!(
+                "blob of {} bytes cannot hold {} bytes of metadata",
+                blob.len(),
+                header.meta_size
+            )));
+        };
+        Ok((header, self.decode_segment(&header, segment)?))
+    }
+
+    /// Decodes the EDN value of a whole blob.
+    ///
+    /// # Errors
+    /// [`CodecError`] for a short, malformed or unsupported blob.
+    pub fn decode_value(&self, header: &BlobHeader, blob: &[u8]) -> Result<Value, CodecError> {
+        let segment = blob
+            .get(value_offset(header)..)
+            .ok_or_else(|| CodecError::Truncated("blob ends inside its metadata".into()))?;
+        self.decode_segment(header, segment)
+    }
 }
 
 /// Where the value segment of a blob starts.
 pub fn value_offset(header: &BlobHeader) -> usize {
     HEADER_LEN + header.meta_size as usize
-}
-
-/// Parses the header and decodes the metadata of a blob (or of its first
-/// bytes, as long as they hold header and metadata).
-///
-/// # Errors
-/// [`CodecError`] for a short, malformed or unsupported blob.
-pub fn decode_meta(blob: &[u8]) -> Result<(BlobHeader, Value), CodecError> {
-    let header = BlobHeader::parse(blob)?;
-    let end = value_offset(&header);
-    let Some(segment) = blob.get(HEADER_LEN..end) else {
-        return Err(CodecError::Truncated(format!(
-            "blob of {} bytes cannot hold {} bytes of metadata",
-            blob.len(),
-            header.meta_size
-        )));
-    };
-    Ok((header, decode_segment(&header, segment)?))
-}
-
-/// Decodes the EDN value of a whole blob.
-///
-/// # Errors
-/// [`CodecError`] for a short, malformed or unsupported blob.
-pub fn decode_value(header: &BlobHeader, blob: &[u8]) -> Result<Value, CodecError> {
-    let segment = blob
-        .get(value_offset(header)..)
-        .ok_or_else(|| CodecError::Truncated("blob ends inside its metadata".into()))?;
-    decode_segment(header, segment)
 }
 
 /// The raw bytes of a binary blob.
@@ -159,36 +360,38 @@ mod tests {
     fn round_trip_and_layout() {
         let meta: Value = "{:key :k :type :edn}".parse().unwrap();
         let value: Value = "{:a [1 2 \"x\"]}".parse().unwrap();
-        let blob = Encoding::default().encode_edn_blob(&meta, &value).unwrap();
+        let enc = Encoding::default();
+        let blob = enc.encode_edn_blob(&meta, &value).unwrap();
         assert_eq!(&blob[..4], &[1, 3, 0, 0]);
         assert_eq!(&blob[8..20], &[0u8; 12]);
-        let (header, m) = decode_meta(&blob).unwrap();
+        let (header, m) = enc.decode_meta(&blob).unwrap();
         assert_eq!(m, meta);
-        assert_eq!(decode_value(&header, &blob).unwrap(), value);
-        let prefix = Encoding::default().encode_binary_prefix(&meta).unwrap();
-        let mut bin = prefix.clone();
+        assert_eq!(enc.decode_value(&header, &blob).unwrap(), value);
+        let mut bin = enc.encode_binary_prefix(&meta).unwrap();
         bin.extend_from_slice(&[0, 1, 2]);
-        let (header, _) = decode_meta(&bin).unwrap();
+        let (header, _) = enc.decode_meta(&bin).unwrap();
         assert_eq!(binary_value(&header, &bin).unwrap(), &[0, 1, 2]);
     }
 
     #[test]
-    fn unsupported_ids_and_truncation_are_typed() {
+    fn unsupported_ids_missing_keys_and_truncation_are_typed() {
         let meta: Value = "{:key :k}".parse().unwrap();
-        let mut blob = Encoding::default()
-            .encode_edn_blob(&meta, &Value::Nil)
-            .unwrap();
+        let enc = Encoding::default();
+        let mut blob = enc.encode_edn_blob(&meta, &Value::Nil).unwrap();
         for (at, what) in [(1, "serializer"), (2, "compressor"), (3, "encryptor")] {
             let mut b = blob.clone();
             b[at] = 9;
             assert_eq!(
-                decode_meta(&b).unwrap_err(),
+                enc.decode_meta(&b).unwrap_err(),
                 CodecError::UnsupportedFormat { what, id: 9 }
             );
         }
+        let mut b = blob.clone();
+        b[3] = 1;
+        assert_eq!(enc.decode_meta(&b).unwrap_err(), CodecError::MissingKey(1));
         blob[0] = 2;
         assert!(matches!(
-            decode_meta(&blob).unwrap_err(),
+            enc.decode_meta(&blob).unwrap_err(),
             CodecError::UnsupportedFormat {
                 what: "layout version",
                 id: 2
@@ -196,9 +399,30 @@ mod tests {
         ));
         blob[0] = 1;
         for len in 0..blob.len() {
-            // Never a panic; metadata needs its whole segment.
-            let _ = decode_meta(&blob[..len]);
+            let _ = enc.decode_meta(&blob[..len]);
         }
-        assert!(decode_meta(&blob[..21]).is_err());
+        assert!(enc.decode_meta(&blob[..21]).is_err());
+    }
+
+    #[test]
+    fn json_config_errors() {
+        for bad in [
+            r#"{"serializer": "edn"}"#,
+            r#"{"compressor": "gzip"}"#,
+            r#"{"encryptor": "aes"}"#,
+            r#"{"key": "k"}"#,
+            r#"{"encryptor": "rot13", "key": "k"}"#,
+            r#"{"encryptor": "aes", "key-edn": "{"}"#,
+            r#"{"serialiser": "boring"}"#,
+        ] {
+            assert!(serde_json::from_str::<Encoding>(bad).is_err(), "{bad}");
+        }
+        let e: Encoding = serde_json::from_str(r#"{"encryptor": "aes", "key-edn": ":k"}"#).unwrap();
+        assert_eq!(
+            e.encryptor,
+            Encryptor::Aes {
+                key: Value::keyword("k")
+            }
+        );
     }
 }

@@ -14,8 +14,12 @@
 //! Pure code: bytes in, values out. Every decoder treats its input as hostile
 //! and answers with a [`CodecError`], never a panic.
 
+pub mod aes;
 pub mod blob;
 pub mod boring;
+pub mod clj_cbor;
+pub mod compress;
+pub mod fressian;
 
 /// Size of the blob header in bytes.
 pub const HEADER_LEN: usize = 20;
@@ -47,6 +51,12 @@ pub enum CodecError {
     /// Nesting deeper than the decoder allows.
     #[error("nested deeper than {0} levels")]
     TooDeep(usize),
+    /// An encrypted segment does not decrypt (wrong key, or corrupt data).
+    #[error("cannot decrypt: {0}")]
+    Decryption(String),
+    /// An encrypted blob was read without a key.
+    #[error("the blob is encrypted (encryptor id {0}) and no key is configured")]
+    MissingKey(u8),
     /// A format id this build does not support.
     #[error("unsupported {what} id {id}")]
     UnsupportedFormat {

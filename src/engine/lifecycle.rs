@@ -10,7 +10,6 @@ use uuid::Uuid;
 use super::client::S3Client;
 use super::s3_backing::S3Backing;
 use super::store::Store;
-use crate::codec::blob::Encoding;
 use crate::config::{ConditionalWrites, S3Config};
 use crate::error::{Error, Result};
 use crate::layout::{self, BlobKind};
@@ -25,11 +24,7 @@ fn client_and_id(config: &S3Config) -> Result<(S3Client, Uuid)> {
 }
 
 fn store_of(config: &S3Config, client: S3Client, id: Uuid) -> S3Store {
-    Store::with_options(
-        S3Backing::new(client, id),
-        Encoding::default(),
-        config.store,
-    )
+    Store::with_options(S3Backing::new(client, id), config.store.clone())
 }
 
 /// Whether the provider's answers to the probe show working conditional

@@ -7,6 +7,7 @@ mode_exports!();
 
 mod backing;
 mod client;
+mod file;
 mod lifecycle;
 mod memory;
 mod s3_backing;
@@ -14,6 +15,7 @@ mod store;
 
 pub use backing::{Backing, BlobStream, StoredBlob};
 pub use client::{GetObjectOutput, ObjectInfo, S3Client};
+pub use file::FileBacking;
 pub use lifecycle::{
     S3Store, connect_store, create_store, delete_bucket, delete_store, list_stores, release_store,
     store_exists,

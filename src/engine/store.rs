@@ -281,25 +281,31 @@ impl<B: Backing> Store<B> {
 
     /// A store over `backing` writing new blobs with `encoding`.
     pub fn with_encoding(backing: B, encoding: Encoding) -> Self {
-        Self::with_options(backing, encoding, StoreOptions::default())
+        Self::with_options(
+            backing,
+            StoreOptions {
+                encoding,
+                ..StoreOptions::default()
+            },
+        )
     }
 
-    /// A store over `backing` with `encoding` and store options (optimistic
-    /// locking: [`StoreOptions::optimistic_locking_retries`]).
+    /// A store over `backing` with store options: encoding of new blobs
+    /// ([`StoreOptions::encoding`]) and optimistic locking
+    /// ([`StoreOptions::optimistic_locking_retries`]).
     ///
     /// ```
     /// use konserve_s3::blocking::{MemoryBacking, Store};
-    /// use konserve_s3::codec::blob::Encoding;
     /// use konserve_s3::config::StoreOptions;
     /// let options = StoreOptions { optimistic_locking_retries: 10, ..StoreOptions::default() };
-    /// let store = Store::with_options(MemoryBacking::new(), Encoding::default(), options);
+    /// let store = Store::with_options(MemoryBacking::new(), options);
     /// store.update("n", |n| (n.and_then(|n| n.as_i64()).unwrap_or(0) + 1).into()).unwrap();
     /// ```
-    pub fn with_options(backing: B, encoding: Encoding, options: StoreOptions) -> Self {
+    pub fn with_options(backing: B, options: StoreOptions) -> Self {
         Store {
             inner: Arc::new(Inner {
                 backing,
-                encoding,
+                encoding: options.encoding.clone(),
                 options,
                 locks: KeyLocks::default(),
                 hooks: RwLock::new(BTreeMap::new()),
@@ -424,8 +430,9 @@ impl<B: Backing> Store<B> {
             .map_err(|e| blob_error(name, e))
     }
 
-    fn decode_whole(name: &str, bytes: &[u8]) -> Result<(BlobHeader, Value, Value)> {
-        let (header, meta) = blob::decode_meta(bytes).map_err(|e| blob_error(name, e))?;
+    fn decode_whole(&self, name: &str, bytes: &[u8]) -> Result<(BlobHeader, Value, Value)> {
+        let enc = &self.inner.encoding;
+        let (header, meta) = enc.decode_meta(bytes).map_err(|e| blob_error(name, e))?;
         let value = if BlobType::of_meta(&meta) == Some(BlobType::Binary) {
             Value::Bytes(
                 blob::binary_value(&header, bytes)
@@ -433,7 +440,8 @@ impl<B: Backing> Store<B> {
                     .to_vec(),
             )
         } else {
-            blob::decode_value(&header, bytes).map_err(|e| blob_error(name, e))?
+            enc.decode_value(&header, bytes)
+                .map_err(|e| blob_error(name, e))?
         };
         Ok((header, meta, value))
     }
@@ -446,7 +454,7 @@ maybe_async_mode! {
             match self.inner.backing.read_blob(name).await? {
                 None => Ok(None),
                 Some(blob) => {
-                    let (_, meta, value) = Self::decode_whole(name, &blob.bytes)?;
+                    let (_, meta, value) = self.decode_whole(name, &blob.bytes)?;
                     Ok(Some(Current { meta, value: Some(value), etag: blob.etag }))
                 }
             }
@@ -478,7 +486,7 @@ maybe_async_mode! {
             } else {
                 first
             };
-            let (_, meta) = blob::decode_meta(&read.bytes).map_err(|e| blob_error(name, e))?;
+            let (_, meta) = self.inner.encoding.decode_meta(&read.bytes).map_err(|e| blob_error(name, e))?;
             Ok(Some(Current { meta, value: None, etag: read.etag }))
         }
 
@@ -1075,7 +1083,7 @@ maybe_async_mode! {
             let mut out = BTreeMap::new();
             for ((key, name), blob) in keys.iter().zip(&names).zip(blobs) {
                 if let Some(bytes) = blob {
-                    let (_, _, value) = Self::decode_whole(name, &bytes)?;
+                    let (_, _, value) = self.decode_whole(name, &bytes)?;
                     out.insert(key.clone(), value);
                 }
             }

@@ -1,0 +1,9 @@
+//! clj-cbor (legacy) decoder on arbitrary bytes: errors, never panics.
+#![no_main]
+
+use konserve_s3::codec::clj_cbor;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = clj_cbor::decode(data);
+});

@@ -1,0 +1,104 @@
+//! konserve's compressors: LZ4 frames (id 1, lz4-java's `LZ4FrameOutputStream`)
+//! and zstd frames without a content size (id 2, zstd-jni's streaming
+//! writer). Decompression streams and stops at [`MAX_SEGMENT_BYTES`], so a
+//! small hostile segment cannot make us allocate without bound.
+
+use std::io::{Read, Write};
+
+use super::CodecError;
+
+/// The largest decompressed segment accepted.
+pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
+
+/// Magic number at the start of an LZ4 frame.
+pub const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
+/// Magic number at the start of a zstd frame.
+pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+fn read_capped(mut reader: impl Read, what: &str) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::new();
+    let n = reader
+        .by_ref()
+        .take(MAX_SEGMENT_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| CodecError::Malformed(format!("{what}: {e}")))?;
+    if n as u64 > MAX_SEGMENT_BYTES {
+        return Err(CodecError::Malformed(format!(
+            "{what}: decompresses to more than {MAX_SEGMENT_BYTES} bytes"
+        )));
+    }
+    Ok(out)
+}
+
+/// Compresses `bytes` into one LZ4 frame.
+pub fn lz4_compress(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = lz4_flex::frame::FrameEncoder::new(Vec::with_capacity(bytes.len() / 2 + 32));
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(bytes);
+    encoder.finish().unwrap_or_default()
+}
+
+/// Decompresses an LZ4 frame.
+///
+/// # Errors
+/// [`CodecError::Malformed`] for anything that is not a valid frame, or one
+/// that expands beyond [`MAX_SEGMENT_BYTES`].
+pub fn lz4_decompress(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
+    if !bytes.starts_with(&LZ4_MAGIC) {
+        return Err(CodecError::Malformed("not an LZ4 frame (bad magic)".into()));
+    }
+    read_capped(lz4_flex::frame::FrameDecoder::new(bytes), "LZ4")
+}
+
+/// Compresses `bytes` into one zstd frame (level 3, konserve's).
+pub fn zstd_compress(bytes: &[u8]) -> Vec<u8> {
+    zstd::bulk::compress(bytes, 3).unwrap_or_default()
+}
+
+/// Decompresses zstd frames, streaming (konserve's frames carry no content
+/// size).
+///
+/// # Errors
+/// [`CodecError::Malformed`] for anything that is not valid zstd, or one that
+/// expands beyond [`MAX_SEGMENT_BYTES`].
+pub fn zstd_decompress(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
+    if !bytes.starts_with(&ZSTD_MAGIC) {
+        return Err(CodecError::Malformed("not a zstd frame (bad magic)".into()));
+    }
+    let decoder = zstd::stream::read::Decoder::new(bytes)
+        .map_err(|e| CodecError::Malformed(format!("zstd: {e}")))?;
+    read_capped(decoder, "zstd")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_magic() {
+        for data in [&b""[..], b"a", &[7u8; 100_000], b"hello hello hello hello"] {
+            let l = lz4_compress(data);
+            assert!(l.starts_with(&LZ4_MAGIC));
+            assert_eq!(lz4_decompress(&l).unwrap(), data);
+            let z = zstd_compress(data);
+            assert!(z.starts_with(&ZSTD_MAGIC));
+            assert_eq!(zstd_decompress(&z).unwrap(), data);
+        }
+    }
+
+    #[test]
+    fn garbage_and_truncation_are_errors() {
+        let l = lz4_compress(&[1u8; 5000]);
+        let z = zstd_compress(&[1u8; 5000]);
+        for cut in 0..l.len() {
+            let _ = lz4_decompress(&l[..cut]);
+        }
+        for cut in 0..z.len() {
+            let _ = zstd_decompress(&z[..cut]);
+        }
+        assert!(lz4_decompress(&l[..l.len() / 2]).is_err());
+        assert!(zstd_decompress(&z[..z.len() / 2]).is_err());
+        assert!(lz4_decompress(b"nope").is_err());
+        assert!(zstd_decompress(&[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff]).is_err());
+    }
+}
