@@ -41,10 +41,10 @@ fn key_and_iv(salt: &[u8], user_key: &Value) -> ([u8; 32], [u8; 16]) {
     (key, v)
 }
 
-/// Encrypts one segment with a fresh random salt.
+/// Encrypts one segment with a fresh salt: as konserve makes it, the
+/// SHA-512 hash of a random (OS-entropy) UUID v4.
 pub fn encrypt(plain: &[u8], user_key: &Value) -> Vec<u8> {
-    let mut salt = [0u8; SALT_LEN];
-    fastrand::fill(&mut salt);
+    let salt = hasch::edn_hash(&Value::Uuid(uuid::Uuid::new_v4()));
     encrypt_with_salt(plain, user_key, &salt)
 }
 
