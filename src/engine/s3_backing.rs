@@ -15,6 +15,12 @@ mode_imports!();
 /// Smallest part S3 accepts in a multipart upload (except the last one).
 pub const MIN_PART_SIZE: usize = 5 << 20;
 
+/// How many parts of a multipart upload are sent at once. An upload holds at
+/// most this many parts in memory (2 × 8 MiB with the default part size);
+/// two in flight overlap hashing and sending one part with the server's
+/// handling of the other (docs/benchmarks.md).
+pub const PARTS_IN_FLIGHT: usize = 2;
+
 /// Blobs of one store in an S3 bucket.
 #[derive(Clone, Debug)]
 pub struct S3Backing {
@@ -71,20 +77,39 @@ fn missing_as_none<T>(r: Result<T>) -> Result<Option<T>> {
 
 maybe_async_mode! {
     impl S3Backing {
+        /// Uploads `first` and the rest of `reader` as parts, up to
+        /// [`PARTS_IN_FLIGHT`] at once: reads that many parts, sends them
+        /// concurrently, and so on, so at most that many parts are held in
+        /// memory. Every part but the last is exactly `part_size` long.
         async fn upload_parts(&self, key: &str, upload_id: &str, first: Vec<u8>, reader: &mut BodySource<'_>, conditions: &Conditions) -> Result<()> {
-            let mut etags = Vec::new();
-            let mut part = first;
+            let mut etags: Vec<String> = Vec::new();
+            let mut pending = Some(first);
+            let mut ended = false;
             loop {
-                // Read ahead one part, so the last part is known to be last.
-                let mut next = Vec::with_capacity(self.part_size);
-                let ended = fill(reader, &mut next, self.part_size).await?;
-                etags.push(self.upload_part(key, upload_id, etags.len(), part).await?);
-                if next.is_empty() {
+                let mut batch: Vec<(usize, Vec<u8>)> = Vec::with_capacity(PARTS_IN_FLIGHT);
+                if let Some(part) = pending.take() {
+                    batch.push((etags.len(), part));
+                }
+                while batch.len() < PARTS_IN_FLIGHT && !ended {
+                    let mut next = Vec::with_capacity(self.part_size);
+                    ended = fill(reader, &mut next, self.part_size).await?;
+                    if next.is_empty() {
+                        ended = true;
+                        break;
+                    }
+                    batch.push((etags.len() + batch.len(), next));
+                }
+                if batch.is_empty() {
                     break;
                 }
-                part = next;
+                let sent = run_bounded(batch, PARTS_IN_FLIGHT, |(done, part): (usize, Vec<u8>)| async move {
+                    self.upload_part(key, upload_id, done, part).await
+                })
+                .await;
+                for etag in sent {
+                    etags.push(etag?);
+                }
                 if ended {
-                    etags.push(self.upload_part(key, upload_id, etags.len(), part).await?);
                     break;
                 }
             }

@@ -1,0 +1,203 @@
+//! `keys` on a store of many keys, against konserve-s3's (Clojure) pattern:
+//! list the whole bucket, then one full GET per key, one after another.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, TryStreamExt};
+use konserve_s3::blocking::{S3Client, S3Store};
+use konserve_s3::codec::blob::Encoding;
+use konserve_s3::layout;
+use konserve_s3::nonblocking::S3Store as AsyncS3Store;
+use konserve_s3::value::{Set, Value};
+use object_store::aws::AmazonS3;
+use object_store::{GetOptions, GetRange, ObjectStore};
+
+use crate::floor::Floor;
+use crate::measure::{Res, run_threads};
+use crate::ops::META_PREFIX;
+use crate::sys::cpu_time;
+
+/// How many metadata reads the store keeps in flight (`KEYS_PARALLELISM`
+/// in src/engine/store.rs); the floor and object_store use the same.
+pub const IN_FLIGHT: usize = 16;
+
+/// Who lists the keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lister {
+    Store,
+    StoreAsync,
+    Floor,
+    /// The floor with 64 in flight: does more parallelism help here?
+    Floor64,
+    ObjectStore,
+    /// The Clojure konserve-s3 pattern, with this crate's `S3Client`.
+    Sequential,
+}
+
+impl Lister {
+    pub const ALL: [Lister; 6] = [
+        Lister::Store,
+        Lister::StoreAsync,
+        Lister::Floor,
+        Lister::Floor64,
+        Lister::ObjectStore,
+        Lister::Sequential,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Lister::Store => "konserve-s3 blocking `keys`",
+            Lister::StoreAsync => "konserve-s3 async `keys`",
+            Lister::Floor => "floor ureq: LIST + ranged GETs, 16 threads",
+            Lister::Floor64 => "floor ureq: LIST + ranged GETs, 64 threads",
+            Lister::ObjectStore => "object_store: list + ranged GETs, 16 in flight",
+            Lister::Sequential => {
+                "konserve-s3 (Clojure) pattern: LIST bucket + full GET per key, sequential"
+            }
+        }
+    }
+}
+
+/// Wall and CPU time of the runs of one lister.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timing {
+    pub runs: u32,
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+impl Timing {
+    pub fn secs(&self) -> f64 {
+        self.wall.as_secs_f64() / f64::from(self.runs.max(1))
+    }
+    pub fn cpu_secs(&self) -> f64 {
+        self.cpu.as_secs_f64() / f64::from(self.runs.max(1))
+    }
+}
+
+/// What the `keys` benchmark needs.
+pub struct KeysCtx<'a> {
+    pub rt: &'a tokio::runtime::Runtime,
+    pub client: S3Client,
+    pub store: S3Store,
+    pub store_async: AsyncS3Store,
+    pub floor: Arc<Floor>,
+    pub object_store: Arc<AmazonS3>,
+    pub prefix: String,
+}
+
+/// Writes `n` keys into the store (64 threads).
+pub fn populate(store: &S3Store, n: usize) -> Res<()> {
+    let workers = 64.min(n.max(1));
+    let per = n.div_ceil(workers);
+    run_threads(workers, per, |w, i| {
+        let idx = w * per + i;
+        if idx < n {
+            let value = Value::from(format!(
+                "value of key number {idx:>8}, about a hundred bytes long: {}",
+                "x".repeat(30)
+            ));
+            store.assoc(Value::from(format!("key-{idx}")), value)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// One listing by `who`; returns the number of keys found.
+pub fn run(ctx: &KeysCtx<'_>, who: Lister, timing: &mut Timing) -> Res<usize> {
+    let cpu0 = cpu_time();
+    let t0 = Instant::now();
+    let found = match who {
+        Lister::Store => ctx.store.keys()?.len(),
+        Lister::StoreAsync => ctx.rt.block_on(ctx.store_async.keys())?.len(),
+        Lister::Floor => floor_keys(ctx, IN_FLIGHT)?,
+        Lister::Floor64 => floor_keys(ctx, 64)?,
+        Lister::ObjectStore => ctx.rt.block_on(object_store_keys(ctx))?,
+        Lister::Sequential => sequential_keys(ctx)?.len(),
+    };
+    timing.wall += t0.elapsed();
+    timing.cpu += cpu_time().saturating_sub(cpu0);
+    timing.runs += 1;
+    Ok(found)
+}
+
+fn is_value_blob(object: &str, prefix: &str) -> bool {
+    object
+        .strip_prefix(prefix)
+        .is_some_and(|n| layout::blob_kind(n) == Some(layout::BlobKind::Value))
+}
+
+/// The same requests as `keys`, bare: LIST under the store's prefix, then a
+/// ranged GET of each blob's first 4 KiB, `threads` threads.
+fn floor_keys(ctx: &KeysCtx<'_>, threads: usize) -> Res<usize> {
+    let names: Vec<String> = ctx
+        .floor
+        .list(&ctx.prefix)?
+        .into_iter()
+        .filter(|k| is_value_blob(k, &ctx.prefix))
+        .collect();
+    let encoding = Encoding::default();
+    let per = names.len().div_ceil(threads);
+    let found = std::sync::atomic::AtomicUsize::new(0);
+    run_threads(threads, per, |w, i| {
+        if let Some(name) = names.get(w * per + i) {
+            let bytes = ctx.floor.get_prefix(name, META_PREFIX)?;
+            encoding.decode_meta(&bytes)?;
+            found.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    })?;
+    Ok(found.into_inner())
+}
+
+/// object_store: list, then ranged GETs of the first 4 KiB, 16 in flight.
+async fn object_store_keys(ctx: &KeysCtx<'_>) -> Res<usize> {
+    let os = ctx.object_store.clone();
+    let prefix = ctx.prefix.clone();
+    let listed: Vec<_> = os.list(None).try_collect().await?;
+    let names: Vec<_> = listed
+        .into_iter()
+        .filter(|m| is_value_blob(m.location.as_ref(), &prefix))
+        .map(|m| m.location)
+        .collect();
+    let encoding = Encoding::default();
+    let metas: Vec<Res<Value>> = futures_util::stream::iter(names)
+        .map(|path| {
+            let os = os.clone();
+            let encoding = &encoding;
+            async move {
+                let options = GetOptions {
+                    range: Some(GetRange::Bounded(0..META_PREFIX)),
+                    ..GetOptions::default()
+                };
+                let bytes = os.get_opts(&path, options).await?.bytes().await?;
+                Ok(encoding.decode_meta(&bytes)?.1)
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    let mut n = 0;
+    for m in metas {
+        m?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// konserve-s3 (Clojure)'s `keys`: list the whole bucket, then read every
+/// blob whole, one after another, and decode its metadata.
+fn sequential_keys(ctx: &KeysCtx<'_>) -> Res<Set> {
+    let encoding = Encoding::default();
+    let mut out = Set::new();
+    for object in ctx.client.list_objects(None)? {
+        if !is_value_blob(&object.key, &ctx.prefix) {
+            continue;
+        }
+        let got = ctx.client.get_object(&object.key, None)?;
+        out.insert(encoding.decode_meta(&got.body)?.1);
+    }
+    Ok(out)
+}

@@ -1,0 +1,583 @@
+//! konserve-s3 measured side by side, in one run against one local
+//! SeaweedFS: the store (blocking and async), the floor (the same HTTP
+//! requests as bare presigned requests), and the peer (object_store).
+//!
+//! ```sh
+//! cargo run --release -p konserve-s3-bench -- --quick   # a couple of minutes
+//! cargo run --release -p konserve-s3-bench              # the full run; writes docs/benchmarks.md
+//! ```
+//!
+//! Options: `--quick`, `--out PATH` (where to write the report; the full
+//! run writes `docs/benchmarks.md`, a quick run only with `--out`),
+//! `--parts matrix,keys,stream` (what to run; default all),
+//! `--keys N` (keys in the `keys` store; default 10000),
+//! `--stream-mib N` (size of the streamed value; default 1024),
+//! `--build-times PATH` (the TSV `bench/build-times.sh` prints; default
+//! `target-bench/build-times.tsv` when it exists).
+
+mod floor;
+mod keys;
+mod measure;
+mod ops;
+mod report;
+mod stream;
+mod sys;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use konserve_s3::S3Client;
+use konserve_s3::config::S3Config;
+use konserve_s3::dev_server::{SEAWEEDFS_VERSION, SeaweedFs, SeaweedFsOptions};
+use konserve_s3::value::Value;
+use object_store::aws::AmazonS3Builder;
+use uuid::Uuid;
+
+use crate::floor::{Floor, FloorAsync, Target};
+use crate::keys::{KeysCtx, Lister, Timing};
+use crate::measure::{Res, Sample};
+use crate::ops::{Client, Ctx, Key, Op, Payload};
+use crate::report::Report;
+use crate::stream::{Case, StreamResult, StreamSetup};
+
+/// Value sizes.
+pub const SIZES: [usize; 3] = [1 << 10, 64 << 10, 4 << 20];
+/// Concurrency: threads (blocking) or tasks (async).
+pub const CONCURRENCY: [usize; 3] = [1, 16, 64];
+
+/// What to run and how much.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub quick: bool,
+    pub out: Option<PathBuf>,
+    pub matrix: bool,
+    pub keys: bool,
+    pub stream: bool,
+    pub key_count: usize,
+    pub stream_mib: u64,
+    pub build_times: Option<PathBuf>,
+    pub command: String,
+    /// Multiplies the operation counts (development).
+    pub scale: f64,
+    /// Only these operations, sizes, concurrencies, clients (development).
+    pub only_ops: Option<Vec<String>>,
+    pub only_sizes: Option<Vec<usize>>,
+    pub only_conc: Option<Vec<usize>>,
+    pub only_clients: Option<Vec<String>>,
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+fn parse_args() -> Res<Options> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut o = Options {
+        quick: false,
+        out: None,
+        matrix: true,
+        keys: true,
+        stream: true,
+        key_count: 10_000,
+        stream_mib: 1024,
+        build_times: None,
+        command: String::new(),
+        scale: 1.0,
+        only_ops: None,
+        only_sizes: None,
+        only_conc: None,
+        only_clients: None,
+    };
+    let mut out_given = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--out" => {
+                o.out = Some(value()?.into());
+                out_given = true;
+            }
+            "--parts" => {
+                let v = value()?;
+                let parts: Vec<&str> = v.split(',').collect();
+                o.matrix = parts.contains(&"matrix");
+                o.keys = parts.contains(&"keys");
+                o.stream = parts.contains(&"stream");
+            }
+            "--keys" => o.key_count = value()?.parse()?,
+            "--stream-mib" => o.stream_mib = value()?.parse()?,
+            "--build-times" => o.build_times = Some(value()?.into()),
+            "--scale" => o.scale = value()?.parse()?,
+            "--ops" => o.only_ops = Some(value()?.split(',').map(str::to_owned).collect()),
+            "--sizes" => {
+                o.only_sizes = Some(
+                    value()?
+                        .split(',')
+                        .map(|x| x.parse().map_err(|e| format!("--sizes: {e}")))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            "--conc" => {
+                o.only_conc = Some(
+                    value()?
+                        .split(',')
+                        .map(|x| x.parse().map_err(|e| format!("--conc: {e}")))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            "--clients" => o.only_clients = Some(value()?.split(',').map(str::to_owned).collect()),
+            "-h" | "--help" => {
+                println!(
+                    "{}",
+                    include_str!("main.rs")
+                        .lines()
+                        .take(18)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let filtered = o.only_ops.is_some()
+        || o.only_sizes.is_some()
+        || o.only_conc.is_some()
+        || o.only_clients.is_some();
+    if !out_given && !o.quick && !filtered && o.scale == 1.0 && o.matrix && o.keys && o.stream {
+        o.out = Some(repo_root().join("docs/benchmarks.md"));
+    }
+    if o.build_times.is_none() {
+        let default = repo_root().join("target-bench/build-times.tsv");
+        if default.exists() {
+            o.build_times = Some(default);
+        }
+    }
+    let mut command = String::from("cargo run --release -p konserve-s3-bench");
+    if !args.is_empty() {
+        command.push_str(" -- ");
+        command.push_str(&args.join(" "));
+    }
+    o.command = command;
+    Ok(o)
+}
+
+/// Operations per worker per round for a cell, and the rounds; `None`
+/// when the cell is skipped (4 MiB at concurrency 64 in quick mode).
+fn plan(o: &Options, op: Op, size: usize, c: usize) -> Option<(usize, usize)> {
+    let big = size > 64 << 10;
+    if o.quick && big && c > 16 {
+        return None;
+    }
+    // Operations per client and round.
+    let total = match (size, c) {
+        (s, 1) if s <= 1 << 10 => 300,
+        (s, 16) if s <= 1 << 10 => 800,
+        (s, _) if s <= 1 << 10 => 1280,
+        (s, 1) if s <= 64 << 10 => 150,
+        (s, 16) if s <= 64 << 10 => 480,
+        (s, _) if s <= 64 << 10 => 640,
+        (_, 1) => 6,
+        (_, 16) => 32,
+        (_, _) => 64,
+    };
+    // Two requests per operation: half as many.
+    let total = if matches!(op, Op::UpdateIn | Op::Bassoc | Op::Dissoc) {
+        total / 2
+    } else {
+        total
+    };
+    let (total, rounds) = if o.quick {
+        (total / 4, 2)
+    } else if size <= 1 << 10 && c == 1 && matches!(op, Op::Get | Op::Assoc) {
+        // The ≤ 5 % overhead target: more interleaved rounds.
+        (total, 6)
+    } else if big {
+        (total, 2)
+    } else {
+        (total, 3)
+    };
+    let total = (total as f64 * o.scale) as usize;
+    Some(((total / c).max(1), rounds))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(stream::CHILD_ARG) {
+        if let Err(e) = stream::child_main(args.get(2).map_or("", String::as_str)) {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn config(server: &Target, id: Uuid) -> Res<S3Config> {
+    Ok(S3Config::builder()
+        .bucket(server.bucket.clone())
+        .id(id)
+        .endpoint(server.endpoint.clone())
+        .region(server.region.clone())
+        .credentials(server.access_key.clone(), server.secret_key.clone())
+        .build()?)
+}
+
+fn object_store_for(t: &Target) -> Res<Arc<object_store::aws::AmazonS3>> {
+    Ok(Arc::new(
+        AmazonS3Builder::new()
+            .with_endpoint(&t.endpoint)
+            .with_allow_http(true)
+            .with_virtual_hosted_style_request(false)
+            .with_bucket_name(&t.bucket)
+            .with_access_key_id(&t.access_key)
+            .with_secret_access_key(&t.secret_key)
+            .with_region(&t.region)
+            .build()?,
+    ))
+}
+
+fn aws_client(t: &Target) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(t.region.clone()))
+        .endpoint_url(&t.endpoint)
+        .force_path_style(true)
+        .credentials_provider(Credentials::new(
+            &t.access_key,
+            &t.secret_key,
+            None,
+            None,
+            "static",
+        ))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+fn run() -> Res<()> {
+    let o = parse_args()?;
+    let machine = sys::Machine::probe();
+    println!(
+        "konserve-s3 benchmarks{}: {} × {}, {:.1} GiB, {}",
+        if o.quick { " (quick)" } else { "" },
+        machine.nproc,
+        machine.cpu_model,
+        machine.memory_gib,
+        machine.rustc
+    );
+    let server = SeaweedFs::start_with(SeaweedFsOptions {
+        exit_with_parent: true,
+        ..SeaweedFsOptions::default()
+    })?;
+    println!("SeaweedFS {SEAWEEDFS_VERSION} at {}", server.endpoint());
+    let target_of = |bucket: &str| Target {
+        endpoint: server.endpoint().to_owned(),
+        access_key: server.access_key().to_owned(),
+        secret_key: server.secret_key().to_owned(),
+        region: server.region().to_owned(),
+        bucket: bucket.to_owned(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut report = Report::new(machine, o.clone());
+
+    if o.matrix {
+        let target = target_of("bench-ops");
+        let id = Uuid::new_v4();
+        let cfg = config(&target, id)?;
+        let store = konserve_s3::blocking::create_store(&cfg)?;
+        let store_async = rt.block_on(konserve_s3::nonblocking::connect_store(&cfg))?;
+        let ctx = Ctx {
+            store_id: id,
+            store,
+            store_async,
+            floor: Arc::new(Floor::new(&target)?),
+            floor_async: Arc::new(FloorAsync::new(&target)?),
+            object_store: object_store_for(&target)?,
+            aws: aws_client(&target),
+            bucket: target.bucket.clone(),
+            rt,
+        };
+        report.matrix = run_matrix(&o, &ctx)?;
+        report.print_matrix_summary();
+        // Free the server's disk before the next parts.
+        let client = S3Client::new(&cfg)?;
+        let objects: Vec<String> = client
+            .list_objects(None)?
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        client.delete_objects(&objects)?;
+        let Ctx { rt: back, .. } = ctx;
+        run_rest(&o, &mut report, back, &target_of)?;
+    } else {
+        run_rest(&o, &mut report, rt, &target_of)?;
+    }
+
+    report.deps_blocking = Some(dependency_count()?);
+    if let Some(path) = &o.build_times {
+        report.builds = report::read_build_times(path)?;
+    }
+    report.print_targets();
+    if let Some(out) = &o.out {
+        std::fs::write(out, report.markdown())?;
+        println!("\nwrote {}", out.display());
+    }
+    drop(server);
+    Ok(())
+}
+
+fn run_rest(
+    o: &Options,
+    report: &mut Report,
+    rt: tokio::runtime::Runtime,
+    target_of: &dyn Fn(&str) -> Target,
+) -> Res<()> {
+    if o.keys {
+        report.keys = Some(run_keys(o, &rt, &target_of("bench-keys"))?);
+    }
+    if o.stream {
+        report.stream = Some(run_stream(o, &target_of("bench-stream"))?);
+    }
+    Ok(())
+}
+
+/// The value and the store's blobs for each size.
+fn payloads(ctx: &Ctx) -> Res<Vec<Arc<Payload>>> {
+    let client = ctx.store.backing().client().clone();
+    let mut out = Vec::new();
+    for size in SIZES {
+        let mut data = vec![0u8; size];
+        fastrand::fill(&mut data);
+        let value = Value::Bytes(data.clone());
+        let probe = Key::new(ctx.store_id, format!("probe-{size}"));
+        ctx.store.assoc(probe.value.clone(), value.clone())?;
+        let edn_blob = Bytes::from(client.get_object(&probe.object, None)?.body);
+        let bin_data = Bytes::from(data);
+        ctx.store.bassoc(probe.value.clone(), bin_data.clone())?;
+        let bin_blob = Bytes::from(client.get_object(&probe.object, None)?.body);
+        ctx.store.dissoc(probe.value.clone())?;
+        out.push(Arc::new(Payload {
+            size,
+            value,
+            edn_blob,
+            bin_data,
+            bin_blob,
+        }));
+    }
+    Ok(out)
+}
+
+/// A cell of the matrix.
+pub type CellKey = (Op, usize, usize, Client);
+
+fn run_matrix(o: &Options, ctx: &Ctx) -> Res<BTreeMap<CellKey, Sample>> {
+    let payloads = payloads(ctx)?;
+    let mut results = BTreeMap::new();
+    let mut run_id = 0usize;
+    let max_c = *CONCURRENCY.iter().max().unwrap_or(&1);
+    let clients: Vec<Client> = Client::ALL
+        .into_iter()
+        .filter(|c| {
+            o.only_clients
+                .as_ref()
+                .is_none_or(|l| l.iter().any(|n| n == c.id()))
+        })
+        .collect();
+    for op in Op::ALL {
+        if o.only_ops
+            .as_ref()
+            .is_some_and(|l| !l.iter().any(|n| n == op.name()))
+        {
+            continue;
+        }
+        for p in &payloads {
+            if !op.sized() && p.size != SIZES[0] {
+                continue;
+            }
+            if o.only_sizes.as_ref().is_some_and(|l| !l.contains(&p.size)) {
+                continue;
+            }
+            if op != Op::Dissoc {
+                let keys = ops::cell_keys(ctx, op, p.size, max_c, 1, 0);
+                ops::prepare(ctx, op, &keys, p)?;
+            }
+            for c in CONCURRENCY {
+                if o.only_conc.as_ref().is_some_and(|l| !l.contains(&c)) {
+                    continue;
+                }
+                let Some((per_worker, rounds)) = plan(o, op, p.size, c) else {
+                    continue;
+                };
+                let mut cell: BTreeMap<Client, Sample> = BTreeMap::new();
+                for round in 0..rounds {
+                    // Rotate the order so no client always goes first.
+                    for j in 0..clients.len() {
+                        let client = clients[(j + round) % clients.len()];
+                        run_id += 1;
+                        let keys = ops::cell_keys(ctx, op, p.size, c, per_worker, run_id);
+                        if op == Op::Dissoc {
+                            ops::prepare(ctx, op, &keys, p)?;
+                        }
+                        let s = ops::run_cell(ctx, client, op, p, &keys, c, per_worker).map_err(
+                            |e| format!("{} {} {}B c={c}: {e}", client.name(), op.name(), p.size),
+                        )?;
+                        cell.entry(client).or_default().merge(s);
+                    }
+                }
+                report::print_cell(op, p.size, c, &cell);
+                for (client, s) in cell {
+                    results.insert((op, p.size, c, client), s);
+                }
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// The `keys` benchmark's results.
+pub struct KeysOutcome {
+    pub count: usize,
+    pub timings: Vec<(Lister, Timing)>,
+}
+
+fn run_keys(o: &Options, rt: &tokio::runtime::Runtime, target: &Target) -> Res<KeysOutcome> {
+    let id = Uuid::new_v4();
+    let cfg = config(target, id)?;
+    let store = konserve_s3::blocking::create_store(&cfg)?;
+    println!("\nkeys: writing {} keys …", o.key_count);
+    keys::populate(&store, o.key_count)?;
+    let ctx = KeysCtx {
+        rt,
+        client: store.backing().client().clone(),
+        store_async: rt.block_on(konserve_s3::nonblocking::connect_store(&cfg))?,
+        store,
+        floor: Arc::new(Floor::new(target)?),
+        object_store: object_store_for(target)?,
+        prefix: konserve_s3::layout::store_prefix(id),
+    };
+    let rounds = if o.quick { 1 } else { 2 };
+    let mut timings: Vec<(Lister, Timing)> = Lister::ALL
+        .iter()
+        .map(|l| (*l, Timing::default()))
+        .collect();
+    for _ in 0..rounds {
+        for (who, timing) in &mut timings {
+            let found = keys::run(&ctx, *who, timing)?;
+            if found != o.key_count {
+                return Err(
+                    format!("{}: found {found} keys of {}", who.name(), o.key_count).into(),
+                );
+            }
+        }
+    }
+    let outcome = KeysOutcome {
+        count: o.key_count,
+        timings,
+    };
+    report::print_keys(&outcome);
+    Ok(outcome)
+}
+
+/// The streaming benchmark's results.
+pub struct StreamOutcome {
+    pub size: u64,
+    pub results: Vec<(Case, StreamResult)>,
+}
+
+fn run_stream(o: &Options, target: &Target) -> Res<StreamOutcome> {
+    let id = Uuid::new_v4();
+    let cfg = config(target, id)?;
+    konserve_s3::blocking::create_store(&cfg)?;
+    let setup = StreamSetup {
+        target: target.clone(),
+        store_id: id,
+        size: o.stream_mib << 20,
+    };
+    println!(
+        "\nstreaming {} MiB (each case in its own process) …",
+        o.stream_mib
+    );
+    let rounds = if o.quick { 1 } else { 2 };
+    let mut results: Vec<(Case, StreamResult)> = Vec::new();
+    let puts = [Case::FloorPut, Case::StorePut, Case::StoreAsyncPut];
+    let gets = [
+        Case::FloorGet,
+        Case::FloorAsyncGet,
+        Case::StoreGet,
+        Case::StoreAsyncGet,
+    ];
+    for round in 0..rounds {
+        // Uploads, then downloads after one untimed download (so the first
+        // timed one does not meet the server still busy with the uploads);
+        // the order rotates every round.
+        let order: Vec<(Case, bool)> = (0..puts.len())
+            .map(|j| (puts[(j + round) % puts.len()], true))
+            .chain(std::iter::once((Case::FloorGet, false)))
+            .chain((0..gets.len()).map(|j| (gets[(j + round) % gets.len()], true)))
+            .collect();
+        for (case, timed) in order {
+            let r = stream::run_child(&setup, case)?;
+            if !timed {
+                continue;
+            }
+            println!(
+                "  {:<55} {:>8.1} MiB/s  peak RSS {:>6.1} MiB  CPU {:>5.2} s",
+                case.name(),
+                r.mib_per_sec(),
+                r.peak_rss_kib as f64 / 1024.0,
+                r.cpu_secs
+            );
+            results.push((case, r));
+        }
+    }
+    let outcome = StreamOutcome {
+        size: setup.size,
+        results,
+    };
+    report::print_stream(&outcome);
+    Ok(outcome)
+}
+
+/// `cargo tree -e normal --no-default-features --features blocking
+/// --prefix none | sort -u | wc -l` on the main crate.
+fn dependency_count() -> Res<usize> {
+    let out = std::process::Command::new("cargo")
+        .current_dir(repo_root())
+        .args([
+            "tree",
+            "-e",
+            "normal",
+            "--no-default-features",
+            "--features",
+            "blocking",
+            "--prefix",
+            "none",
+            "-p",
+            "konserve-s3",
+        ])
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let lines: std::collections::BTreeSet<&str> = std::str::from_utf8(&out.stdout)?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .collect();
+    Ok(lines.len())
+}

@@ -1,0 +1,950 @@
+//! Printing the results, checking the targets, writing docs/benchmarks.md.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::keys::Lister;
+use crate::measure::{Res, Sample};
+use crate::ops::{Client, Op};
+use crate::stream::Case;
+use crate::sys::Machine;
+use crate::{CONCURRENCY, CellKey, KeysOutcome, Options, SIZES, StreamOutcome};
+
+/// One client's clean release build.
+#[derive(Clone, Debug)]
+pub struct BuildRow {
+    pub name: String,
+    pub deps: String,
+    pub secs: String,
+    /// The 1-minute load average when the build started (other work on
+    /// the machine slows a build down).
+    pub load: String,
+}
+
+/// Reads the TSV `bench/build-times.sh` prints (`name deps seconds`).
+pub fn read_build_times(path: &Path) -> Res<Vec<BuildRow>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() >= 3).then(|| BuildRow {
+                name: f[0].to_owned(),
+                deps: f[1].to_owned(),
+                secs: f[2].to_owned(),
+                load: f.get(3).copied().unwrap_or("").to_owned(),
+            })
+        })
+        .collect())
+}
+
+/// Everything measured.
+pub struct Report {
+    pub machine: Machine,
+    pub options: Options,
+    pub matrix: BTreeMap<CellKey, Sample>,
+    pub keys: Option<KeysOutcome>,
+    pub stream: Option<StreamOutcome>,
+    pub deps_blocking: Option<usize>,
+    pub builds: Vec<BuildRow>,
+}
+
+fn build_name(id: &str) -> &str {
+    match id {
+        "konserve" => "konserve-s3 (blocking only)",
+        "object_store" => "object_store 0.14 (`aws`) + tokio",
+        "aws" => "aws-sdk-s3 1 (defaults) + tokio",
+        other => other,
+    }
+}
+
+pub fn size_name(size: usize) -> String {
+    if size >= 1 << 20 {
+        format!("{} MiB", size >> 20)
+    } else {
+        format!("{} KiB", size >> 10)
+    }
+}
+
+/// The floor a client is compared with.
+fn floor_of(client: Client) -> Option<Client> {
+    match client {
+        Client::Store => Some(Client::Floor),
+        Client::StoreAsync => Some(Client::FloorAsync),
+        _ => None,
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { f64::NAN }
+}
+
+/// Columns of a cell's table: client, ops/s, p50, p99, CPU/op, then ratios.
+fn cell_rows(cell: &BTreeMap<Client, Sample>) -> Vec<[String; 10]> {
+    let os = cell.get(&Client::ObjectStore);
+    Client::ALL
+        .iter()
+        .filter_map(|client| {
+            let s = cell.get(client)?;
+            let vs_floor = floor_of(*client)
+                .and_then(|f| cell.get(&f))
+                .map_or("".into(), |f| {
+                    format!("{:.3}", ratio(s.ops_per_sec(), f.ops_per_sec()))
+                });
+            let (vs_os, cpu_os) = match os {
+                Some(os) if *client != Client::ObjectStore => (
+                    format!("{:.2}", ratio(s.ops_per_sec(), os.ops_per_sec())),
+                    format!("{:.2}", ratio(s.cpu_us_per_op(), os.cpu_us_per_op())),
+                ),
+                _ => (String::new(), String::new()),
+            };
+            Some([
+                client.name().to_owned(),
+                format!("{:.0}", s.ops_per_sec()),
+                format!("{:.2}", s.latency_ms(0.5)),
+                format!("{:.2}", s.latency_ms(0.99)),
+                format!("{:.1}", s.max_ms()),
+                format!("{:.0}", s.cpu_us_per_op()),
+                if matches!(client, Client::Store | Client::StoreAsync) {
+                    s.retries.to_string()
+                } else {
+                    String::new()
+                },
+                vs_floor,
+                vs_os,
+                cpu_os,
+            ])
+        })
+        .collect()
+}
+
+const HEADERS: [&str; 10] = [
+    "client",
+    "ops/s",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "CPU µs/op",
+    "retries",
+    "ops/s ÷ floor",
+    "ops/s ÷ object_store",
+    "CPU/op ÷ object_store",
+];
+
+/// Prints one cell as it finishes.
+pub fn print_cell(op: Op, size: usize, c: usize, cell: &BTreeMap<Client, Sample>) {
+    let ops = cell.values().map(|s| s.ops).max().unwrap_or(0);
+    println!(
+        "\n{} {} c={c} ({}; {ops} ops per client)",
+        op.name(),
+        if op.sized() {
+            size_name(size)
+        } else {
+            String::new()
+        },
+        op.requests()
+    );
+    println!(
+        "  {:<22} {:>8} {:>7} {:>7} {:>8} {:>9} {:>7} {:>8} {:>8} {:>8}",
+        "client",
+        "ops/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "CPU µs/op",
+        "retries",
+        "÷floor",
+        "÷o_s",
+        "CPU÷o_s"
+    );
+    for r in cell_rows(cell) {
+        println!(
+            "  {:<22} {:>8} {:>7} {:>7} {:>8} {:>9} {:>7} {:>8} {:>8} {:>8}",
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]
+        );
+    }
+}
+
+pub fn print_keys(k: &KeysOutcome) {
+    println!("\nkeys on a store of {} keys:", k.count);
+    for (who, t) in &k.timings {
+        println!(
+            "  {:<75} {:>7.2} s  CPU {:>6.2} s",
+            who.name(),
+            t.secs(),
+            t.cpu_secs()
+        );
+    }
+}
+
+pub fn print_stream(s: &StreamOutcome) {
+    println!(
+        "\nstreaming {} MiB (mean of rounds; peak RSS: max):",
+        s.size >> 20
+    );
+    for (case, r) in stream_summary(s) {
+        println!(
+            "  {:<55} {:>8.1} MiB/s  peak RSS {:>6.1} MiB  CPU {:>5.2} s",
+            case.name(),
+            r.mib_per_sec,
+            r.peak_rss_mib,
+            r.cpu_secs
+        );
+    }
+}
+
+/// One streaming case over its rounds.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamRow {
+    pub mib_per_sec: f64,
+    pub peak_rss_mib: f64,
+    pub cpu_secs: f64,
+    pub rounds: usize,
+}
+
+fn stream_summary(s: &StreamOutcome) -> Vec<(Case, StreamRow)> {
+    Case::ALL
+        .iter()
+        .filter_map(|case| {
+            let rs: Vec<_> = s
+                .results
+                .iter()
+                .filter(|(c, _)| c == case)
+                .map(|(_, r)| r)
+                .collect();
+            if rs.is_empty() {
+                return None;
+            }
+            let n = rs.len() as f64;
+            let bytes: u64 = rs.iter().map(|r| r.bytes).sum();
+            let secs: f64 = rs.iter().map(|r| r.secs).sum();
+            Some((
+                *case,
+                StreamRow {
+                    mib_per_sec: bytes as f64 / (1024.0 * 1024.0) / secs.max(1e-9),
+                    peak_rss_mib: rs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0) as f64
+                        / 1024.0,
+                    cpu_secs: rs.iter().map(|r| r.cpu_secs).sum::<f64>() / n,
+                    rounds: rs.len(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// A target's verdict.
+struct Verdict {
+    target: String,
+    measured: String,
+    holds: Option<bool>,
+}
+
+fn mark(holds: Option<bool>) -> &'static str {
+    match holds {
+        Some(true) => "holds",
+        Some(false) => "**missed**",
+        None => "not measured",
+    }
+}
+
+fn geomean(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    (xs.iter().map(|x| x.ln()).sum::<f64>() / xs.len() as f64).exp()
+}
+
+impl Report {
+    pub fn new(machine: Machine, options: Options) -> Report {
+        Report {
+            machine,
+            options,
+            matrix: BTreeMap::new(),
+            keys: None,
+            stream: None,
+            deps_blocking: None,
+            builds: Vec::new(),
+        }
+    }
+
+    fn get(&self, op: Op, size: usize, c: usize, client: Client) -> Option<&Sample> {
+        self.matrix.get(&(op, size, c, client))
+    }
+
+    /// Ratios `a(metric) / object_store(metric)` over every cell, for `client`.
+    fn vs_object_store(&self, client: Client, cpu: bool) -> Vec<(Op, usize, usize, f64)> {
+        self.vs(client, Client::ObjectStore, cpu)
+    }
+
+    /// Ratios `client(metric) / other(metric)` over every cell.
+    fn vs(&self, client: Client, other: Client, cpu: bool) -> Vec<(Op, usize, usize, f64)> {
+        self.matrix
+            .iter()
+            .filter(|((_, _, _, cl), _)| *cl == client)
+            .filter_map(|((op, size, c, _), s)| {
+                let os = self.get(*op, *size, *c, other)?;
+                let r = if cpu {
+                    ratio(s.cpu_us_per_op(), os.cpu_us_per_op())
+                } else {
+                    ratio(s.ops_per_sec(), os.ops_per_sec())
+                };
+                Some((*op, *size, *c, r))
+            })
+            .collect()
+    }
+
+    /// Overhead of `client` over its floor: floor ops/s ÷ client ops/s − 1.
+    fn overhead(&self, op: Op, client: Client) -> Option<f64> {
+        let s = self.get(op, SIZES[0], 1, client)?;
+        let f = self.get(op, SIZES[0], 1, floor_of(client)?)?;
+        Some(ratio(f.ops_per_sec(), s.ops_per_sec()) - 1.0)
+    }
+
+    fn verdicts(&self) -> Vec<Verdict> {
+        let mut v = Vec::new();
+        for client in [Client::Store, Client::StoreAsync] {
+            for op in [Op::Get, Op::Assoc] {
+                let o = self.overhead(op, client);
+                let p50 = (|| {
+                    let s = self.get(op, SIZES[0], 1, client)?;
+                    let f = self.get(op, SIZES[0], 1, floor_of(client)?)?;
+                    Some(s.latency_ms(0.5) - f.latency_ms(0.5))
+                })();
+                v.push(Verdict {
+                    target: format!(
+                        "{} `{}` 1 KiB, c=1: overhead vs {} ≤ 5 %",
+                        client.name(),
+                        op.name(),
+                        floor_of(client).map_or("", |f| f.name())
+                    ),
+                    measured: match (o, p50) {
+                        (Some(o), Some(d)) => format!("{:+.1} % (p50 {:+.3} ms)", o * 100.0, d),
+                        _ => "—".into(),
+                    },
+                    holds: o.map(|o| o <= 0.05),
+                });
+            }
+        }
+        for client in [Client::Store, Client::StoreAsync] {
+            for cpu in [false, true] {
+                let rs = self.vs_object_store(client, cpu);
+                let (limit, what) = if cpu {
+                    (0.7, "client CPU per op ≤ 0.7× object_store's")
+                } else {
+                    (1.0, "throughput ≥ 1.0× object_store")
+                };
+                let ok = |r: f64| if cpu { r <= limit } else { r >= limit };
+                let held = rs.iter().filter(|r| ok(r.3)).count();
+                let worst = rs.iter().copied().max_by(|a, b| {
+                    let (x, y) = if cpu { (a.3, b.3) } else { (-a.3, -b.3) };
+                    x.total_cmp(&y)
+                });
+                let ratios: Vec<f64> = rs.iter().map(|r| r.3).collect();
+                v.push(Verdict {
+                    target: format!("{}: {what}, every cell", client.name()),
+                    measured: match worst {
+                        Some((op, size, c, r)) => format!(
+                            "{held}/{} cells; geomean {:.2}×; worst {:.2}× ({} {} c={c})",
+                            rs.len(),
+                            geomean(&ratios),
+                            r,
+                            op.name(),
+                            if op.sized() {
+                                size_name(size)
+                            } else {
+                                String::new()
+                            }
+                        ),
+                        None => "—".into(),
+                    },
+                    holds: (!rs.is_empty()).then_some(held == rs.len()),
+                });
+            }
+        }
+        if let Some(k) = &self.keys {
+            let t = |l: Lister| {
+                k.timings
+                    .iter()
+                    .find(|(w, _)| *w == l)
+                    .map(|(_, t)| t.secs())
+            };
+            for l in [Lister::Store, Lister::StoreAsync] {
+                let r = match (t(Lister::Sequential), t(l)) {
+                    (Some(seq), Some(ours)) => Some(seq / ours),
+                    _ => None,
+                };
+                v.push(Verdict {
+                    target: format!(
+                        "{} on {} keys ≥ 10× faster than the konserve-s3 (Clojure) pattern",
+                        l.name(),
+                        k.count
+                    ),
+                    measured: r.map_or("—".into(), |r| format!("{r:.1}×")),
+                    holds: r.map(|r| r >= 10.0),
+                });
+            }
+        }
+        if let Some(s) = &self.stream {
+            let rows = stream_summary(s);
+            let row = |c: Case| rows.iter().find(|(x, _)| *x == c).map(|(_, r)| *r);
+            for (case, floor) in [
+                (Case::StorePut, Case::FloorPut),
+                (Case::StoreGet, Case::FloorGet),
+                (Case::StoreAsyncPut, Case::FloorPut),
+                (Case::StoreAsyncGet, Case::FloorAsyncGet),
+            ] {
+                if let (Some(r), Some(f)) = (row(case), row(floor)) {
+                    v.push(Verdict {
+                        target: format!(
+                            "{} of {} MiB: peak RSS ≤ 64 MiB",
+                            case.name(),
+                            s.size >> 20
+                        ),
+                        measured: format!("{:.1} MiB", r.peak_rss_mib),
+                        holds: Some(r.peak_rss_mib <= 64.0),
+                    });
+                    let q = r.mib_per_sec / f.mib_per_sec;
+                    v.push(Verdict {
+                        target: format!(
+                            "{}: throughput ≥ 0.9× {}",
+                            case.name(),
+                            floor.name().split(':').next().unwrap_or("the floor")
+                        ),
+                        measured: format!(
+                            "{q:.2}× ({:.0} vs {:.0} MiB/s)",
+                            r.mib_per_sec, f.mib_per_sec
+                        ),
+                        holds: Some(q >= 0.9),
+                    });
+                }
+            }
+        }
+        v
+    }
+
+    /// Summary rows: (client, other, ops/s geomean, ops/s min, CPU geomean,
+    /// CPU max) over every cell both ran.
+    fn summary(&self) -> Vec<(Client, Client, f64, f64, f64, f64)> {
+        let pairs = [
+            (Client::Store, Client::Floor),
+            (Client::StoreAsync, Client::FloorAsync),
+            (Client::Store, Client::ObjectStore),
+            (Client::StoreAsync, Client::ObjectStore),
+            (Client::Floor, Client::ObjectStore),
+            (Client::FloorAsync, Client::ObjectStore),
+            (Client::Store, Client::AwsSdk),
+            (Client::StoreAsync, Client::AwsSdk),
+            (Client::ObjectStore, Client::AwsSdk),
+        ];
+        pairs
+            .iter()
+            .filter_map(|(a, b)| {
+                let tr: Vec<f64> = self.vs(*a, *b, false).iter().map(|r| r.3).collect();
+                let cr: Vec<f64> = self.vs(*a, *b, true).iter().map(|r| r.3).collect();
+                (!tr.is_empty()).then(|| {
+                    (
+                        *a,
+                        *b,
+                        geomean(&tr),
+                        tr.iter().copied().fold(f64::INFINITY, f64::min),
+                        geomean(&cr),
+                        cr.iter().copied().fold(0.0, f64::max),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    pub fn print_matrix_summary(&self) {
+        println!("\nover every cell (geometric means; min/max over cells):");
+        for (a, b, tg, tmin, cg, cmax) in self.summary() {
+            println!(
+                "  {:<22} ÷ {:<22} ops/s {:.2}× (min {:.2}×)   CPU/op {:.2}× (max {:.2}×)",
+                a.name(),
+                b.name(),
+                tg,
+                tmin,
+                cg,
+                cmax
+            );
+        }
+    }
+
+    pub fn print_targets(&self) {
+        println!("\ntargets:");
+        for v in self.verdicts() {
+            println!(
+                "  [{}] {}: {}",
+                mark(v.holds).trim_matches('*'),
+                v.target,
+                v.measured
+            );
+        }
+        if let Some(d) = self.deps_blocking {
+            println!("  blocking build: {d} dependencies (cargo tree, normal edges, unique lines)");
+        }
+        for b in &self.builds {
+            println!(
+                "  clean release build {}: {} s, {} dependencies",
+                b.name, b.secs, b.deps
+            );
+        }
+    }
+
+    /// Geometric mean of `a ÷ b` (ops/s, or CPU per op) over the cells of
+    /// one value size (`exists` and `dissoc` count as 1 KiB).
+    fn geo_by_size(&self, a: Client, b: Client, cpu: bool, size: usize) -> String {
+        let rs: Vec<f64> = self
+            .vs(a, b, cpu)
+            .iter()
+            .filter(|r| r.1 == size)
+            .map(|r| r.3)
+            .collect();
+        if rs.is_empty() {
+            "—".into()
+        } else {
+            format!("{:.2}×", geomean(&rs))
+        }
+    }
+
+    fn by_size(&self, a: Client, b: Client, cpu: bool) -> String {
+        SIZES
+            .iter()
+            .map(|size| {
+                format!(
+                    "{} {}",
+                    size_name(*size),
+                    self.geo_by_size(a, b, cpu, *size)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// What the figures say about the targets, from the figures.
+    fn notes(&self) -> String {
+        let mut n = String::from("### Reading the targets\n\n");
+        let w = &mut n;
+        for client in [Client::Store, Client::StoreAsync] {
+            let Some(floor) = floor_of(client) else {
+                continue;
+            };
+            let parts: Vec<String> = [Op::Get, Op::Assoc]
+                .iter()
+                .filter_map(|op| {
+                    let s = self.get(*op, SIZES[0], 1, client)?;
+                    let f = self.get(*op, SIZES[0], 1, floor)?;
+                    let mean = |x: &Sample| 1e6 / x.ops_per_sec();
+                    Some(format!(
+                        "`{}` {:.0} µs per operation against {:.0} µs ({:+.0} µs; client CPU {:.0} against {:.0} µs)",
+                        op.name(),
+                        mean(s),
+                        mean(f),
+                        mean(s) - mean(f),
+                        s.cpu_us_per_op(),
+                        f.cpu_us_per_op()
+                    ))
+                })
+                .collect();
+            if !parts.is_empty() {
+                let _ = writeln!(
+                    w,
+                    "- **Overhead, {}** (1 KiB, concurrency 1, against {}): {}. The store adds \
+                     encoding or decoding the blob, `Content-MD5`, the per-key lock and \
+                     statistics to the same round trip: the systematic part is the client \
+                     CPU difference, a few per cent of the round trip. The rest moves between \
+                     runs on this shared machine: repeating these cells alone gave −1 % to \
+                     +10 % for `get` and −1 % to +5 % for `assoc`.",
+                    client.name(),
+                    floor.name(),
+                    parts.join("; ")
+                );
+            }
+        }
+        let sum = self.summary();
+        let find = |a: Client, b: Client| sum.iter().find(|r| r.0 == a && r.1 == b).copied();
+        if let (Some(so), Some(fo), Some(sf)) = (
+            find(Client::Store, Client::ObjectStore),
+            find(Client::Floor, Client::ObjectStore),
+            find(Client::Store, Client::Floor),
+        ) {
+            let _ = writeln!(
+                w,
+                "- **Throughput against object_store.** konserve-s3 blocking reaches {:.2}× \
+                 object_store's throughput (geometric mean over cells; worst cell {:.2}×; by \
+                 size: {}); the bare ureq floor, the same requests without store logic, \
+                 {:.2}× (worst {:.2}×), and the store {:.2}× its floor. So part of the gap is \
+                 the transport and the server, part is the store's own work (the CPU below); \
+                 with the server on the same two cores, what one client spends on CPU is \
+                 taken from the server, and at concurrency 16 and 64 the server sets the \
+                 pace. Single cells move by ±10–20 % between runs.",
+                so.2,
+                so.3,
+                self.by_size(Client::Store, Client::ObjectStore, false),
+                fo.2,
+                fo.3,
+                sf.2
+            );
+            let _ = writeln!(
+                w,
+                "- **CPU per operation against object_store.** konserve-s3 blocking spends \
+                 {:.2}× object_store's client CPU per operation (by size: {}); its floor \
+                 {:.2}× (by size: {}). For 1 KiB values the store costs {} its floor, and the \
+                 floor alone — presigning and ureq — is already near object_store's cost, so \
+                 ≤ 0.7× would need a cheaper transport, not less store logic. For 64 KiB and \
+                 4 MiB values the store's extra CPU is MD5: every request body carries \
+                 `Content-MD5` (the floors and object_store send none; object_store hashes \
+                 the payload with SHA-256 for its signature instead), and a read-modify-write \
+                 (`update_in`, `bassoc`) hashes the new blob a second time for its expected \
+                 ETag (`md5_etag` in `Store::read_modify_write`, computed even with optimistic \
+                 locking off). A perf profile of 4 MiB `assoc` and `update_in` (taken apart \
+                 from this run) puts `md5::compress` at about 90 % of the client's CPU.",
+                so.4,
+                self.by_size(Client::Store, Client::ObjectStore, true),
+                fo.4,
+                self.by_size(Client::Floor, Client::ObjectStore, true),
+                self.geo_by_size(Client::Store, Client::Floor, true, SIZES[0]),
+            );
+        }
+        if let (Some(so), Some(fo)) = (
+            find(Client::StoreAsync, Client::ObjectStore),
+            find(Client::FloorAsync, Client::ObjectStore),
+        ) {
+            let _ = writeln!(
+                w,
+                "- **Async against object_store.** konserve-s3 async: {:.2}× object_store's \
+                 throughput (worst cell {:.2}×) at {:.2}× its CPU per operation (by size: {}); \
+                 the reqwest floor {:.2}× and {:.2}×.",
+                so.2,
+                so.3,
+                so.4,
+                self.by_size(Client::StoreAsync, Client::ObjectStore, true),
+                fo.2,
+                fo.4
+            );
+        }
+        if let Some(k) = &self.keys {
+            let t = |l: Lister| {
+                k.timings
+                    .iter()
+                    .find(|(x, _)| *x == l)
+                    .map(|(_, t)| t.secs())
+            };
+            if let (Some(seq), Some(ours), Some(f16), Some(f64_)) = (
+                t(Lister::Sequential),
+                t(Lister::Store),
+                t(Lister::Floor),
+                t(Lister::Floor64),
+            ) {
+                let best = f16.min(f64_);
+                let _ = writeln!(
+                    w,
+                    "- **`keys`.** The sequential pattern takes {:.2} ms per key ({:.2} s for {} \
+                     keys); `keys` takes {:.2} s ({:.1}×). The same requests bare take {:.2} s \
+                     with 16 in flight and {:.2} s with 64: the server answers about {:.0} \
+                     metadata reads per second here whatever the parallelism, so no client can \
+                     list faster than about {:.1}× the sequential pattern on this machine{}.",
+                    seq * 1000.0 / k.count as f64,
+                    seq,
+                    k.count,
+                    ours,
+                    seq / ours,
+                    f16,
+                    f64_,
+                    k.count as f64 / best,
+                    seq / best,
+                    if seq / best < 10.0 {
+                        ", and more than 16 in flight (`KEYS_PARALLELISM`) would not change \
+                         that. The 10× needs a server that answers many requests in parallel, \
+                         as S3 does: there one GET takes tens of milliseconds and 16 in flight \
+                         bound the speed-up at about 16×"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        if let Some(st) = &self.stream {
+            let rows = stream_summary(st);
+            let row = |c: Case| rows.iter().find(|(x, _)| *x == c).map(|(_, r)| *r);
+            if let (Some(sp), Some(fp)) = (row(Case::StorePut), row(Case::FloorPut)) {
+                let _ = writeln!(
+                    w,
+                    "- **Streaming.** `bassoc_reader` spends {:.2} s of client CPU on {} MiB \
+                     against the floor's {:.2} s, nearly all of it the `Content-MD5` of every \
+                     part. Uploads send two parts at once (`PARTS_IN_FLIGHT` in \
+                     src/engine/s3_backing.rs), so hashing and sending one part overlaps the \
+                     server's work on the other; memory stays at two parts. Measured while \
+                     choosing it: one part at a time reached about 0.8× the floor here, two \
+                     about 1.0×, four no more than two with twice the memory.",
+                    sp.cpu_secs,
+                    st.size >> 20,
+                    fp.cpu_secs
+                );
+            }
+        }
+        let _ = writeln!(w);
+        n
+    }
+
+    /// docs/benchmarks.md.
+    pub fn markdown(&self) -> String {
+        let m = &self.machine;
+        let o = &self.options;
+        let mut s = String::new();
+        let w = &mut s;
+        let _ = writeln!(w, "# Benchmarks\n");
+        let _ = writeln!(
+            w,
+            "konserve-s3 next to the bare HTTP requests it sends (the *floor*) and next to \
+             [object_store](https://crates.io/crates/object_store) 0.14 (the *peer*) and \
+             [aws-sdk-s3](https://crates.io/crates/aws-sdk-s3) 1.x, measured in one run against one local SeaweedFS {} (`weed mini`, started by the benchmark on \
+             127.0.0.1). This file is written by the benchmark program; do not edit it by hand.\n",
+            konserve_s3::dev_server::SEAWEEDFS_VERSION
+        );
+        let _ = writeln!(w, "## Reproduce\n");
+        let _ = writeln!(
+            w,
+            "```sh\n{}\nbench/build-times.sh > target-bench/build-times.tsv   # the build-time table (one build at a time; slow)\n```\n",
+            o.command
+        );
+        let _ = writeln!(
+            w,
+            "`--quick` runs the same matrix with a quarter of the operations and fewer rounds \
+             in a couple of minutes (it writes a report only with `--out PATH`). The program is \
+             the `konserve-s3-bench` crate in [`bench/`](../bench/).\n"
+        );
+        let _ = writeln!(w, "## Machine\n");
+        let _ = writeln!(w, "| | |\n| --- | --- |");
+        let _ = writeln!(w, "| date | {} |", m.date);
+        let _ = writeln!(
+            w,
+            "| CPU | {} × {} (`nproc` {}) |",
+            m.nproc, m.cpu_model, m.nproc
+        );
+        let _ = writeln!(w, "| memory | {:.1} GiB |", m.memory_gib);
+        let _ = writeln!(w, "| kernel | {} |", m.kernel);
+        let _ = writeln!(w, "| rustc | {} |", m.rustc);
+        let _ = writeln!(w, "| mode | {} |\n", if o.quick { "quick" } else { "full" });
+        let _ = writeln!(
+            w,
+            "The S3 server runs on the same {} cores as the client, so every figure is a \
+             client *and* server figure: throughput at concurrency 16 and 64 is mostly the \
+             server's ceiling, and the client's own cost shows in the CPU column.\n",
+            m.nproc
+        );
+
+        let _ = writeln!(w, "## Targets\n");
+        let _ = writeln!(w, "| target | measured | verdict |\n| --- | --- | --- |");
+        for v in self.verdicts() {
+            let _ = writeln!(w, "| {} | {} | {} |", v.target, v.measured, mark(v.holds));
+        }
+        if let Some(d) = self.deps_blocking {
+            let builds: Vec<String> = self
+                .builds
+                .iter()
+                .map(|b| format!("{}: {} deps, {} s", build_name(&b.name), b.deps, b.secs))
+                .collect();
+            let _ = writeln!(
+                w,
+                "| blocking build stays lean | {d} dependencies (`cargo tree -e normal --no-default-features --features blocking --prefix none \\| sort -u \\| wc -l`){}{} | recorded |",
+                if builds.is_empty() {
+                    ""
+                } else {
+                    "; clean release builds: "
+                },
+                builds.join("; ")
+            );
+        }
+        let _ = writeln!(w);
+        let summary = self.summary();
+        if !summary.is_empty() {
+            let _ = writeln!(
+                w,
+                "Over every cell of the operation matrix (geometric mean of the per-cell \
+                 ratios; the worst cell in parentheses):\n"
+            );
+            let _ = writeln!(
+                w,
+                "| client | ÷ | ops/s ratio | CPU per op ratio |\n| --- | --- | --- | --- |"
+            );
+            for (a, b, tg, tmin, cg, cmax) in &summary {
+                let _ = writeln!(
+                    w,
+                    "| {} | {} | {tg:.2}× (min {tmin:.2}×) | {cg:.2}× (max {cmax:.2}×) |",
+                    a.name(),
+                    b.name()
+                );
+            }
+            let _ = writeln!(w);
+        }
+        w.push_str(&self.notes());
+
+        let _ = writeln!(w, "\n## Method\n");
+        w.push_str(METHOD);
+
+        if !self.matrix.is_empty() {
+            let _ = writeln!(w, "\n## Operations\n");
+            let _ = writeln!(
+                w,
+                "Each table: one operation, value size and concurrency; ops/s over the \
+                 interleaved rounds, latency percentiles over every operation, client CPU \
+                 (user + system of the whole benchmark process, `getrusage`) per operation. \
+                 `ops/s ÷ floor` compares each store with the floor on its own transport \
+                 (blocking with ureq, async with reqwest).\n"
+            );
+            for op in Op::ALL {
+                let _ = writeln!(w, "### `{}` ({})\n", op.name(), op.requests());
+                for size in SIZES {
+                    if !op.sized() && size != SIZES[0] {
+                        continue;
+                    }
+                    for c in CONCURRENCY {
+                        let cell: BTreeMap<Client, Sample> = Client::ALL
+                            .iter()
+                            .filter_map(|cl| Some((*cl, self.get(op, size, c, *cl)?.clone())))
+                            .collect();
+                        if cell.is_empty() {
+                            continue;
+                        }
+                        let ops = cell.values().map(|s| s.ops).max().unwrap_or(0);
+                        let _ = writeln!(
+                            w,
+                            "**{}{} · concurrency {c}** ({ops} operations per client)\n",
+                            op.name(),
+                            if op.sized() {
+                                format!(" · {}", size_name(size))
+                            } else {
+                                String::new()
+                            }
+                        );
+                        let _ = writeln!(w, "| {} |", HEADERS.join(" | "));
+                        let _ = writeln!(w, "|{}", " --- |".repeat(HEADERS.len()));
+                        for r in cell_rows(&cell) {
+                            let _ = writeln!(w, "| {} |", r.join(" | "));
+                        }
+                        let _ = writeln!(w);
+                    }
+                }
+            }
+        }
+
+        if let Some(k) = &self.keys {
+            let _ = writeln!(w, "## `keys` on {} keys\n", k.count);
+            let seq = k
+                .timings
+                .iter()
+                .find(|(l, _)| *l == Lister::Sequential)
+                .map(|(_, t)| t.secs());
+            let _ = writeln!(
+                w,
+                "| who | seconds | client CPU s | speed-up over the Clojure pattern |\n| --- | --- | --- | --- |"
+            );
+            for (l, t) in &k.timings {
+                let _ = writeln!(
+                    w,
+                    "| {} | {:.2} | {:.2} | {} |",
+                    l.name(),
+                    t.secs(),
+                    t.cpu_secs(),
+                    seq.map_or("".into(), |s| format!("{:.1}×", s / t.secs()))
+                );
+            }
+            let _ = writeln!(w);
+        }
+
+        if let Some(st) = &self.stream {
+            let _ = writeln!(w, "## Streaming a {} MiB binary value\n", st.size >> 20);
+            let _ = writeln!(
+                w,
+                "Each case in its own child process of the benchmark (peak RSS is that process's \
+                 `VmHWM`), fed by a generated reader and drained into a sink with a 256 KiB \
+                 buffer; throughput over the rounds, peak RSS the largest of the rounds.\n"
+            );
+            let _ = writeln!(
+                w,
+                "| case | MiB/s | peak RSS MiB | client CPU s | rounds |\n| --- | --- | --- | --- | --- |"
+            );
+            for (case, r) in stream_summary(st) {
+                let _ = writeln!(
+                    w,
+                    "| {} | {:.0} | {:.1} | {:.2} | {} |",
+                    case.name(),
+                    r.mib_per_sec,
+                    r.peak_rss_mib,
+                    r.cpu_secs,
+                    r.rounds
+                );
+            }
+            let _ = writeln!(w);
+        }
+
+        let _ = writeln!(w, "## Build\n");
+        if let Some(d) = self.deps_blocking {
+            let _ = writeln!(
+                w,
+                "The blocking build of konserve-s3 (`--no-default-features --features blocking`) \
+                 has **{d}** dependencies (`cargo tree -e normal --prefix none`, unique lines, \
+                 the crate itself included).\n"
+            );
+        }
+        if self.builds.is_empty() {
+            let _ = writeln!(
+                w,
+                "Build times not measured in this run (run `bench/build-times.sh`).\n"
+            );
+        } else {
+            let _ = writeln!(
+                w,
+                "Clean `cargo build --release` of a minimal program on each client, each in its \
+                 own scratch crate and target directory, one at a time, after `cargo fetch` \
+                 (`bench/build-times.sh`, same machine):\n"
+            );
+            let _ = writeln!(
+                w,
+                "| client | dependencies | clean release build | load average at its start |\n| --- | --- | --- | --- |"
+            );
+            for b in &self.builds {
+                let name = build_name(&b.name);
+                let secs = b.secs.parse::<f64>().map_or(b.secs.clone(), |s| {
+                    format!("{:.0} s ({:.1} min)", s, s / 60.0)
+                });
+                let _ = writeln!(w, "| {name} | {} | {secs} | {} |", b.deps, b.load);
+            }
+            let _ = writeln!(w);
+        }
+        s
+    }
+}
+
+const METHOD: &str = "\
+- **Clients.** *konserve-s3 blocking*: `konserve_s3::blocking` `Store` over S3 (ureq), \
+  one thread per unit of concurrency. *konserve-s3 async*: `konserve_s3::nonblocking` \
+  `Store` (reqwest), one tokio task per unit, on a multi-threaded runtime with one worker \
+  per core. *floor ureq* / *floor reqwest*: the same HTTP requests to the same object keys \
+  with the same bytes, presigned with rusty-s3 and sent with ureq (threads) or reqwest \
+  (tasks), with no store logic (no encoding, no `Content-MD5`, no retries, no statistics). \
+  *object_store*: `AmazonS3Builder` with `allow_http`, the endpoint, path-style \
+  (`virtual_hosted_style_request(false)`), static credentials and the region, otherwise its \
+  defaults (it signs the payload's SHA-256), doing the same GET/PUT/HEAD/DELETE/ranged GET \
+  from tasks. *aws-sdk-s3*: `Client` with the endpoint, path-style, static credentials, the \
+  region and `BehaviorVersion::latest()`, otherwise its defaults (CRC32 request checksums), \
+  the same requests from tasks (its clean build fits in this machine's budget; see \
+  [Build](#build)).
+- **Requests per operation.** `get` GET · `assoc` PUT · `update_in` GET + PUT · `exists` \
+  HEAD · `dissoc` HEAD + DELETE · `bassoc` ranged GET (metadata) + PUT · `bget` streamed GET \
+  drained into a sink. The floor and object_store send exactly these. Values are random \
+  bytes (an EDN byte array for `get`/`assoc`/`update_in`, a binary value for \
+  `bassoc`/`bget`); every client sends the blob the store writes, so request and answer \
+  sizes are the same for all. `exists` and `dissoc` move no value and run at 1 KiB only.
+- **Interleaving.** Each cell runs every client in rounds (3, or 6 for the 1 KiB \
+  concurrency-1 `get`/`assoc` cells), rotating the order each round, so drift of the \
+  server (compaction, page cache) falls on all clients alike. Each worker uses its own \
+  key; `dissoc` deletes keys written just before its run (untimed).
+- **CPU.** `getrusage(RUSAGE_SELF)` user + system time of the benchmark process over each \
+  run, divided by the operations: the client's cost only (the server is another process).
+- **Overhead** is floor ops/s ÷ store ops/s − 1 at concurrency 1 (that is, the mean \
+  latency difference).
+";
