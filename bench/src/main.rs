@@ -1,6 +1,7 @@
 //! konserve-s3 measured side by side, in one run against one local
 //! SeaweedFS: the store (blocking and async), the floor (the same HTTP
-//! requests as bare presigned requests), and the peer (object_store).
+//! requests as bare presigned requests), and the peers (object_store,
+//! aws-sdk-s3).
 //!
 //! ```sh
 //! cargo run --release -p konserve-s3-bench -- --quick   # a couple of minutes
@@ -13,7 +14,10 @@
 //! `--keys N` (keys in the `keys` store; default 10000),
 //! `--stream-mib N` (size of the streamed value; default 1024),
 //! `--build-times PATH` (the TSV `bench/build-times.sh` prints; default
-//! `target-bench/build-times.tsv` when it exists).
+//! `target-bench/build-times.tsv` when it exists). For development (no
+//! report is written unless `--out` is given): `--ops get,assoc,…`,
+//! `--sizes 1024,…`, `--conc 1,16`, `--clients store,floor,store-async,
+//! floor-async,object_store,aws-sdk-s3`, `--scale F` (operation counts × F).
 
 mod floor;
 mod keys;
@@ -137,7 +141,8 @@ fn parse_args() -> Res<Options> {
                     "{}",
                     include_str!("main.rs")
                         .lines()
-                        .take(18)
+                        .take_while(|l| l.starts_with("//!"))
+                        .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
                         .collect::<Vec<_>>()
                         .join("\n")
                 );

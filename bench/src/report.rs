@@ -712,8 +712,9 @@ impl Report {
         );
         let _ = writeln!(
             w,
-            "`--quick` runs the same matrix with a quarter of the operations and fewer rounds \
-             in a couple of minutes (it writes a report only with `--out PATH`). The program is \
+            "`--quick` runs the same matrix with a quarter of the operations, two rounds and \
+             no 4 MiB cells at concurrency 64, in a couple of minutes (it writes a report only \
+             with `--out PATH`); `--help` lists the other options. The program is \
              the `konserve-s3-bench` crate in [`bench/`](../bench/).\n"
         );
         let _ = writeln!(w, "## Machine\n");
@@ -791,7 +792,8 @@ impl Report {
                 w,
                 "Each table: one operation, value size and concurrency; ops/s over the \
                  interleaved rounds, latency percentiles over every operation, client CPU \
-                 (user + system of the whole benchmark process, `getrusage`) per operation. \
+                 (user + system of the whole benchmark process, `getrusage`) per operation; \
+                 `retries`: requests the store repeated (from its statistics). \
                  `ops/s ÷ floor` compares each store with the floor on its own transport \
                  (blocking with ureq, async with reqwest).\n"
             );
@@ -939,8 +941,8 @@ const METHOD: &str = "\
   bytes (an EDN byte array for `get`/`assoc`/`update_in`, a binary value for \
   `bassoc`/`bget`); every client sends the blob the store writes, so request and answer \
   sizes are the same for all. `exists` and `dissoc` move no value and run at 1 KiB only.
-- **Interleaving.** Each cell runs every client in rounds (3, or 6 for the 1 KiB \
-  concurrency-1 `get`/`assoc` cells), rotating the order each round, so drift of the \
+- **Interleaving.** Each cell runs every client in rounds (3; 2 for 4 MiB; 6 for the \
+  1 KiB concurrency-1 `get`/`assoc` cells), rotating the order each round, so drift of the \
   server (compaction, page cache) falls on all clients alike. Each worker uses its own \
   key; `dissoc` deletes keys written just before its run (untimed).
 - **CPU.** `getrusage(RUSAGE_SELF)` user + system time of the benchmark process over each \
