@@ -22,7 +22,7 @@
 //! | `Keyword` | tag 39 over `":ns/name"` | |
 //! | `Symbol` | tag 39 over `"ns/name"` (no colon) | |
 //! | `Uuid` | tag 37 over 16 bytes | |
-//! | `Inst` | tag 0 over `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (Java's `ISO_INSTANT`) for years 0000–9999; outside them tag 1 over epoch seconds: an integer for whole seconds, else a double (exact to the millisecond within ±2⁴³ s, about ±278 000 years; beyond that, integer seconds truncated towards zero) | tag 0 with any RFC 3339 offset (fractions beyond milliseconds are truncated, as boring does); tag 1 over an integer or a float |
+//! | `Inst` | tag 0 over `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (Java's `ISO_INSTANT`) for years 0000–9999; outside them tag 1 over epoch seconds: an integer for whole seconds, else a double that reads back as exactly that millisecond (every instant within ±2⁴³ s, about ±278 000 years, has one, and so does every instant read from a double); failing that, integer seconds truncated towards zero | tag 0 with any RFC 3339 offset (fractions beyond milliseconds are truncated, as boring does); tag 1 over an integer or a float |
 //! | `Bytes` | byte string | indefinite-length bytes |
 //! | `Vector`, `List` | array (a list reads back as a **vector**, as in Clojure) | tag 27 `clojure/with-meta` (the metadata is dropped), tag 27 `clojure/queue` (→ `List`) |
 //! | `Map` | map, entries in [`Value`]'s order | tag 27 `clojure/sorted-map`; duplicate keys are an error |
@@ -300,10 +300,22 @@ fn raw_simple(sym: &Symbol, inner: &Value) -> Option<u8> {
 
 const MS_PER_DAY: i64 = 86_400_000;
 
-/// Instants written as tag 1 use a double of epoch seconds strictly within
-/// ±2⁴³ s (about ±278 000 years), where it round-trips to the millisecond;
-/// beyond that, integer seconds (truncated towards zero).
+/// Within ±2⁴³ s (about ±278 000 years) every millisecond has a double of
+/// epoch seconds that reads back as exactly that millisecond.
+#[cfg(test)]
 const FLOAT_EXACT_MS: i64 = (1 << 43) * 1000;
+
+/// A double of epoch seconds that [`epoch_seconds_to_millis`] reads back as
+/// exactly `ms`: the nearest double to `ms / 1000` or one of its two
+/// neighbours. Every millisecond within ±2⁴³ s has one, and so does every
+/// instant this decoder produced from a double, however large; other
+/// instants beyond that range have none.
+fn exact_epoch_seconds(ms: i64) -> Option<f64> {
+    let nearest = ms as f64 / 1000.0;
+    [nearest, nearest.next_up(), nearest.next_down()]
+        .into_iter()
+        .find(|&secs| epoch_seconds_to_millis(secs) == Some(ms))
+}
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
 /// `days_from_civil`).
@@ -612,10 +624,9 @@ impl Encoder {
             self.text(&text);
         } else {
             self.tag(1);
-            if ms % 1000 == 0 || !(-FLOAT_EXACT_MS + 1..FLOAT_EXACT_MS).contains(&ms) {
-                self.int(ms / 1000);
-            } else {
-                self.float(ms as f64 / 1000.0);
+            match (ms % 1000 != 0).then(|| exact_epoch_seconds(ms)).flatten() {
+                Some(secs) => self.float(secs),
+                None => self.int(ms / 1000),
             }
         }
     }
@@ -1626,10 +1637,23 @@ mod tests {
         let edge = FLOAT_EXACT_MS - 1;
         assert_eq!(decode(&encode(&Value::Inst(edge))), Ok(Value::Inst(edge)));
         assert_eq!(decode(&encode(&Value::Inst(-edge))), Ok(Value::Inst(-edge)));
-        assert_eq!(
-            decode(&encode(&Value::Inst(FLOAT_EXACT_MS + 1))),
-            Ok(Value::Inst(FLOAT_EXACT_MS))
-        );
+        // Beyond it, an instant is exact when some double reads back as it,
+        // and otherwise keeps its whole seconds.
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..20_000 {
+            let ms = rng.i64(..);
+            let Ok(Value::Inst(back)) = decode(&encode(&Value::Inst(ms))) else {
+                panic!("{ms} does not come back as an instant");
+            };
+            assert!(back == ms || back == ms / 1000 * 1000, "{ms} -> {back}");
+        }
+        // An instant read from a double far beyond ±2^43 s is written back as
+        // a double that reads as the same instant (found by fuzzing: it used
+        // to lose its milliseconds).
+        let far = [0xc1, 0xfb, 0xc2, 0xc8, 0xca, 0xc1, 0xc1, 0x5b, 0xca, 0x23];
+        let value = decode(&far).unwrap();
+        assert_eq!(value, Value::Inst(-54_518_226_270_100_270));
+        assert_eq!(decode(&encode(&value)), Ok(value));
         // Every millisecond within the float range comes back exactly.
         let mut rng = fastrand::Rng::with_seed(7);
         for _ in 0..20_000 {
