@@ -152,6 +152,13 @@ pub struct StoreOptions {
         with = "crate::s3::retry::millis"
     )]
     pub locking_max_backoff: Duration,
+    /// How many metadata reads [`keys`](crate::Store::keys) keeps in flight.
+    /// Each listed key costs one small ranged GET; with a round trip of `r`
+    /// and `n` in flight, `keys` reads about `n / r` keys per second until
+    /// the server is the limit. Raise it for a distant endpoint (S3 serves
+    /// thousands of GETs per second per prefix); it also sets the threads
+    /// the blocking API starts for it. Default 16, at least 1.
+    pub keys_parallelism: usize,
 }
 
 impl Default for StoreOptions {
@@ -162,6 +169,7 @@ impl Default for StoreOptions {
             conditional_writes: ConditionalWrites::Auto,
             locking_backoff: Duration::from_millis(10),
             locking_max_backoff: Duration::from_secs(1),
+            keys_parallelism: 16,
         }
     }
 }
@@ -336,6 +344,12 @@ impl S3ConfigBuilder {
         self.store.conditional_writes = mode;
         self
     }
+    /// How many metadata reads `keys` keeps in flight (default 16; see
+    /// [`StoreOptions::keys_parallelism`]).
+    pub fn keys_parallelism(mut self, in_flight: usize) -> Self {
+        self.store.keys_parallelism = in_flight;
+        self
+    }
     /// All store options at once.
     pub fn store_options(mut self, options: StoreOptions) -> Self {
         self.store = options;
@@ -460,6 +474,12 @@ impl S3Config {
             return Err(Error::config(
                 "config.optimistic-locking-backoff-ms",
                 "must not exceed optimistic-locking-max-backoff-ms",
+            ));
+        }
+        if self.store.keys_parallelism == 0 {
+            return Err(Error::config(
+                "config.keys-parallelism",
+                "must be at least 1",
             ));
         }
         if self.retry.max_attempts == 0 {
@@ -861,6 +881,10 @@ mod tests {
                 "retry.max-attempts",
             ),
             (
+                r#"{"bucket": "ok-b", "config": {"keys-parallelism": 0}}"#,
+                "config.keys-parallelism",
+            ),
+            (
                 r#"{"id": "4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10"}"#,
                 "bucket",
             ),
@@ -879,7 +903,7 @@ mod tests {
                 "region": "auto", "access-key": "AK", "secret": "SK", "session-token": "ST",
                 "endpoint-override": {"protocol": ":https", "hostname": "acct.r2.cloudflarestorage.com", "path": "x"},
                 "path-style-access?": false, "x-ray?": true,
-                "config": {"optimistic-locking-retries": 10, "conditional-writes": "on", "optimistic-locking-backoff-ms": 5},
+                "config": {"optimistic-locking-retries": 10, "conditional-writes": "on", "optimistic-locking-backoff-ms": 5, "keys-parallelism": 48},
                 "retry": {"max-attempts": 3}}"##,
         )
         .unwrap();
@@ -898,6 +922,7 @@ mod tests {
         assert_eq!(c.store.conditional_writes, ConditionalWrites::On);
         assert_eq!(c.store.locking_backoff, Duration::from_millis(5));
         assert_eq!(c.store.locking_max_backoff, Duration::from_secs(1));
+        assert_eq!(c.store.keys_parallelism, 48);
         assert_eq!(c.retry.max_attempts, 3);
         let creds = c.credentials.as_ref().unwrap();
         assert_eq!(creds.session_token.as_ref().unwrap().expose(), "ST");

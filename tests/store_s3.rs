@@ -123,6 +123,16 @@ fn keys_keeps_a_bounded_number_of_metadata_reads_in_flight() {
         (2..=16).contains(&most),
         "{most} metadata reads in flight at most"
     );
+    // `keys-parallelism` sets the bound.
+    config.store.keys_parallelism = 4;
+    let narrow = connect_store(&config).unwrap();
+    proxy.reset_max_in_flight();
+    assert_eq!(narrow.keys().unwrap().len(), 40);
+    let most = proxy.max_in_flight();
+    assert!(
+        (2..=4).contains(&most),
+        "{most} metadata reads in flight with keys-parallelism 4"
+    );
 }
 
 #[test]

@@ -28,9 +28,6 @@ mode_imports!();
 /// usually fit; a larger metadata segment costs a second read).
 const META_PREFIX: u64 = 4096;
 
-/// How many metadata reads `keys` keeps in flight.
-const KEYS_PARALLELISM: usize = 16;
-
 /// konserve's write-hook events (`:api-op`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -501,7 +498,7 @@ maybe_async_mode! {
         /// connection (the first try may have landed, and the repeat is then
         /// refused because the blob is already ours). A first-try 412 or 409
         /// is a plain conflict. Our blob's version is the MD5 of its bytes.
-        async fn settle(&self, name: &str, expected_etag: &str, error: Error) -> Result<Settled> {
+        async fn settle(&self, name: &str, sent: &[u8], error: Error) -> Result<Settled> {
             let ambiguous = match &error {
                 Error::Transport { .. } | Error::Timeout(_) | Error::Unavailable(_) | Error::Throttled(_) => true,
                 Error::PreconditionFailed(c) | Error::Conflict(c) => c.attempts > 1,
@@ -511,7 +508,9 @@ maybe_async_mode! {
                 return Ok(Settled::NotLanded(error));
             }
             match self.inner.backing.blob_etag(name).await? {
-                Some(etag) if etag == expected_etag => Ok(Settled::Landed),
+                // Hashed only here, on the rare ambiguous path: a blob's
+                // ETag is the MD5 of its bytes.
+                Some(etag) if etag == md5_etag(sent) => Ok(Settled::Landed),
                 _ => Ok(Settled::NotLanded(error)),
             }
         }
@@ -547,15 +546,12 @@ maybe_async_mode! {
                 };
                 let (blob, out) = make(current.as_ref())?;
                 let conditions = self.conditions_for(current.as_ref())?;
-                // Only a conditional write may need settling; hashing the blob
-                // otherwise doubles the CPU of large writes.
-                let expected = if conditions.is_conditional() { md5_etag(&blob) } else { String::new() };
-                let error = match self.inner.backing.write_blob(name, blob, &conditions).await {
+                let error = match self.inner.backing.write_blob(name, blob.clone(), &conditions).await {
                     Ok(()) => return Ok(out),
                     Err(e) if !conditions.is_conditional() => return Err(e),
                     Err(e) => e,
                 };
-                match self.settle(name, &expected, error).await? {
+                match self.settle(name, &blob, error).await? {
                     Settled::Landed => return Ok(out),
                     Settled::NotLanded(e) if attempt >= max_attempts => {
                         return Err(Self::exhausted(key, attempt, e));
@@ -897,7 +893,7 @@ maybe_async_mode! {
                 .into_iter()
                 .filter(|n| layout::blob_kind(n) == Some(BlobKind::Value))
                 .collect();
-            let metas = run_bounded(names, KEYS_PARALLELISM, |name: String| async move { self.read_meta_of(&name).await }).await;
+            let metas = run_bounded(names, self.inner.options.keys_parallelism.max(1), |name: String| async move { self.read_meta_of(&name).await }).await;
             let mut out = Set::new();
             for meta in metas {
                 if let Some(m) = meta? {
@@ -989,12 +985,11 @@ maybe_async_mode! {
                 None => {
                     // The first element: creating the head commits it.
                     let blob = head_blob(new_id, new_id)?;
-                    let expected = md5_etag(&blob);
-                    if let Err(e) = self.inner.backing.write_blob(head_name, blob, &head_conditions).await {
+                    if let Err(e) = self.inner.backing.write_blob(head_name, blob.clone(), &head_conditions).await {
                         if !head_conditions.is_conditional() {
                             return Err(e);
                         }
-                        if let Settled::NotLanded(e) = self.settle(head_name, &expected, e).await? {
+                        if let Settled::NotLanded(e) = self.settle(head_name, &blob, e).await? {
                             self.inner.backing.delete_blob(&elem_name, &Conditions::NONE).await?;
                             return Ok(Err(e));
                         }
@@ -1006,13 +1001,12 @@ maybe_async_mode! {
                     let linked = path::assoc_in(old_value, &[Value::keyword("next")], Value::Uuid(new_id))?;
                     let last_meta = meta::updated(key, BlobType::AppendLog, Some(current.meta.clone()));
                     let blob = self.encode_edn(&last_name, &last_meta, &linked)?;
-                    let expected = md5_etag(&blob);
                     let conditions = self.conditions_for(Some(&current))?;
-                    if let Err(e) = self.inner.backing.write_blob(&last_name, blob, &conditions).await {
+                    if let Err(e) = self.inner.backing.write_blob(&last_name, blob.clone(), &conditions).await {
                         if !conditions.is_conditional() {
                             return Err(e);
                         }
-                        if let Settled::NotLanded(e) = self.settle(&last_name, &expected, e).await? {
+                        if let Settled::NotLanded(e) = self.settle(&last_name, &blob, e).await? {
                             self.inner.backing.delete_blob(&elem_name, &Conditions::NONE).await?;
                             return Ok(Err(e));
                         }
