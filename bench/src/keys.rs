@@ -18,8 +18,8 @@ use crate::measure::{Res, run_threads};
 use crate::ops::META_PREFIX;
 use crate::sys::cpu_time;
 
-/// How many metadata reads the store keeps in flight (`KEYS_PARALLELISM`
-/// in src/engine/store.rs); the floor and object_store use the same.
+/// How many metadata reads the store keeps in flight (the default of
+/// `StoreOptions::keys_parallelism`); the floor and object_store use the same.
 pub const IN_FLIGHT: usize = 16;
 
 /// Who lists the keys.

@@ -19,6 +19,10 @@
 //! `--sizes 1024,…`, `--conc 1,16`, `--clients store,floor,store-async,
 //! floor-async,object_store,aws-sdk-s3`, `--scale F` (operation counts × F).
 
+// The tests' fault-injecting proxy, here to put a network delay between the
+// client and the co-located server.
+#[path = "../../tests/common/fault_proxy.rs"]
+mod fault_proxy;
 mod floor;
 mod keys;
 mod measure;
@@ -451,10 +455,19 @@ fn run_matrix(o: &Options, ctx: &Ctx) -> Res<BTreeMap<CellKey, Sample>> {
     Ok(results)
 }
 
+/// The round trip the `keys` benchmark adds to every request in its second
+/// measurement: a client a few milliseconds from its S3 endpoint, as in the
+/// same cloud region (the loopback server answers in well under one).
+pub const LINK_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// The `keys` benchmark's results.
 pub struct KeysOutcome {
     pub count: usize,
+    /// Against the server on loopback.
     pub timings: Vec<(Lister, Timing)>,
+    /// The same store through a proxy that delays every request by
+    /// [`LINK_DELAY`].
+    pub link: Vec<(Lister, Timing)>,
 }
 
 fn run_keys(o: &Options, rt: &tokio::runtime::Runtime, target: &Target) -> Res<KeysOutcome> {
@@ -487,9 +500,58 @@ fn run_keys(o: &Options, rt: &tokio::runtime::Runtime, target: &Target) -> Res<K
             }
         }
     }
+    // Again over a link with a realistic round trip: a proxy in front of the
+    // same server delays each request, so the server's own ceiling no
+    // longer hides what parallel metadata reads buy.
+    let proxy = fault_proxy::FaultProxy::start(&target.endpoint);
+    proxy.push(fault_proxy::Rule::new(
+        fault_proxy::Matcher::any(),
+        usize::MAX,
+        fault_proxy::Fault::Delay(LINK_DELAY),
+    ));
+    let far = Target {
+        endpoint: proxy.endpoint(),
+        ..target.clone()
+    };
+    let far_cfg = config(&far, id)?;
+    let far_store = konserve_s3::blocking::connect_store(&far_cfg)?;
+    let far_ctx = KeysCtx {
+        rt,
+        client: far_store.backing().client().clone(),
+        store_async: rt.block_on(konserve_s3::nonblocking::connect_store(&far_cfg))?,
+        store: far_store,
+        floor: Arc::new(Floor::new(&far)?),
+        object_store: object_store_for(&far)?,
+        prefix: ctx.prefix.clone(),
+    };
+    println!(
+        "keys: again through a proxy adding {} ms to every request …",
+        LINK_DELAY.as_millis()
+    );
+    let mut link = Vec::new();
+    for who in [
+        Lister::Store,
+        Lister::StoreAsync,
+        Lister::Floor,
+        Lister::ObjectStore,
+        Lister::Sequential,
+    ] {
+        let mut timing = Timing::default();
+        let found = keys::run(&far_ctx, who, &mut timing)?;
+        if found != o.key_count {
+            return Err(format!(
+                "{} over the link: found {found} keys of {}",
+                who.name(),
+                o.key_count
+            )
+            .into());
+        }
+        link.push((who, timing));
+    }
     let outcome = KeysOutcome {
         count: o.key_count,
         timings,
+        link,
     };
     report::print_keys(&outcome);
     Ok(outcome)
