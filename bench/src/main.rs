@@ -313,6 +313,7 @@ fn run() -> Res<()> {
             store_async,
             floor: Arc::new(Floor::new(&target)?),
             floor_async: Arc::new(FloorAsync::new(&target)?),
+            setup: Floor::new(&target)?,
             object_store: object_store_for(&target)?,
             aws: aws_client(&target),
             bucket: target.bucket.clone(),

@@ -159,6 +159,8 @@ pub struct Ctx {
     pub store_async: AsyncS3Store,
     pub floor: Arc<Floor>,
     pub floor_async: Arc<FloorAsync>,
+    /// Writes the blobs a cell starts from; never measured.
+    pub setup: Floor,
     pub object_store: Arc<AmazonS3>,
     pub aws: aws_sdk_s3::Client,
     pub bucket: String,
@@ -226,15 +228,17 @@ pub fn prepare(ctx: &Ctx, op: Op, keys: &Keys, p: &Payload) -> Res<()> {
     let parallel = 32.min(all.len().max(1));
     let per = all.len().div_ceil(parallel);
     let chunks: Vec<&[&Key]> = all.chunks(per.max(1)).collect();
+    // The blobs the store writes, put with a client of its own: setting up
+    // with 32 threads through a measured client would leave that client
+    // alone with 32 pooled connections, which ureq's pool scans on every
+    // request.
     run_threads(chunks.len(), 1, |w, _| {
         for key in chunks[w] {
-            match op {
-                Op::Get | Op::Exists | Op::UpdateIn | Op::Assoc => {
-                    ctx.store.assoc(key.value.clone(), p.value.clone())?
-                }
-                Op::Bget | Op::Bassoc => ctx.store.bassoc(key.value.clone(), p.bin_data.clone())?,
-                Op::Dissoc => ctx.floor.put(&key.object, &p.edn_blob)?,
-            }
+            let blob = match op {
+                Op::Bget | Op::Bassoc => &p.bin_blob,
+                _ => &p.edn_blob,
+            };
+            ctx.setup.put(&key.object, blob)?;
         }
         Ok(())
     })?;
