@@ -287,15 +287,15 @@ fn run() -> Res<()> {
     // SeaweedFS answers writes with 500 InternalError once its disk runs
     // low, which ends the run halfway; the matrix writes a few GiB.
     let tmp = std::env::temp_dir();
-    if let Some(free) = sys::free_bytes(&tmp) {
-        if free < 20 << 30 {
-            eprintln!(
-                "warning: {:.1} GiB free under {}; SeaweedFS may refuse writes (500 \
-                 InternalError) before the run ends — free at least 20 GiB",
-                free as f64 / f64::from(1u32 << 30),
-                tmp.display()
-            );
-        }
+    if let Some(free) = sys::free_bytes(&tmp)
+        && free < 20 << 30
+    {
+        eprintln!(
+            "warning: {:.1} GiB free under {}; SeaweedFS may refuse writes (500 \
+             InternalError) before the run ends — free at least 20 GiB",
+            free as f64 / f64::from(1u32 << 30),
+            tmp.display()
+        );
     }
     let server = SeaweedFs::start_with(SeaweedFsOptions {
         exit_with_parent: true,
