@@ -290,6 +290,18 @@ impl Error {
         }
     }
 
+    /// The 412 a local backing gives when a write's conditions do not hold
+    /// for blob `name`, shaped as S3's answer.
+    #[cfg(any(feature = "blocking", feature = "async"))]
+    pub(crate) fn precondition_failed(name: &str) -> Self {
+        Error::PreconditionFailed(Box::new(ErrorContext {
+            key: Some(name.to_owned()),
+            status: Some(412),
+            code: Some("PreconditionFailed".to_owned()),
+            ..ErrorContext::default()
+        }))
+    }
+
     pub(crate) fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidConfig {
             field: field.into(),

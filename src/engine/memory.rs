@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 
 use super::backing::{Backing, BlobStream, StoredBlob};
-use crate::error::{Error, ErrorContext, Result};
+use crate::error::{Error, Result};
 use crate::s3::Conditions;
 use crate::s3::request::md5_etag;
 
@@ -36,21 +36,10 @@ impl MemoryBacking {
     /// Checks `conditions` against the current blob, as S3 would.
     fn check(blobs: &BTreeMap<String, Bytes>, name: &str, conditions: &Conditions) -> Result<()> {
         let current = blobs.get(name).map(|b| md5_etag(b));
-        let holds = match (&conditions.if_match, &conditions.if_none_match) {
-            (Some(etag), _) if current.as_ref() != Some(etag) => false,
-            (_, Some(m)) if m == "*" && current.is_some() => false,
-            (_, Some(etag)) if current.as_ref() == Some(etag) => false,
-            _ => true,
-        };
-        if holds {
+        if conditions.hold_for(current.as_deref()) {
             Ok(())
         } else {
-            Err(Error::PreconditionFailed(Box::new(ErrorContext {
-                key: Some(name.to_owned()),
-                status: Some(412),
-                code: Some("PreconditionFailed".to_owned()),
-                ..ErrorContext::default()
-            })))
+            Err(Error::precondition_failed(name))
         }
     }
 

@@ -70,6 +70,31 @@ impl Conditions {
     pub fn is_conditional(&self) -> bool {
         self.if_match.is_some() || self.if_none_match.is_some()
     }
+
+    /// Whether a write under these conditions goes ahead when the object's
+    /// current ETag is `current` (`None`: there is no object), as S3 decides
+    /// it; `false` is S3's 412 Precondition Failed.
+    ///
+    /// ```
+    /// use konserve_s3::s3::request::Conditions;
+    ///
+    /// assert!(Conditions::if_absent().hold_for(None));
+    /// assert!(!Conditions::if_absent().hold_for(Some("\"a\"")));
+    /// assert!(Conditions::if_match("\"a\"").hold_for(Some("\"a\"")));
+    /// assert!(!Conditions::if_match("\"a\"").hold_for(None));
+    /// ```
+    pub fn hold_for(&self, current: Option<&str>) -> bool {
+        let match_holds = self
+            .if_match
+            .as_deref()
+            .is_none_or(|etag| current == Some(etag));
+        let none_match_holds = match self.if_none_match.as_deref() {
+            None => true,
+            Some("*") => current.is_none(),
+            Some(etag) => current != Some(etag),
+        };
+        match_holds && none_match_holds
+    }
 }
 
 /// A byte range of an object, for a ranged `GetObject`.
