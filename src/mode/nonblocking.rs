@@ -70,14 +70,66 @@ pub fn chain(first: Vec<u8>, rest: BodyReader) -> BodyReader {
 
 /// Runs `f` on every item with at most `limit` futures in flight, returning
 /// the results in the items' order.
-pub async fn run_bounded<T, R, F, Fut>(items: Vec<T>, limit: usize, f: F) -> Vec<R>
+///
+/// The futures finish in any order and a finished one frees its slot at
+/// once (`buffered` would hold finished results behind a slow first one,
+/// and with them their slots).
+pub async fn run_bounded<T, R, F, Fut>(items: Vec<T>, limit: usize, mut f: F) -> Vec<R>
 where
     F: FnMut(T) -> Fut,
     Fut: Future<Output = R>,
 {
-    futures_util::stream::iter(items)
-        .map(f)
-        .buffered(limit.max(1))
+    let mut results: Vec<(usize, R)> = futures_util::stream::iter(items.into_iter().enumerate())
+        .map(|(i, item)| {
+            let fut = f(item);
+            async move { (i, fut.await) }
+        })
+        .buffer_unordered(limit.max(1))
         .collect()
-        .await
+        .await;
+    results.sort_unstable_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::run_bounded;
+
+    #[tokio::test]
+    async fn run_bounded_keeps_order_and_frees_slots_behind_a_slow_first_item() {
+        const ITEMS: usize = 20;
+        const LIMIT: usize = 4;
+        let in_flight = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        let others_done = AtomicUsize::new(0);
+        let all_others_done = tokio::sync::Notify::new();
+        let run = run_bounded((0..ITEMS).collect(), LIMIT, |i: usize| {
+            let (in_flight, most, others_done, all_others_done) =
+                (&in_flight, &most, &others_done, &all_others_done);
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                if i == 0 {
+                    // Finishes only after every other item has: a slot held
+                    // by a finished item behind it would stall the rest.
+                    all_others_done.notified().await;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    if others_done.fetch_add(1, Ordering::SeqCst) + 1 == ITEMS - 1 {
+                        all_others_done.notify_one();
+                    }
+                }
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                i * 10
+            }
+        });
+        let results = tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("the other items must run while the first is pending");
+        assert_eq!(results, (0..ITEMS).map(|i| i * 10).collect::<Vec<_>>());
+        assert_eq!(most.load(Ordering::SeqCst), LIMIT);
+    }
 }
