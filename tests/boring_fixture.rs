@@ -2,76 +2,22 @@
 //! (`tests/fixtures/konserve-clj/boring-none-none`), plus round trips and
 //! hostile input for `konserve_s3::codec::boring`.
 
-use std::path::{Path, PathBuf};
-
 use konserve_s3::codec::boring::{
     self, MAX_EXPANSION, MAX_NESTING, decode, decode_prefix, encode, encode_plain, encode_stringref,
 };
-use konserve_s3::codec::{BlobHeader, CodecError, HEADER_LEN, SERIALIZER_BORING};
+use konserve_s3::codec::{CodecError, SERIALIZER_BORING};
 use konserve_s3::hasch;
 use konserve_s3::value::{Keyword, Symbol, Value};
 use num_bigint::BigInt;
 use serde_json::Value as Json;
 
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/konserve-clj/boring-none-none")
-}
+#[path = "common/fixture_blobs.rs"]
+mod fixture_blobs;
 
-fn parse(edn: &str) -> Value {
-    edn.parse()
-        .unwrap_or_else(|e| panic!("cannot parse {edn:?}: {e}"))
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-/// One blob of the fixture store, split into its segments.
-struct Blob {
-    entry: Json,
-    meta: Vec<u8>,
-    value: Vec<u8>,
-}
-
-impl Blob {
-    fn field(&self, name: &str) -> &str {
-        self.entry[name].as_str().unwrap_or("")
-    }
-
-    fn key(&self) -> &str {
-        self.field("key_edn")
-    }
-}
+use fixture_blobs::{Blob, hex, hex_string, parse};
 
 fn blobs() -> Vec<Blob> {
-    let dir = fixture_dir();
-    let manifest: Json =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    let entries = manifest["entries"].as_array().unwrap();
-    assert_eq!(
-        entries.len() as u64,
-        manifest["entry_count"].as_u64().unwrap()
-    );
-    entries
-        .iter()
-        .map(|e| {
-            let path = dir.join("store").join(e["blob"].as_str().unwrap());
-            let bytes = std::fs::read(&path).unwrap();
-            let header = BlobHeader::parse(&bytes).unwrap();
-            assert_eq!(header.serializer, SERIALIZER_BORING);
-            assert_eq!((header.compressor, header.encryptor), (0, 0));
-            let meta_end = HEADER_LEN + header.meta_size as usize;
-            Blob {
-                entry: e.clone(),
-                meta: bytes[HEADER_LEN..meta_end].to_vec(),
-                value: bytes[meta_end..].to_vec(),
-            }
-        })
-        .collect()
+    fixture_blobs::blobs("boring-none-none", SERIALIZER_BORING)
 }
 
 /// The fixture's decoded edn values (all but the binary entry).
@@ -117,10 +63,6 @@ fn beyond_ciborium(v: &Value) -> bool {
         Value::Set(s) => s.iter().any(beyond_ciborium),
         _ => false,
     }
-}
-
-fn hex_string(b: &[u8]) -> String {
-    b.iter().take(64).map(|x| format!("{x:02x}")).collect()
 }
 
 #[test]

@@ -2,78 +2,21 @@
 //! (`tests/fixtures/konserve-clj/cbor-none-none`), plus clj-cbor's mapping
 //! and hostile input for `konserve_s3::codec::clj_cbor`.
 
-use std::path::{Path, PathBuf};
-
 use konserve_s3::codec::clj_cbor::{MAX_NESTING, decode};
-use konserve_s3::codec::{BlobHeader, CodecError, HEADER_LEN, SERIALIZER_CLJ_CBOR, boring};
+use konserve_s3::codec::{CodecError, SERIALIZER_CLJ_CBOR, boring};
 use konserve_s3::hasch;
 use konserve_s3::value::{Symbol, Value};
 use num_bigint::BigInt;
-use serde_json::Value as Json;
 
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/konserve-clj/cbor-none-none")
-}
+#[path = "common/fixture_blobs.rs"]
+mod fixture_blobs;
 
-fn parse(edn: &str) -> Value {
-    edn.parse()
-        .unwrap_or_else(|e| panic!("cannot parse {edn:?}: {e}"))
-}
+use fixture_blobs::{Blob, hex, parse};
 
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-/// One blob of the fixture store, split into its segments.
-struct Blob {
-    entry: Json,
-    meta: Vec<u8>,
-    value: Vec<u8>,
-}
-
-impl Blob {
-    fn field(&self, name: &str) -> &str {
-        self.entry[name].as_str().unwrap_or("")
-    }
-
-    fn key(&self) -> &str {
-        self.field("key_edn")
-    }
-}
+const STORE: &str = "cbor-none-none";
 
 fn blobs() -> Vec<Blob> {
-    let dir = fixture_dir();
-    let manifest: Json =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    let entries = manifest["entries"].as_array().unwrap();
-    assert_eq!(
-        entries.len() as u64,
-        manifest["entry_count"].as_u64().unwrap()
-    );
-    entries
-        .iter()
-        .map(|e| {
-            let path = dir.join("store").join(e["blob"].as_str().unwrap());
-            let bytes = std::fs::read(&path).unwrap();
-            let header = BlobHeader::parse(&bytes).unwrap();
-            assert_eq!(header.serializer, SERIALIZER_CLJ_CBOR);
-            assert_eq!((header.compressor, header.encryptor), (0, 0));
-            assert_eq!(
-                u64::from(header.meta_size),
-                e["meta_size"].as_u64().unwrap()
-            );
-            let meta_end = HEADER_LEN + header.meta_size as usize;
-            Blob {
-                entry: e.clone(),
-                meta: bytes[HEADER_LEN..meta_end].to_vec(),
-                value: bytes[meta_end..].to_vec(),
-            }
-        })
-        .collect()
+    fixture_blobs::blobs(STORE, SERIALIZER_CLJ_CBOR)
 }
 
 fn tagged(tag: u64, content: Value) -> Value {
@@ -148,9 +91,7 @@ fn the_fixture_uses_clj_cbors_tags() {
 
 #[test]
 fn append_log_blobs_decode() {
-    let dir = fixture_dir();
-    let manifest: Json =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let manifest = fixture_blobs::manifest(STORE);
     let all = blobs();
     for log in manifest["append_logs"].as_array().unwrap() {
         let elements: Vec<Value> = log["elements_edn"]

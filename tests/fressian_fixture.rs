@@ -4,82 +4,30 @@
 //! incognito's handlers, as konserve sets them up) wrote, plus round trips
 //! and hostile input for `konserve_s3::codec::fressian`.
 
-use std::path::{Path, PathBuf};
-
 use konserve_s3::codec::fressian::{MAX_NESTING, decode, decode_prefix, encode};
-use konserve_s3::codec::{BlobHeader, CodecError, HEADER_LEN, SERIALIZER_FRESSIAN};
+use konserve_s3::codec::{CodecError, SERIALIZER_FRESSIAN};
 use konserve_s3::hasch;
 use konserve_s3::value::{Keyword, Symbol, Value};
 use num_bigint::BigInt;
 use serde_json::Value as Json;
 
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/konserve-clj/fressian-none-none")
-}
+#[path = "common/fixture_blobs.rs"]
+mod fixture_blobs;
 
-fn parse(edn: &str) -> Value {
-    edn.parse()
-        .unwrap_or_else(|e| panic!("cannot parse {edn:?}: {e}"))
-}
+use fixture_blobs::{Blob, hex, hex_string, parse};
 
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn hex_string(b: &[u8]) -> String {
-    b.iter().take(64).map(|x| format!("{x:02x}")).collect()
-}
+const STORE: &str = "fressian-none-none";
 
 fn manifest() -> Json {
-    serde_json::from_str(&std::fs::read_to_string(fixture_dir().join("manifest.json")).unwrap())
-        .unwrap()
-}
-
-/// One blob of the fixture store, split into its segments.
-struct Blob {
-    entry: Json,
-    meta: Vec<u8>,
-    value: Vec<u8>,
-}
-
-impl Blob {
-    fn field(&self, name: &str) -> &str {
-        self.entry[name].as_str().unwrap_or("")
-    }
-
-    fn key(&self) -> &str {
-        self.field("key_edn")
-    }
+    fixture_blobs::manifest(STORE)
 }
 
 fn read_blob(name: &str, entry: Json) -> Blob {
-    let bytes = std::fs::read(fixture_dir().join("store").join(name)).unwrap();
-    let header = BlobHeader::parse(&bytes).unwrap();
-    assert_eq!(header.serializer, SERIALIZER_FRESSIAN);
-    assert_eq!((header.compressor, header.encryptor), (0, 0));
-    let meta_end = HEADER_LEN + header.meta_size as usize;
-    Blob {
-        entry,
-        meta: bytes[HEADER_LEN..meta_end].to_vec(),
-        value: bytes[meta_end..].to_vec(),
-    }
+    fixture_blobs::read_blob(STORE, name, SERIALIZER_FRESSIAN, entry)
 }
 
 fn blobs() -> Vec<Blob> {
-    let manifest = manifest();
-    let entries = manifest["entries"].as_array().unwrap();
-    assert_eq!(
-        entries.len() as u64,
-        manifest["entry_count"].as_u64().unwrap()
-    );
-    entries
-        .iter()
-        .map(|e| read_blob(e["blob"].as_str().unwrap(), e.clone()))
-        .collect()
+    fixture_blobs::blobs(STORE, SERIALIZER_FRESSIAN)
 }
 
 /// The fixture's decoded edn values (all but the binary entry).

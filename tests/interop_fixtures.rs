@@ -4,8 +4,8 @@
 //! filestores through the file backing.
 
 mod common;
-
-use std::path::{Path, PathBuf};
+#[path = "common/fixture_blobs.rs"]
+mod fixture_blobs;
 
 use common::{bucket_name, config_for, server};
 use konserve_s3::S3Client;
@@ -17,18 +17,9 @@ use konserve_s3::s3::Conditions;
 use konserve_s3::value::Value;
 use uuid::Uuid;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/konserve-clj")
-}
+use std::path::PathBuf;
 
-fn manifest(combination: &str) -> serde_json::Value {
-    let path = fixtures().join(combination).join("manifest.json");
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn v(edn: &str) -> Value {
-    edn.parse().unwrap()
-}
+use fixture_blobs::{fixture_dir, manifest, parse as v};
 
 /// The encoding to read a combination with (the fixtures' AES key).
 fn encoding_for(manifest: &serde_json::Value) -> Encoding {
@@ -51,7 +42,7 @@ fn upload(combination: &str, encoding: Encoding) -> S3Store {
     client.create_bucket().unwrap();
     for e in m["entries"].as_array().unwrap() {
         let blob = e["blob"].as_str().unwrap();
-        let bytes = std::fs::read(fixtures().join(combination).join("store").join(blob)).unwrap();
+        let bytes = std::fs::read(fixture_dir(combination).join("store").join(blob)).unwrap();
         client
             .put_object(&layout::object_key(id, blob), bytes, &Conditions::NONE)
             .unwrap();
@@ -71,7 +62,7 @@ fn upload(combination: &str, encoding: Encoding) -> S3Store {
 fn open_file_store(combination: &str, encoding: Encoding) -> (Store<FileBacking>, PathBuf) {
     let dir = std::env::temp_dir().join(format!("konserve-interop-{}", Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(fixtures().join(combination).join("store")).unwrap() {
+    for entry in std::fs::read_dir(fixture_dir(combination).join("store")).unwrap() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
     }
