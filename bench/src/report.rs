@@ -942,7 +942,11 @@ impl Report {
                 w,
                 "Each case in its own child process of the benchmark (peak RSS is that process's \
                  `VmHWM`), fed by a generated reader and drained into a sink with a 256 KiB \
-                 buffer; throughput over the rounds, peak RSS the largest of the rounds.\n"
+                 buffer; throughput over the rounds (four in a full run, the order rotating so \
+                 that every case runs once in every position: a single 1 GiB download varies \
+                 by ±20 % here with what ran just before it), peak RSS the largest of the \
+                 rounds. The floors drop each received chunk unread; `bget` hands out a \
+                 reader, so its bytes are copied once into the caller's buffer.\n"
             );
             let _ = writeln!(
                 w,
