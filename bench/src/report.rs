@@ -945,8 +945,9 @@ impl Report {
                  buffer; throughput over the rounds (four in a full run, the order rotating so \
                  that every case runs once in every position: a single 1 GiB download varies \
                  by ±20 % here with what ran just before it), peak RSS the largest of the \
-                 rounds. The floors drop each received chunk unread; `bget` hands out a \
-                 reader, so its bytes are copied once into the caller's buffer.\n"
+                 rounds. Every download copies what it receives once into the 256 KiB sink \
+                 buffer, as a consumer of a reader does (the ureq floor and `bget` through \
+                 their readers, the reqwest floor chunk by chunk).\n"
             );
             let _ = writeln!(
                 w,
