@@ -1025,8 +1025,8 @@ const METHOD: &str = "\
   bytes (an EDN byte array for `get`/`assoc`/`update_in`, a binary value for \
   `bassoc`/`bget`); every client sends the blob the store writes, so request and answer \
   sizes are the same for all. `exists` and `dissoc` move no value and run at 1 KiB only.
-- **Interleaving.** Each cell runs every client in rounds (3; 2 for 4 MiB; 6 for the \
-  1 KiB concurrency-1 `get`/`assoc` cells), rotating the order each round, so drift of the \
+- **Interleaving.** Each cell runs every client in rounds (3; 2 for 4 MiB; 30 short \
+  rounds of 100 operations for the 1 KiB concurrency-1 `get`/`assoc` cells), rotating the order each round, so drift of the \
   server (compaction, page cache) falls on all clients alike. Each worker uses its own \
   key; `dissoc` deletes keys written just before its run (untimed).
 - **CPU.** `getrusage(RUSAGE_SELF)` user + system time of the benchmark process over each \
