@@ -152,7 +152,7 @@ pub struct StoreOptions {
         with = "crate::s3::retry::millis"
     )]
     pub locking_max_backoff: Duration,
-    /// How many metadata reads [`keys`](crate::Store::keys) keeps in flight.
+    /// How many metadata reads `Store::keys` keeps in flight.
     /// Each listed key costs one small ranged GET; with a round trip of `r`
     /// and `n` in flight, `keys` reads about `n / r` keys per second until
     /// the server is the limit. Raise it for a distant endpoint (S3 serves
