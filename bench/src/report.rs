@@ -196,6 +196,27 @@ fn keys_secs(timings: &[(Lister, Timing)], who: Lister) -> Option<f64> {
         .map(|(_, t)| t.secs())
 }
 
+/// One `keys` table: every lister's time, CPU and speed-up over the
+/// sequential Clojure pattern measured alongside.
+fn write_keys_table(w: &mut String, timings: &[(Lister, Timing)]) {
+    let seq = keys_secs(timings, Lister::Sequential);
+    let _ = writeln!(
+        w,
+        "| who | seconds | client CPU s | speed-up over the Clojure pattern |\n| --- | --- | --- | --- |"
+    );
+    for (l, t) in timings {
+        let _ = writeln!(
+            w,
+            "| {} | {:.2} | {:.2} | {} |",
+            l.name(),
+            t.secs(),
+            t.cpu_secs(),
+            seq.map_or("".into(), |s| format!("{:.1}×", s / t.secs()))
+        );
+    }
+    let _ = writeln!(w);
+}
+
 pub fn print_stream(s: &StreamOutcome) {
     println!(
         "\nstreaming {} MiB (mean of rounds; peak RSS: max):",
@@ -652,12 +673,7 @@ impl Report {
             );
         }
         if let Some(k) = &self.keys {
-            let t = |l: Lister| {
-                k.timings
-                    .iter()
-                    .find(|(x, _)| *x == l)
-                    .map(|(_, t)| t.secs())
-            };
+            let t = |l: Lister| keys_secs(&k.timings, l);
             if let (Some(seq), Some(ours), Some(f16), Some(f64_)) = (
                 t(Lister::Sequential),
                 t(Lister::Store),
@@ -892,48 +908,14 @@ impl Report {
 
         if let Some(k) = &self.keys {
             let _ = writeln!(w, "## `keys` on {} keys\n", k.count);
-            let seq = k
-                .timings
-                .iter()
-                .find(|(l, _)| *l == Lister::Sequential)
-                .map(|(_, t)| t.secs());
-            let _ = writeln!(
-                w,
-                "| who | seconds | client CPU s | speed-up over the Clojure pattern |\n| --- | --- | --- | --- |"
-            );
-            for (l, t) in &k.timings {
-                let _ = writeln!(
-                    w,
-                    "| {} | {:.2} | {:.2} | {} |",
-                    l.name(),
-                    t.secs(),
-                    t.cpu_secs(),
-                    seq.map_or("".into(), |s| format!("{:.1}×", s / t.secs()))
-                );
-            }
-            let _ = writeln!(w);
+            write_keys_table(w, &k.timings);
             let _ = writeln!(
                 w,
                 "The same store through a proxy that delays every request by {} ms (one \
                  listing each):\n",
                 crate::LINK_DELAY.as_millis()
             );
-            let seq = keys_secs(&k.link, Lister::Sequential);
-            let _ = writeln!(
-                w,
-                "| who | seconds | client CPU s | speed-up over the Clojure pattern |\n| --- | --- | --- | --- |"
-            );
-            for (l, t) in &k.link {
-                let _ = writeln!(
-                    w,
-                    "| {} | {:.2} | {:.2} | {} |",
-                    l.name(),
-                    t.secs(),
-                    t.cpu_secs(),
-                    seq.map_or("".into(), |s| format!("{:.1}×", s / t.secs()))
-                );
-            }
-            let _ = writeln!(w);
+            write_keys_table(w, &k.link);
         }
 
         if let Some(st) = &self.stream {
