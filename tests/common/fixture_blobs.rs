@@ -65,6 +65,23 @@ impl Blob {
     pub fn key(&self) -> &str {
         self.field("key_edn")
     }
+
+    /// Whether the entry is a binary value (stored raw, not serialized).
+    pub fn is_binary(&self) -> bool {
+        self.field("type") == ":binary"
+    }
+
+    /// Asserts that a binary entry's value segment is its raw bytes, and
+    /// that they hash (hasch) to the manifest's value UUID.
+    pub fn assert_raw_binary(&self) {
+        assert_eq!(self.value, hex(self.field("value_hex")), "{}", self.key());
+        assert_eq!(
+            konserve_s3::hasch::uuid(&Value::Bytes(self.value.clone())).to_string(),
+            self.field("value_hasch_uuid"),
+            "{}",
+            self.key()
+        );
+    }
 }
 
 /// Blob `name` of store `combination`, checked to be written with
