@@ -57,6 +57,10 @@ impl Machine {
             .find_map(|l| l.strip_prefix("MemTotal:"))
             .and_then(|r| r.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0.0);
+        // 64 MiB of varied bytes, hashed by both.
+        let data: Vec<u8> = (0..HASHED_MIB << 20)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         Machine {
             nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
             cpu_model,
@@ -66,10 +70,10 @@ impl Machine {
             date: jiff::Timestamp::now()
                 .strftime("%Y-%m-%d %H:%M UTC")
                 .to_string(),
-            md5_mib_s: hash_speed(|b| {
+            md5_mib_s: hash_speed(&data, |b| {
                 std::hint::black_box(konserve_s3::s3::request::content_md5(b));
             }),
-            sha256_mib_s: hash_speed(|b| {
+            sha256_mib_s: hash_speed(&data, |b| {
                 use sha2::Digest;
                 std::hint::black_box(sha2::Sha256::digest(b));
             }),
@@ -77,16 +81,17 @@ impl Machine {
     }
 }
 
-/// MiB/s of `hash` over a 64 MiB buffer, the best of three runs.
-fn hash_speed(hash: impl Fn(&[u8])) -> f64 {
-    let data: Vec<u8> = (0..64u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+/// Size of the buffer the hashing speeds are measured on.
+const HASHED_MIB: u32 = 64;
+
+/// MiB/s of `hash` over `data`, the best of three runs.
+fn hash_speed(data: &[u8], hash: impl Fn(&[u8])) -> f64 {
+    let mib = data.len() as f64 / f64::from(1u32 << 20);
     (0..3)
         .map(|_| {
             let t = std::time::Instant::now();
-            hash(&data);
-            64.0 / t.elapsed().as_secs_f64()
+            hash(data);
+            mib / t.elapsed().as_secs_f64()
         })
         .fold(0.0, f64::max)
 }
