@@ -39,7 +39,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-// The engine is included once per mode on purpose (see below).
+// The engine is included once per mode on purpose (see `blocking.rs`).
 #![allow(clippy::duplicate_mod)]
 
 pub mod codec;
@@ -59,67 +59,87 @@ mod http;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod mode;
 
-// One engine source (`src/engine/`), compiled once per mode. Before each
-// inclusion, three small macros say what the mode is: the maybe-async
-// attribute applied to the engine's I/O items, the names the engine imports
-// from its mode (transport, byte streams, locks, bounded concurrency), and
-// what it re-exports. A later `macro_rules!` of the same name shadows the
-// earlier one for the code after it, so each inclusion sees its own mode and
-// both features can be on at once.
-
 #[cfg(feature = "blocking")]
-macro_rules! maybe_async_mode {
-    ($($item:item)*) => { $( #[maybe_async::must_be_sync] $item )* };
-}
-#[cfg(feature = "blocking")]
-macro_rules! mode_imports {
-    () => {
-        #[allow(unused_imports)]
-        use crate::mode::blocking::{
-            BodyReader, BodySource, KeyLocks, MaybeSend, Transport, TransportBody, body_reader,
-            chain, fill, read_all, reader_of, run_bounded,
-        };
-    };
-}
-#[cfg(feature = "blocking")]
-macro_rules! mode_exports {
-    () => {
-        pub use crate::mode::blocking::{BodyReader, BodySource, MaybeSend};
-    };
-}
-/// The blocking API (default feature `blocking`): ureq, no async runtime.
-#[cfg(feature = "blocking")]
-#[path = "engine/mod.rs"]
 pub mod blocking;
-
 #[cfg(feature = "async")]
-macro_rules! maybe_async_mode {
-    ($($item:item)*) => { $( #[maybe_async::must_be_async(AFIT)] $item )* };
-}
-#[cfg(feature = "async")]
-macro_rules! mode_imports {
-    () => {
-        #[allow(unused_imports)]
-        use crate::mode::nonblocking::{
-            BodyReader, BodySource, KeyLocks, MaybeSend, Transport, TransportBody, body_reader,
-            chain, fill, read_all, reader_of, run_bounded,
-        };
-    };
-}
-#[cfg(feature = "async")]
-macro_rules! mode_exports {
-    () => {
-        pub use crate::mode::nonblocking::{BodyReader, BodySource, MaybeSend};
-    };
-}
-/// The async API (feature `async`): the same engine on reqwest and tokio.
-/// Every future is `Send`.
-#[cfg(feature = "async")]
-#[path = "engine/mod.rs"]
 pub mod nonblocking;
 
 #[cfg(feature = "blocking")]
 pub use blocking::S3Client;
+
+/// One `#[test]` per conformance property and mode, each on a fresh store
+/// (feature `conformance`).
+///
+/// `blocking:` takes an expression that makes a fresh
+/// `konserve_s3::blocking::Store`; `nonblocking:` one that makes a fresh
+/// `konserve_s3::nonblocking::Store` (it may `.await`; the tests are
+/// `#[tokio::test]`s, so the calling crate needs tokio with the `macros` and
+/// `rt-multi-thread` features). Give either or both; each mode's tests land
+/// in a module of its own (`blocking_mode`, `async_mode`).
+///
+/// # Example
+///
+/// ```
+/// // tests/my_backing.rs
+/// konserve_s3::conformance_tests!(
+///     blocking: konserve_s3::blocking::Store::new(konserve_s3::blocking::MemoryBacking::new()),
+/// );
+/// # fn main() {}
+/// ```
+#[cfg(feature = "conformance")]
+#[macro_export]
+macro_rules! conformance_tests {
+    (blocking: $blocking:expr, nonblocking: $async:expr $(,)?) => {
+        $crate::conformance_tests!(blocking: $blocking);
+        $crate::conformance_tests!(nonblocking: $async);
+    };
+    ($mode:ident: $make:expr $(,)?) => {
+        $crate::conformance_tests!(@each $mode; $make;
+            fresh_key_is_absent,
+            assoc_then_exists_and_get,
+            assoc_in_with_one_element_path_overwrites,
+            get_in_default_on_missing_key,
+            update_in_on_a_top_level_key,
+            nested_assoc_in_updates_inside_the_map,
+            nested_update_in,
+            dissoc_reports_existence,
+            binary_values,
+            keys_returns_exactly_the_metadata,
+            append_log_in_order,
+            get_meta_of_a_log,
+            write_hooks,
+            typed_values,
+            concurrent_updates_in_one_process_lose_nothing,
+            multi_key_operations,
+        );
+    };
+    (@each blocking; $make:expr; $($name:ident,)*) => {
+        mod blocking_mode {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    let store = $make;
+                    $crate::blocking::conformance::$name(&store);
+                }
+            )*
+        }
+    };
+    (@each nonblocking; $make:expr; $($name:ident,)*) => {
+        mod async_mode {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let store = $make;
+                    $crate::nonblocking::conformance::$name(&store).await;
+                }
+            )*
+        }
+    };
+}
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -4,8 +4,6 @@
 
 #![cfg(any(feature = "blocking", feature = "async"))]
 
-mod conformance;
-
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
@@ -92,19 +90,19 @@ fn async_store(
 mod plain {
     use super::*;
 
-    conformance_tests!(
-        blocking: blocking_store(StoreOptions::default()),
-        nonblocking: async_store(StoreOptions::default()),
-    );
+    #[cfg(feature = "blocking")]
+    konserve_s3::conformance_tests!(blocking: blocking_store(StoreOptions::default()));
+    #[cfg(feature = "async")]
+    konserve_s3::conformance_tests!(nonblocking: async_store(StoreOptions::default()));
 }
 
 mod with_optimistic_locking {
     use super::*;
 
-    conformance_tests!(
-        blocking: blocking_store(locking()),
-        nonblocking: async_store(locking()),
-    );
+    #[cfg(feature = "blocking")]
+    konserve_s3::conformance_tests!(blocking: blocking_store(locking()));
+    #[cfg(feature = "async")]
+    konserve_s3::conformance_tests!(nonblocking: async_store(locking()));
 }
 
 // ---------------------------------------------------------------------------

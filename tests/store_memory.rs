@@ -1,8 +1,6 @@
 //! The conformance suite on the in-memory backing, in both modes, without and
 //! with optimistic locking.
 
-mod conformance;
-
 use konserve_s3::config::StoreOptions;
 
 fn locking() -> StoreOptions {
@@ -12,26 +10,37 @@ fn locking() -> StoreOptions {
     }
 }
 
+#[cfg(feature = "blocking")]
+fn blocking_store(
+    options: StoreOptions,
+) -> konserve_s3::blocking::Store<konserve_s3::blocking::MemoryBacking> {
+    konserve_s3::blocking::Store::with_options(konserve_s3::blocking::MemoryBacking::new(), options)
+}
+
+#[cfg(feature = "async")]
+fn async_store(
+    options: StoreOptions,
+) -> konserve_s3::nonblocking::Store<konserve_s3::nonblocking::MemoryBacking> {
+    konserve_s3::nonblocking::Store::with_options(
+        konserve_s3::nonblocking::MemoryBacking::new(),
+        options,
+    )
+}
+
 mod plain {
     use super::*;
 
-    conformance_tests!(
-        blocking: konserve_s3::blocking::Store::new(konserve_s3::blocking::MemoryBacking::new()),
-        nonblocking: konserve_s3::nonblocking::Store::new(konserve_s3::nonblocking::MemoryBacking::new()),
-    );
+    #[cfg(feature = "blocking")]
+    konserve_s3::conformance_tests!(blocking: blocking_store(StoreOptions::default()));
+    #[cfg(feature = "async")]
+    konserve_s3::conformance_tests!(nonblocking: async_store(StoreOptions::default()));
 }
 
 mod with_optimistic_locking {
     use super::*;
 
-    conformance_tests!(
-        blocking: konserve_s3::blocking::Store::with_options(
-            konserve_s3::blocking::MemoryBacking::new(),
-            locking()
-        ),
-        nonblocking: konserve_s3::nonblocking::Store::with_options(
-            konserve_s3::nonblocking::MemoryBacking::new(),
-            locking()
-        ),
-    );
+    #[cfg(feature = "blocking")]
+    konserve_s3::conformance_tests!(blocking: blocking_store(locking()));
+    #[cfg(feature = "async")]
+    konserve_s3::conformance_tests!(nonblocking: async_store(locking()));
 }

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::s3::Conditions;
 
-mode_imports!();
+use super::io;
+use super::mode::{BodyReader, BodySource};
 
 /// A blob as read back.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,94 +39,124 @@ impl std::fmt::Debug for BlobStream {
     }
 }
 
-maybe_async_mode! {
-    /// Where a store's blobs live.
+/// Where a store's blobs live.
+///
+/// Names are store-relative (`<uuid>.ksv`). Implementations must make each
+/// [`Backing::write_blob`] visible atomically (readers see the old or the
+/// new blob, never a mix). Multi-key operations are optional and must be
+/// atomic when offered.
+#[io(AFIT)]
+pub trait Backing: Send + Sync {
+    /// A short name for messages (`s3`, `memory`, …).
+    fn kind(&self) -> &'static str;
+
+    /// Reads a whole blob; `None` when it does not exist.
+    fn read_blob(&self, name: &str) -> impl Future<Output = Result<Option<StoredBlob>>> + Send;
+
+    /// Reads at least the first `len` bytes of a blob (fewer if it is
+    /// shorter); `None` when it does not exist.
+    fn read_blob_prefix(
+        &self,
+        name: &str,
+        len: u64,
+    ) -> impl Future<Output = Result<Option<StoredBlob>>> + Send;
+
+    /// Reads a blob as a stream; `None` when it does not exist.
+    fn read_blob_stream(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<BlobStream>>> + Send;
+
+    /// Writes a whole blob, replacing any previous one, if `conditions`
+    /// hold (`If-Match: <etag>`: only over that version; `If-None-Match:
+    /// *`: only if there is none).
     ///
-    /// Names are store-relative (`<uuid>.ksv`). Implementations must make each
-    /// [`Backing::write_blob`] visible atomically (readers see the old or the
-    /// new blob, never a mix). Multi-key operations are optional and must be
-    /// atomic when offered.
-    pub trait Backing: Send + Sync {
-        /// A short name for messages (`s3`, `memory`, …).
-        fn kind(&self) -> &'static str;
+    /// A failed condition is [`Error::PreconditionFailed`](crate::Error::PreconditionFailed)
+    /// (or [`Error::Conflict`](crate::Error::Conflict) for a concurrent
+    /// conditional write in flight).
+    fn write_blob(
+        &self,
+        name: &str,
+        blob: Bytes,
+        conditions: &Conditions,
+    ) -> impl Future<Output = Result<()>> + Send;
 
-        /// Reads a whole blob; `None` when it does not exist.
-        fn read_blob(&self, name: &str) -> impl Future<Output = Result<Option<StoredBlob>>> + Send;
+    /// Writes `prefix` followed by everything `reader` yields as one blob,
+    /// without holding the whole value in memory where the backing can;
+    /// conditions as for [`Backing::write_blob`].
+    fn write_blob_stream(
+        &self,
+        name: &str,
+        prefix: Vec<u8>,
+        reader: &mut BodySource<'_>,
+        conditions: &Conditions,
+    ) -> impl Future<Output = Result<()>> + Send;
 
-        /// Reads at least the first `len` bytes of a blob (fewer if it is
-        /// shorter); `None` when it does not exist.
-        fn read_blob_prefix(&self, name: &str, len: u64) -> impl Future<Output = Result<Option<StoredBlob>>> + Send;
+    /// Whether a blob exists.
+    fn blob_exists(&self, name: &str) -> impl Future<Output = Result<bool>> + Send;
 
-        /// Reads a blob as a stream; `None` when it does not exist.
-        fn read_blob_stream(&self, name: &str) -> impl Future<Output = Result<Option<BlobStream>>> + Send;
+    /// The version tag of a blob; `None` when it does not exist (or the
+    /// backing has no tags).
+    fn blob_etag(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send;
 
-        /// Writes a whole blob, replacing any previous one, if `conditions`
-        /// hold (`If-Match: <etag>`: only over that version; `If-None-Match:
-        /// *`: only if there is none).
-        ///
-        /// A failed condition is [`Error::PreconditionFailed`](crate::Error::PreconditionFailed)
-        /// (or [`Error::Conflict`](crate::Error::Conflict) for a concurrent
-        /// conditional write in flight).
-        fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes a blob (deleting a missing blob succeeds) if `conditions`
+    /// hold.
+    fn delete_blob(
+        &self,
+        name: &str,
+        conditions: &Conditions,
+    ) -> impl Future<Output = Result<()>> + Send;
 
-        /// Writes `prefix` followed by everything `reader` yields as one blob,
-        /// without holding the whole value in memory where the backing can;
-        /// conditions as for [`Backing::write_blob`].
-        fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>, conditions: &Conditions) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes many blobs.
+    fn delete_blobs(&self, names: &[String]) -> impl Future<Output = Result<()>> + Send;
 
-        /// Whether a blob exists.
-        fn blob_exists(&self, name: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// The names of all blobs of the store (the marker excluded).
+    fn list_blobs(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
 
-        /// The version tag of a blob; `None` when it does not exist (or the
-        /// backing has no tags).
-        fn blob_etag(&self, name: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// Whether this backing offers atomic multi-key operations.
+    fn supports_multi_key(&self) -> bool {
+        false
+    }
 
-        /// Deletes a blob (deleting a missing blob succeeds) if `conditions`
-        /// hold.
-        fn delete_blob(&self, name: &str, conditions: &Conditions) -> impl Future<Output = Result<()>> + Send;
-
-        /// Deletes many blobs.
-        fn delete_blobs(&self, names: &[String]) -> impl Future<Output = Result<()>> + Send;
-
-        /// The names of all blobs of the store (the marker excluded).
-        fn list_blobs(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
-
-        /// Whether this backing offers atomic multi-key operations.
-        fn supports_multi_key(&self) -> bool {
-            false
-        }
-
-        /// Writes all blobs atomically (all or none).
-        fn multi_write_blobs(&self, blobs: Vec<(String, Bytes)>) -> impl Future<Output = Result<()>> + Send {
-            async move {
+    /// Writes all blobs atomically (all or none).
+    fn multi_write_blobs(
+        &self,
+        blobs: Vec<(String, Bytes)>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
             let _ = blobs;
             Err(crate::Error::Unsupported {
                 operation: "multi-key write",
                 reason: "this backing cannot write several blobs atomically",
             })
         }
-        }
+    }
 
-        /// Reads several blobs at one point in time; `None` for missing ones.
-        fn multi_read_blobs(&self, names: &[String]) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send {
-            async move {
+    /// Reads several blobs at one point in time; `None` for missing ones.
+    fn multi_read_blobs(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send {
+        async move {
             let _ = names;
             Err(crate::Error::Unsupported {
                 operation: "multi-key read",
                 reason: "this backing cannot read several blobs atomically",
             })
         }
-        }
+    }
 
-        /// Deletes several blobs atomically; tells for each whether it existed.
-        fn multi_delete_blobs(&self, names: &[String]) -> impl Future<Output = Result<Vec<bool>>> + Send {
-            async move {
+    /// Deletes several blobs atomically; tells for each whether it existed.
+    fn multi_delete_blobs(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<bool>>> + Send {
+        async move {
             let _ = names;
             Err(crate::Error::Unsupported {
                 operation: "multi-key delete",
                 reason: "this backing cannot delete several blobs atomically",
             })
-        }
         }
     }
 }

@@ -15,7 +15,8 @@ use crate::s3::retry::{Decision, RetryPolicy};
 use crate::s3::stats::{Attempt, RequestStats, StatsSnapshot};
 use crate::s3::{Conditions, S3Request, Signer};
 
-mode_imports!();
+use super::io;
+use super::mode::{self, BodyReader, Transport, TransportBody, body_reader, reader_of};
 
 /// Facts about a stored object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,19 +55,7 @@ struct Inner {
 ///
 /// Cheap to clone (shared connection pool and statistics).
 ///
-/// ```no_run
-/// use konserve_s3::{blocking::S3Client, config::S3Config};
-/// let config = S3Config::builder()
-///     .bucket("my-bucket")
-///     .endpoint("http://127.0.0.1:8333")
-///     .credentials("access", "secret")
-///     .build()?;
-/// let client = S3Client::new(&config)?;
-/// client.create_bucket()?;
-/// client.put_object("hello.txt", b"hi".to_vec(), &Default::default())?;
-/// assert_eq!(client.get_object("hello.txt", None)?.body, b"hi");
-/// # Ok::<(), konserve_s3::Error>(())
-/// ```
+#[doc = mode::doc_example!("s3_client")]
 #[derive(Clone)]
 pub struct S3Client {
     inner: Arc<Inner>,
@@ -164,401 +153,413 @@ fn transport_error(ctx: ErrorContext, e: TransportError) -> (Error, bool) {
     (err, lost)
 }
 
-maybe_async_mode! {
-    impl S3Client {
-        /// One attempt: sign, send, read the body (unless `stream` and the
-        /// answer is a success), classify.
-        async fn attempt(&self, req: &S3Request, number: u32, stream: bool) -> AttemptResult {
-            let inner = &self.inner;
-            let signed = inner.signer.sign(req);
-            let span = if inner.x_ray {
-                tracing::info_span!(
-                    "s3_request",
-                    action = %req.action(),
-                    bucket = %self.bucket(),
-                    key = req.key().unwrap_or(""),
-                    attempt = number,
-                    status = tracing::field::Empty,
-                    bytes_sent = signed.body.as_ref().map_or(0, Bytes::len),
-                    bytes_received = tracing::field::Empty,
-                    latency_ms = tracing::field::Empty,
-                )
-            } else {
-                tracing::Span::none()
-            };
-            let started = Instant::now();
-            let sent = signed.body.as_ref().map_or(0, |b| b.len() as u64);
-            let outcome = match inner.transport.send(&signed).await {
-                Ok((head, body)) if stream && head.is_success() => Ok((head, Payload::Stream(body))),
-                Ok((head, body)) => match body.read_all().await {
-                    Ok(bytes) => Ok((head, Payload::Read(bytes))),
-                    Err(e) => Err(e),
-                },
+#[io(AFIT)]
+impl S3Client {
+    /// One attempt: sign, send, read the body (unless `stream` and the
+    /// answer is a success), classify.
+    async fn attempt(&self, req: &S3Request, number: u32, stream: bool) -> AttemptResult {
+        let inner = &self.inner;
+        let signed = inner.signer.sign(req);
+        let span = if inner.x_ray {
+            tracing::info_span!(
+                "s3_request",
+                action = %req.action(),
+                bucket = %self.bucket(),
+                key = req.key().unwrap_or(""),
+                attempt = number,
+                status = tracing::field::Empty,
+                bytes_sent = signed.body.as_ref().map_or(0, Bytes::len),
+                bytes_received = tracing::field::Empty,
+                latency_ms = tracing::field::Empty,
+            )
+        } else {
+            tracing::Span::none()
+        };
+        let started = Instant::now();
+        let sent = signed.body.as_ref().map_or(0, |b| b.len() as u64);
+        let outcome = match inner.transport.send(&signed).await {
+            Ok((head, body)) if stream && head.is_success() => Ok((head, Payload::Stream(body))),
+            Ok((head, body)) => match body.read_all().await {
+                Ok(bytes) => Ok((head, Payload::Read(bytes))),
                 Err(e) => Err(e),
-            };
-            let latency = started.elapsed();
-            let result = match outcome {
-                Ok((head, Payload::Stream(body))) => {
-                    span.record("status", head.status);
-                    AttemptResult::Done(head, Payload::Stream(body))
+            },
+            Err(e) => Err(e),
+        };
+        let latency = started.elapsed();
+        let result = match outcome {
+            Ok((head, Payload::Stream(body))) => {
+                span.record("status", head.status);
+                AttemptResult::Done(head, Payload::Stream(body))
+            }
+            Ok((head, Payload::Read(bytes))) => {
+                span.record("status", head.status);
+                span.record("bytes_received", bytes.len());
+                if head.is_success() {
+                    AttemptResult::Done(head, Payload::Read(bytes))
+                } else {
+                    let err = classify(
+                        self.context(req),
+                        FailedAnswer {
+                            status: head.status,
+                            request_id_header: head.request_id.as_deref(),
+                            body: &bytes,
+                            had_if_match: req.conditions().if_match.is_some(),
+                        },
+                    );
+                    AttemptResult::Failed(err, false)
                 }
-                Ok((head, Payload::Read(bytes))) => {
-                    span.record("status", head.status);
-                    span.record("bytes_received", bytes.len());
-                    if head.is_success() {
-                        AttemptResult::Done(head, Payload::Read(bytes))
+            }
+            Err(e) => {
+                let (err, lost) = transport_error(self.context(req), e);
+                AttemptResult::Failed(err, lost)
+            }
+        };
+        span.record("latency_ms", latency.as_secs_f64() * 1000.0);
+        let (failed, received) = match &result {
+            AttemptResult::Done(_, Payload::Read(b)) => (false, b.len() as u64),
+            AttemptResult::Done(head, Payload::Stream(_)) => {
+                (false, head.content_length.unwrap_or(0))
+            }
+            AttemptResult::Failed(..) => (true, 0),
+        };
+        inner.stats.record(Attempt {
+            action: req.action(),
+            is_retry: number > 1,
+            failed,
+            bytes_sent: sent,
+            bytes_received: received,
+            latency,
+        });
+        result
+    }
+
+    /// Sends `req` with retries and returns the successful answer's head
+    /// and body.
+    ///
+    /// Transient failures of requests that are safe to repeat are retried
+    /// per the [`RetryPolicy`]; a request whose connection was lost is
+    /// repeated once at once whatever its method (a pooled connection the
+    /// server had closed). Every attempt is signed afresh.
+    ///
+    /// # Errors
+    /// The classified [`Error`] of the last attempt, with the number of
+    /// attempts in its context.
+    pub async fn execute(&self, req: &S3Request) -> Result<(ResponseHead, Vec<u8>)> {
+        match self.execute_with(req, false).await? {
+            (head, Payload::Read(bytes)) => Ok((head, bytes)),
+            (head, Payload::Stream(body)) => {
+                let bytes = body
+                    .read_all()
+                    .await
+                    .map_err(|e| transport_error(self.context(req), e).0)?;
+                Ok((head, bytes))
+            }
+        }
+    }
+
+    /// Reads an object as a stream: retries cover getting the answer's
+    /// head; the body is the caller's to read.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when it does not exist, and any other failure.
+    pub async fn get_object_stream(&self, key: &str) -> Result<(ResponseHead, BodyReader)> {
+        let req = S3Request::get_object(key, None)?;
+        match self.execute_with(&req, true).await? {
+            (head, Payload::Stream(body)) => Ok((head, body_reader(body))),
+            (head, Payload::Read(bytes)) => Ok((head, reader_of(Bytes::from(bytes)))),
+        }
+    }
+
+    async fn execute_with(&self, req: &S3Request, stream: bool) -> Result<(ResponseHead, Payload)> {
+        let policy = self.inner.retry;
+        let started = Instant::now();
+        let mut attempt = 1;
+        let mut lost_connection_retried = false;
+        loop {
+            match self.attempt(req, attempt, stream).await {
+                AttemptResult::Done(head, payload) => return Ok((head, payload)),
+                AttemptResult::Failed(mut err, lost) => {
+                    let decision = if lost && !lost_connection_retried {
+                        lost_connection_retried = true;
+                        Decision::RetryAfter(Duration::ZERO)
                     } else {
-                        let err = classify(
-                            self.context(req),
-                            FailedAnswer {
-                                status: head.status,
-                                request_id_header: head.request_id.as_deref(),
-                                body: &bytes,
-                                had_if_match: req.conditions().if_match.is_some(),
-                            },
-                        );
-                        AttemptResult::Failed(err, false)
-                    }
-                }
-                Err(e) => {
-                    let (err, lost) = transport_error(self.context(req), e);
-                    AttemptResult::Failed(err, lost)
-                }
-            };
-            span.record("latency_ms", latency.as_secs_f64() * 1000.0);
-            let (failed, received) = match &result {
-                AttemptResult::Done(_, Payload::Read(b)) => (false, b.len() as u64),
-                AttemptResult::Done(head, Payload::Stream(_)) => (false, head.content_length.unwrap_or(0)),
-                AttemptResult::Failed(..) => (true, 0),
-            };
-            inner.stats.record(Attempt {
-                action: req.action(),
-                is_retry: number > 1,
-                failed,
-                bytes_sent: sent,
-                bytes_received: received,
-                latency,
-            });
-            result
-        }
-
-        /// Sends `req` with retries and returns the successful answer's head
-        /// and body.
-        ///
-        /// Transient failures of requests that are safe to repeat are retried
-        /// per the [`RetryPolicy`]; a request whose connection was lost is
-        /// repeated once at once whatever its method (a pooled connection the
-        /// server had closed). Every attempt is signed afresh.
-        ///
-        /// # Errors
-        /// The classified [`Error`] of the last attempt, with the number of
-        /// attempts in its context.
-        pub async fn execute(&self, req: &S3Request) -> Result<(ResponseHead, Vec<u8>)> {
-            match self.execute_with(req, false).await? {
-                (head, Payload::Read(bytes)) => Ok((head, bytes)),
-                (head, Payload::Stream(body)) => {
-                    let bytes = body
-                        .read_all()
-                        .await
-                        .map_err(|e| transport_error(self.context(req), e).0)?;
-                    Ok((head, bytes))
-                }
-            }
-        }
-
-        /// Reads an object as a stream: retries cover getting the answer's
-        /// head; the body is the caller's to read.
-        ///
-        /// # Errors
-        /// [`Error::NotFound`] when it does not exist, and any other failure.
-        pub async fn get_object_stream(&self, key: &str) -> Result<(ResponseHead, BodyReader)> {
-            let req = S3Request::get_object(key, None)?;
-            match self.execute_with(&req, true).await? {
-                (head, Payload::Stream(body)) => Ok((head, body_reader(body))),
-                (head, Payload::Read(bytes)) => Ok((head, reader_of(Bytes::from(bytes)))),
-            }
-        }
-
-        async fn execute_with(&self, req: &S3Request, stream: bool) -> Result<(ResponseHead, Payload)> {
-            let policy = self.inner.retry;
-            let started = Instant::now();
-            let mut attempt = 1;
-            let mut lost_connection_retried = false;
-            loop {
-                match self.attempt(req, attempt, stream).await {
-                    AttemptResult::Done(head, payload) => return Ok((head, payload)),
-                    AttemptResult::Failed(mut err, lost) => {
-                        let decision = if lost && !lost_connection_retried {
-                            lost_connection_retried = true;
-                            Decision::RetryAfter(Duration::ZERO)
-                        } else {
-                            policy.decide(
-                                &err,
-                                req.is_safe_to_repeat(),
-                                attempt,
-                                started.elapsed(),
-                                fastrand::f64(),
-                            )
-                        };
-                        match decision {
-                            Decision::RetryAfter(wait) => {
-                                if self.inner.x_ray {
-                                    tracing::debug!(action = %req.action(), attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying S3 request");
-                                }
-                                if !wait.is_zero() {
-                                    Transport::sleep(wait).await;
-                                }
-                                attempt += 1;
+                        policy.decide(
+                            &err,
+                            req.is_safe_to_repeat(),
+                            attempt,
+                            started.elapsed(),
+                            fastrand::f64(),
+                        )
+                    };
+                    match decision {
+                        Decision::RetryAfter(wait) => {
+                            if self.inner.x_ray {
+                                tracing::debug!(
+                                    action = %req.action(),
+                                    attempt,
+                                    wait_ms = wait.as_millis() as u64,
+                                    error = %err,
+                                    "retrying S3 request"
+                                );
                             }
-                            Decision::GiveUp => {
-                                if let Some(ctx) = err.context_mut() {
-                                    ctx.attempts = attempt;
-                                }
-                                return Err(err);
+                            if !wait.is_zero() {
+                                Transport::sleep(wait).await;
                             }
+                            attempt += 1;
+                        }
+                        Decision::GiveUp => {
+                            if let Some(ctx) = err.context_mut() {
+                                ctx.attempts = attempt;
+                            }
+                            return Err(err);
                         }
                     }
                 }
             }
         }
+    }
 
-        /// Whether the bucket exists (`HeadBucket`).
-        ///
-        /// # Errors
-        /// Any error but "no such bucket".
-        pub async fn bucket_exists(&self) -> Result<bool> {
-            match self.execute(&S3Request::head_bucket()).await {
-                Ok(_) => Ok(true),
-                Err(Error::NoSuchBucket(_)) => Ok(false),
-                Err(e) => Err(e),
-            }
+    /// Whether the bucket exists (`HeadBucket`).
+    ///
+    /// # Errors
+    /// Any error but "no such bucket".
+    pub async fn bucket_exists(&self) -> Result<bool> {
+        match self.execute(&S3Request::head_bucket()).await {
+            Ok(_) => Ok(true),
+            Err(Error::NoSuchBucket(_)) => Ok(false),
+            Err(e) => Err(e),
         }
+    }
 
-        /// Creates the bucket; `Ok(false)` if this account already owns it.
-        ///
-        /// # Errors
-        /// [`Error::AlreadyExists`] when someone else owns the name, and any
-        /// other failure.
-        pub async fn create_bucket(&self) -> Result<bool> {
-            let req = S3Request::create_bucket(self.inner.signer.region());
-            match self.execute(&req).await {
-                Ok(_) => Ok(true),
-                Err(Error::AlreadyExists(c)) if c.code.as_deref() == Some("BucketAlreadyOwnedByYou") => {
-                    Ok(false)
-                }
-                Err(e) => Err(e),
-            }
-        }
-
-        /// Deletes the (empty) bucket.
-        ///
-        /// # Errors
-        /// [`Error::NoSuchBucket`], [`Error::Rejected`] with code
-        /// `BucketNotEmpty`, …
-        pub async fn delete_bucket(&self) -> Result<()> {
-            self.execute(&S3Request::delete_bucket()).await.map(|_| ())
-        }
-
-        /// Stores `body` under `key`, with optional conditions. Returns the
-        /// new ETag when the server sends one.
-        ///
-        /// # Errors
-        /// [`Error::PreconditionFailed`] when a condition does not hold, and
-        /// any other failure.
-        pub async fn put_object(
-            &self,
-            key: &str,
-            body: impl Into<Bytes>,
-            conditions: &Conditions,
-        ) -> Result<Option<String>> {
-            let req = S3Request::put_object(key, body)?.with_conditions(conditions.clone());
-            let (head, _) = self.execute(&req).await?;
-            Ok(head.etag)
-        }
-
-        /// Reads an object, or a byte range of it.
-        ///
-        /// # Errors
-        /// [`Error::NotFound`] when it does not exist, and any other failure.
-        pub async fn get_object(&self, key: &str, range: Option<ByteRange>) -> Result<GetObjectOutput> {
-            let req = S3Request::get_object(key, range)?;
-            let (head, body) = self.execute(&req).await?;
-            if let Some(expected) = head.content_length
-                && expected != body.len() as u64
+    /// Creates the bucket; `Ok(false)` if this account already owns it.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyExists`] when someone else owns the name, and any
+    /// other failure.
+    pub async fn create_bucket(&self) -> Result<bool> {
+        let req = S3Request::create_bucket(self.inner.signer.region());
+        match self.execute(&req).await {
+            Ok(_) => Ok(true),
+            Err(Error::AlreadyExists(c))
+                if c.code.as_deref() == Some("BucketAlreadyOwnedByYou") =>
             {
-                return Err(Error::corrupt(
-                    self.context(&req),
-                    format!("body has {} bytes, Content-Length said {expected}", body.len()),
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes the (empty) bucket.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchBucket`], [`Error::Rejected`] with code
+    /// `BucketNotEmpty`, …
+    pub async fn delete_bucket(&self) -> Result<()> {
+        self.execute(&S3Request::delete_bucket()).await.map(|_| ())
+    }
+
+    /// Stores `body` under `key`, with optional conditions. Returns the
+    /// new ETag when the server sends one.
+    ///
+    /// # Errors
+    /// [`Error::PreconditionFailed`] when a condition does not hold, and
+    /// any other failure.
+    pub async fn put_object(
+        &self,
+        key: &str,
+        body: impl Into<Bytes>,
+        conditions: &Conditions,
+    ) -> Result<Option<String>> {
+        let req = S3Request::put_object(key, body)?.with_conditions(conditions.clone());
+        let (head, _) = self.execute(&req).await?;
+        Ok(head.etag)
+    }
+
+    /// Reads an object, or a byte range of it.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when it does not exist, and any other failure.
+    pub async fn get_object(&self, key: &str, range: Option<ByteRange>) -> Result<GetObjectOutput> {
+        let req = S3Request::get_object(key, range)?;
+        let (head, body) = self.execute(&req).await?;
+        if let Some(expected) = head.content_length
+            && expected != body.len() as u64
+        {
+            return Err(Error::corrupt(
+                self.context(&req),
+                format!(
+                    "body has {} bytes, Content-Length said {expected}",
+                    body.len()
+                ),
+            ));
+        }
+        Ok(GetObjectOutput {
+            total_size: head.total_size(),
+            etag: head.etag,
+            body,
+        })
+    }
+
+    /// Metadata of an object (`HeadObject`).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when it does not exist, and any other failure.
+    pub async fn head_object(&self, key: &str) -> Result<ObjectInfo> {
+        let (head, _) = self.execute(&S3Request::head_object(key)?).await?;
+        Ok(ObjectInfo {
+            etag: head.etag,
+            size: head.content_length,
+            last_modified: head.last_modified,
+        })
+    }
+
+    /// Whether an object exists (`HeadObject`).
+    ///
+    /// # Errors
+    /// Any failure but "not found".
+    pub async fn object_exists(&self, key: &str) -> Result<bool> {
+        match self.head_object(key).await {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes an object (deleting a missing object succeeds, as in S3).
+    /// With `If-Match` in `conditions` it deletes only that version.
+    ///
+    /// # Errors
+    /// [`Error::PreconditionFailed`] for a failed condition, and any other
+    /// failure.
+    pub async fn delete_object(&self, key: &str, conditions: &Conditions) -> Result<()> {
+        let req = S3Request::delete_object(key)?.with_conditions(conditions.clone());
+        self.execute(&req).await.map(|_| ())
+    }
+
+    /// Deletes many objects with `DeleteObjects`, in batches of 1000.
+    /// Every key the server reports as failed makes the call fail.
+    ///
+    /// # Errors
+    /// The first batch failure, or the classified per-key error of the
+    /// first key that could not be deleted (with that key in the context).
+    pub async fn delete_objects<S: AsRef<str>>(&self, keys: &[S]) -> Result<()> {
+        for batch in keys.chunks(MAX_DELETE_BATCH) {
+            let req = S3Request::delete_objects(batch)?;
+            let (_, body) = self.execute(&req).await?;
+            let failures = responses::parse_delete_failures(&body, &self.context(&req))?;
+            if let Some((key, code, message)) = failures.into_iter().next() {
+                let xml = format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>");
+                let mut ctx = self.context(&req);
+                ctx.key = Some(key);
+                return Err(classify(
+                    ctx,
+                    FailedAnswer {
+                        status: 400,
+                        request_id_header: None,
+                        body: xml.as_bytes(),
+                        had_if_match: false,
+                    },
                 ));
             }
-            Ok(GetObjectOutput {
-                total_size: head.total_size(),
-                etag: head.etag,
-                body,
-            })
         }
+        Ok(())
+    }
 
-        /// Metadata of an object (`HeadObject`).
-        ///
-        /// # Errors
-        /// [`Error::NotFound`] when it does not exist, and any other failure.
-        pub async fn head_object(&self, key: &str) -> Result<ObjectInfo> {
-            let (head, _) = self.execute(&S3Request::head_object(key)?).await?;
-            Ok(ObjectInfo {
-                etag: head.etag,
-                size: head.content_length,
-                last_modified: head.last_modified,
-            })
-        }
+    /// One page of `ListObjectsV2` under `prefix`.
+    ///
+    /// # Errors
+    /// Any failure; [`Error::CorruptData`] for an unparseable answer.
+    pub async fn list_page(
+        &self,
+        prefix: Option<&str>,
+        continuation_token: Option<&str>,
+        max_keys: Option<usize>,
+    ) -> Result<ListPage> {
+        let req = S3Request::list_objects_v2(prefix, continuation_token, max_keys);
+        let (_, body) = self.execute(&req).await?;
+        responses::parse_list_page(&body, &self.context(&req))
+    }
 
-        /// Whether an object exists (`HeadObject`).
-        ///
-        /// # Errors
-        /// Any failure but "not found".
-        pub async fn object_exists(&self, key: &str) -> Result<bool> {
-            match self.head_object(key).await {
-                Ok(_) => Ok(true),
-                Err(Error::NotFound(_)) => Ok(false),
-                Err(e) => Err(e),
+    /// Every object under `prefix`, following continuation tokens.
+    ///
+    /// # Errors
+    /// As [`S3Client::list_page`].
+    pub async fn list_objects(&self, prefix: Option<&str>) -> Result<Vec<ListedObject>> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self.list_page(prefix, token.as_deref(), None).await?;
+            all.extend(page.objects);
+            match page.next_continuation_token {
+                Some(t) if Some(&t) != token.as_ref() => token = Some(t),
+                _ => return Ok(all),
             }
         }
+    }
 
-        /// Deletes an object (deleting a missing object succeeds, as in S3).
-        /// With `If-Match` in `conditions` it deletes only that version.
-        ///
-        /// # Errors
-        /// [`Error::PreconditionFailed`] for a failed condition, and any other
-        /// failure.
-        pub async fn delete_object(&self, key: &str, conditions: &Conditions) -> Result<()> {
-            let req = S3Request::delete_object(key)?.with_conditions(conditions.clone());
-            self.execute(&req).await.map(|_| ())
-        }
+    /// Copies `source_key` to `key` within the bucket (server side).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a missing source, and any other failure
+    /// (also one S3 reports inside a 200 answer).
+    pub async fn copy_object(&self, source_key: &str, key: &str) -> Result<()> {
+        let req = S3Request::copy_object(source_key, key)?;
+        let (_, body) = self.execute(&req).await?;
+        responses::check_embedded_error(&body, &self.context(&req))
+    }
 
-        /// Deletes many objects with `DeleteObjects`, in batches of 1000.
-        /// Every key the server reports as failed makes the call fail.
-        ///
-        /// # Errors
-        /// The first batch failure, or the classified per-key error of the
-        /// first key that could not be deleted (with that key in the context).
-        pub async fn delete_objects<S: AsRef<str>>(&self, keys: &[S]) -> Result<()> {
-            for batch in keys.chunks(MAX_DELETE_BATCH) {
-                let req = S3Request::delete_objects(batch)?;
-                let (_, body) = self.execute(&req).await?;
-                let failures = responses::parse_delete_failures(&body, &self.context(&req))?;
-                if let Some((key, code, message)) = failures.into_iter().next() {
-                    let xml = format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>");
-                    let mut ctx = self.context(&req);
-                    ctx.key = Some(key);
-                    return Err(classify(
-                        ctx,
-                        FailedAnswer {
-                            status: 400,
-                            request_id_header: None,
-                            body: xml.as_bytes(),
-                            had_if_match: false,
-                        },
-                    ));
-                }
-            }
-            Ok(())
-        }
+    /// Starts a multipart upload; returns its upload id.
+    ///
+    /// # Errors
+    /// Any failure.
+    pub async fn create_multipart_upload(&self, key: &str) -> Result<String> {
+        let req = S3Request::create_multipart_upload(key)?;
+        let (_, body) = self.execute(&req).await?;
+        responses::parse_upload_id(&body, &self.context(&req))
+    }
 
-        /// One page of `ListObjectsV2` under `prefix`.
-        ///
-        /// # Errors
-        /// Any failure; [`Error::CorruptData`] for an unparseable answer.
-        pub async fn list_page(
-            &self,
-            prefix: Option<&str>,
-            continuation_token: Option<&str>,
-            max_keys: Option<usize>,
-        ) -> Result<ListPage> {
-            let req = S3Request::list_objects_v2(prefix, continuation_token, max_keys);
-            let (_, body) = self.execute(&req).await?;
-            responses::parse_list_page(&body, &self.context(&req))
-        }
+    /// Uploads part `part_number` (from 1); returns the part's ETag.
+    ///
+    /// # Errors
+    /// Any failure; [`Error::CorruptData`] if the answer has no ETag.
+    pub async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u16,
+        body: impl Into<Bytes>,
+    ) -> Result<String> {
+        let req = S3Request::upload_part(key, upload_id, part_number, body)?;
+        let (head, _) = self.execute(&req).await?;
+        head.etag
+            .ok_or_else(|| Error::corrupt(self.context(&req), "UploadPart answer has no ETag"))
+    }
 
-        /// Every object under `prefix`, following continuation tokens.
-        ///
-        /// # Errors
-        /// As [`S3Client::list_page`].
-        pub async fn list_objects(&self, prefix: Option<&str>) -> Result<Vec<ListedObject>> {
-            let mut all = Vec::new();
-            let mut token: Option<String> = None;
-            loop {
-                let page = self.list_page(prefix, token.as_deref(), None).await?;
-                all.extend(page.objects);
-                match page.next_continuation_token {
-                    Some(t) if Some(&t) != token.as_ref() => token = Some(t),
-                    _ => return Ok(all),
-                }
-            }
-        }
+    /// Completes a multipart upload from its parts' ETags, in order. The
+    /// answer's ETag is not used (some servers leave it empty): HEAD the
+    /// object when it is needed.
+    ///
+    /// # Errors
+    /// Any failure, also one reported inside a 200 answer.
+    pub async fn complete_multipart_upload<S: AsRef<str>>(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_etags: &[S],
+        conditions: &Conditions,
+    ) -> Result<()> {
+        let req = S3Request::complete_multipart_upload(key, upload_id, part_etags)?
+            .with_conditions(conditions.clone());
+        let (_, body) = self.execute(&req).await?;
+        responses::check_embedded_error(&body, &self.context(&req))
+    }
 
-        /// Copies `source_key` to `key` within the bucket (server side).
-        ///
-        /// # Errors
-        /// [`Error::NotFound`] for a missing source, and any other failure
-        /// (also one S3 reports inside a 200 answer).
-        pub async fn copy_object(&self, source_key: &str, key: &str) -> Result<()> {
-            let req = S3Request::copy_object(source_key, key)?;
-            let (_, body) = self.execute(&req).await?;
-            responses::check_embedded_error(&body, &self.context(&req))
-        }
-
-        /// Starts a multipart upload; returns its upload id.
-        ///
-        /// # Errors
-        /// Any failure.
-        pub async fn create_multipart_upload(&self, key: &str) -> Result<String> {
-            let req = S3Request::create_multipart_upload(key)?;
-            let (_, body) = self.execute(&req).await?;
-            responses::parse_upload_id(&body, &self.context(&req))
-        }
-
-        /// Uploads part `part_number` (from 1); returns the part's ETag.
-        ///
-        /// # Errors
-        /// Any failure; [`Error::CorruptData`] if the answer has no ETag.
-        pub async fn upload_part(
-            &self,
-            key: &str,
-            upload_id: &str,
-            part_number: u16,
-            body: impl Into<Bytes>,
-        ) -> Result<String> {
-            let req = S3Request::upload_part(key, upload_id, part_number, body)?;
-            let (head, _) = self.execute(&req).await?;
-            head.etag
-                .ok_or_else(|| Error::corrupt(self.context(&req), "UploadPart answer has no ETag"))
-        }
-
-        /// Completes a multipart upload from its parts' ETags, in order. The
-        /// answer's ETag is not used (some servers leave it empty): HEAD the
-        /// object when it is needed.
-        ///
-        /// # Errors
-        /// Any failure, also one reported inside a 200 answer.
-        pub async fn complete_multipart_upload<S: AsRef<str>>(
-            &self,
-            key: &str,
-            upload_id: &str,
-            part_etags: &[S],
-            conditions: &Conditions,
-        ) -> Result<()> {
-            let req = S3Request::complete_multipart_upload(key, upload_id, part_etags)?
-                .with_conditions(conditions.clone());
-            let (_, body) = self.execute(&req).await?;
-            responses::check_embedded_error(&body, &self.context(&req))
-        }
-
-        /// Abandons a multipart upload and frees its parts.
-        ///
-        /// # Errors
-        /// Any failure.
-        pub async fn abort_multipart_upload(&self, key: &str, upload_id: &str) -> Result<()> {
-            let req = S3Request::abort_multipart_upload(key, upload_id)?;
-            self.execute(&req).await.map(|_| ())
-        }
+    /// Abandons a multipart upload and frees its parts.
+    ///
+    /// # Errors
+    /// Any failure.
+    pub async fn abort_multipart_upload(&self, key: &str, upload_id: &str) -> Result<()> {
+        let req = S3Request::abort_multipart_upload(key, upload_id)?;
+        self.execute(&req).await.map(|_| ())
     }
 }

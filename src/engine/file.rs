@@ -29,7 +29,8 @@ use crate::error::{Error, Result};
 use crate::s3::Conditions;
 use crate::s3::request::md5_etag;
 
-mode_imports!();
+use super::io;
+use super::mode::{self, BodySource, KeyLocks, fill, reader_of};
 
 /// How much of a streamed value is read before it is written out (konserve's
 /// filestore buffer size).
@@ -47,21 +48,7 @@ const STAGING: &str = ".new";
 /// Clones share the same in-process state (per-blob write locks and a cache
 /// of version tags).
 ///
-/// ```
-/// use konserve_s3::blocking::{FileBacking, Store};
-///
-/// let dir = std::env::temp_dir().join(format!("konserve-doc-{}", uuid::Uuid::new_v4()));
-/// let store = Store::new(FileBacking::create(&dir)?);
-/// store.assoc("k", 42)?;
-/// assert_eq!(store.get("k")?, Some(42.into()));
-/// // One blob, named like konserve names it.
-/// let names: Vec<String> = std::fs::read_dir(&dir)?
-///     .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-///     .collect::<Result<_, _>>()?;
-/// assert_eq!(names, [konserve_s3::layout::blob_name(&"k".into())]);
-/// std::fs::remove_dir_all(&dir)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
+#[doc = mode::doc_example!("file_backing")]
 ///
 /// # Concurrency and durability
 ///
@@ -131,14 +118,7 @@ impl FileBacking {
     /// a missing directory finds no blobs, and writing into one fails with
     /// [`Error::Io`]; see [`FileBacking::create`].
     ///
-    /// ```
-    /// use konserve_s3::blocking::{FileBacking, Store};
-    /// let store = Store::new(FileBacking::new("/nonexistent/konserve-store"));
-    /// assert_eq!(store.get("k")?, None);
-    /// assert!(store.keys()?.is_empty());
-    /// assert!(matches!(store.assoc("k", 1), Err(konserve_s3::Error::Io(_))));
-    /// # Ok::<(), konserve_s3::Error>(())
-    /// ```
+    #[doc = mode::doc_example!("file_backing_new")]
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         FileBacking {
             inner: Arc::new(Inner {
@@ -152,14 +132,7 @@ impl FileBacking {
     /// Like [`FileBacking::new`], creating `dir` (and its parents) if it is
     /// missing.
     ///
-    /// ```
-    /// use konserve_s3::blocking::FileBacking;
-    /// let dir = std::env::temp_dir().join(format!("konserve-doc-{}", uuid::Uuid::new_v4()));
-    /// let backing = FileBacking::create(dir.join("store"))?;
-    /// assert!(backing.dir().is_dir());
-    /// std::fs::remove_dir_all(&dir)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    #[doc = mode::doc_example!("file_backing_create")]
     ///
     /// # Errors
     /// [`Error::Io`] when the directory cannot be created.
@@ -171,10 +144,7 @@ impl FileBacking {
 
     /// The store's directory.
     ///
-    /// ```
-    /// use konserve_s3::blocking::FileBacking;
-    /// assert_eq!(FileBacking::new("/data/store").dir(), std::path::Path::new("/data/store"));
-    /// ```
+    #[doc = mode::doc_example!("file_backing_dir")]
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }
@@ -338,156 +308,167 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-maybe_async_mode! {
-    impl FileBacking {
-        /// Writes `prefix` and then everything `reader` yields to `file`,
-        /// chunk by chunk; returns the version tag of what was written.
-        async fn write_stream(&self, file: &mut File, prefix: &[u8], reader: &mut BodySource<'_>) -> Result<String> {
-            let mut hasher = Md5::new();
-            hasher.update(prefix);
-            file.write_all(prefix)?;
-            let mut buf = Vec::with_capacity(CHUNK);
-            loop {
-                buf.clear();
-                let ended = fill(reader, &mut buf, CHUNK).await?;
-                hasher.update(&buf);
-                file.write_all(&buf)?;
-                if ended {
-                    break;
-                }
+#[io(AFIT)]
+impl FileBacking {
+    /// Writes `prefix` and then everything `reader` yields to `file`,
+    /// chunk by chunk; returns the version tag of what was written.
+    async fn write_stream(
+        &self,
+        file: &mut File,
+        prefix: &[u8],
+        reader: &mut BodySource<'_>,
+    ) -> Result<String> {
+        let mut hasher = Md5::new();
+        hasher.update(prefix);
+        file.write_all(prefix)?;
+        let mut buf = Vec::with_capacity(CHUNK);
+        loop {
+            buf.clear();
+            let ended = fill(reader, &mut buf, CHUNK).await?;
+            hasher.update(&buf);
+            file.write_all(&buf)?;
+            if ended {
+                break;
             }
-            Ok(etag_hex(&hasher.finalize()))
+        }
+        Ok(etag_hex(&hasher.finalize()))
+    }
+}
+
+#[io(AFIT)]
+impl Backing for FileBacking {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
+    async fn read_blob(&self, name: &str) -> Result<Option<StoredBlob>> {
+        let Some(mut file) = open(&self.path(name)?)? else {
+            return Ok(None);
+        };
+        let meta = file.metadata()?;
+        let bytes = read_rest(&mut file, meta.len())?;
+        let etag = md5_etag(&bytes);
+        if bytes.len() as u64 == meta.len() {
+            self.remember(name, FileVersion::of(&meta), &etag);
+        }
+        Ok(Some(StoredBlob {
+            total_size: Some(bytes.len() as u64),
+            etag: Some(etag),
+            bytes,
+        }))
+    }
+
+    async fn read_blob_prefix(&self, name: &str, len: u64) -> Result<Option<StoredBlob>> {
+        let Some(mut file) = open(&self.path(name)?)? else {
+            return Ok(None);
+        };
+        let meta = file.metadata()?;
+        let mut bytes =
+            Vec::with_capacity(usize::try_from(len.min(meta.len()).min(MAX_PREALLOC)).unwrap_or(0));
+        (&mut file).take(len).read_to_end(&mut bytes)?;
+        let etag = self.etag_of(name, &mut file, &meta)?;
+        Ok(Some(StoredBlob {
+            bytes,
+            total_size: Some(meta.len()),
+            etag: Some(etag),
+        }))
+    }
+
+    async fn read_blob_stream(&self, name: &str) -> Result<Option<BlobStream>> {
+        // Read whole, so that the same source serves both modes (the
+        // blocking reader could be the file itself, the async one not
+        // without tokio's `fs`).
+        let Some(mut file) = open(&self.path(name)?)? else {
+            return Ok(None);
+        };
+        let meta = file.metadata()?;
+        let bytes = read_rest(&mut file, meta.len())?;
+        Ok(Some(BlobStream {
+            total_size: Some(bytes.len() as u64),
+            reader: reader_of(Bytes::from(bytes)),
+        }))
+    }
+
+    async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
+        let path = self.path(name)?;
+        let _guard = self.inner.locks.lock(name).await;
+        self.check(name, &path, conditions)?;
+        let (staging, mut file) = create_staging(&path)?;
+        let written = file
+            .write_all(&blob)
+            .map(|()| md5_etag(&blob))
+            .map_err(Error::from);
+        self.commit(name, &path, &staging, file, written)
+    }
+
+    async fn write_blob_stream(
+        &self,
+        name: &str,
+        prefix: Vec<u8>,
+        reader: &mut BodySource<'_>,
+        conditions: &Conditions,
+    ) -> Result<()> {
+        let path = self.path(name)?;
+        let _guard = self.inner.locks.lock(name).await;
+        self.check(name, &path, conditions)?;
+        let (staging, mut file) = create_staging(&path)?;
+        let written = self.write_stream(&mut file, &prefix, reader).await;
+        self.commit(name, &path, &staging, file, written)
+    }
+
+    async fn blob_exists(&self, name: &str) -> Result<bool> {
+        match fs::metadata(self.path(name)?) {
+            Ok(meta) => Ok(!meta.is_dir()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
         }
     }
 
-    impl Backing for FileBacking {
-        fn kind(&self) -> &'static str {
-            "file"
-        }
+    async fn blob_etag(&self, name: &str) -> Result<Option<String>> {
+        let Some(mut file) = open(&self.path(name)?)? else {
+            return Ok(None);
+        };
+        let meta = file.metadata()?;
+        Ok(Some(self.etag_of(name, &mut file, &meta)?))
+    }
 
-        async fn read_blob(&self, name: &str) -> Result<Option<StoredBlob>> {
-            let Some(mut file) = open(&self.path(name)?)? else {
-                return Ok(None);
-            };
-            let meta = file.metadata()?;
-            let bytes = read_rest(&mut file, meta.len())?;
-            let etag = md5_etag(&bytes);
-            if bytes.len() as u64 == meta.len() {
-                self.remember(name, FileVersion::of(&meta), &etag);
+    async fn delete_blob(&self, name: &str, conditions: &Conditions) -> Result<()> {
+        let path = self.path(name)?;
+        let _guard = self.inner.locks.lock(name).await;
+        self.check(name, &path, conditions)?;
+        self.forget(name);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn delete_blobs(&self, names: &[String]) -> Result<()> {
+        for name in names {
+            self.delete_blob(name, &Conditions::NONE).await?;
+        }
+        Ok(())
+    }
+
+    async fn list_blobs(&self) -> Result<Vec<String>> {
+        let entries = match fs::read_dir(&self.inner.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                continue;
             }
-            Ok(Some(StoredBlob {
-                total_size: Some(bytes.len() as u64),
-                etag: Some(etag),
-                bytes,
-            }))
-        }
-
-        async fn read_blob_prefix(&self, name: &str, len: u64) -> Result<Option<StoredBlob>> {
-            let Some(mut file) = open(&self.path(name)?)? else {
-                return Ok(None);
-            };
-            let meta = file.metadata()?;
-            let mut bytes =
-                Vec::with_capacity(usize::try_from(len.min(meta.len()).min(MAX_PREALLOC)).unwrap_or(0));
-            (&mut file).take(len).read_to_end(&mut bytes)?;
-            let etag = self.etag_of(name, &mut file, &meta)?;
-            Ok(Some(StoredBlob {
-                bytes,
-                total_size: Some(meta.len()),
-                etag: Some(etag),
-            }))
-        }
-
-        async fn read_blob_stream(&self, name: &str) -> Result<Option<BlobStream>> {
-            // Read whole, so that the same source serves both modes (the
-            // blocking reader could be the file itself, the async one not
-            // without tokio's `fs`).
-            let Some(mut file) = open(&self.path(name)?)? else {
-                return Ok(None);
-            };
-            let meta = file.metadata()?;
-            let bytes = read_rest(&mut file, meta.len())?;
-            Ok(Some(BlobStream {
-                total_size: Some(bytes.len() as u64),
-                reader: reader_of(Bytes::from(bytes)),
-            }))
-        }
-
-        async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
-            let path = self.path(name)?;
-            let _guard = self.inner.locks.lock(name).await;
-            self.check(name, &path, conditions)?;
-            let (staging, mut file) = create_staging(&path)?;
-            let written = file
-                .write_all(&blob)
-                .map(|()| md5_etag(&blob))
-                .map_err(Error::from);
-            self.commit(name, &path, &staging, file, written)
-        }
-
-        async fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>, conditions: &Conditions) -> Result<()> {
-            let path = self.path(name)?;
-            let _guard = self.inner.locks.lock(name).await;
-            self.check(name, &path, conditions)?;
-            let (staging, mut file) = create_staging(&path)?;
-            let written = self.write_stream(&mut file, &prefix, reader).await;
-            self.commit(name, &path, &staging, file, written)
-        }
-
-        async fn blob_exists(&self, name: &str) -> Result<bool> {
-            match fs::metadata(self.path(name)?) {
-                Ok(meta) => Ok(!meta.is_dir()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-                Err(e) => Err(e.into()),
+            // konserve names are ASCII; anything else is not a blob.
+            if let Ok(name) = entry.file_name().into_string() {
+                names.push(name);
             }
         }
-
-        async fn blob_etag(&self, name: &str) -> Result<Option<String>> {
-            let Some(mut file) = open(&self.path(name)?)? else {
-                return Ok(None);
-            };
-            let meta = file.metadata()?;
-            Ok(Some(self.etag_of(name, &mut file, &meta)?))
-        }
-
-        async fn delete_blob(&self, name: &str, conditions: &Conditions) -> Result<()> {
-            let path = self.path(name)?;
-            let _guard = self.inner.locks.lock(name).await;
-            self.check(name, &path, conditions)?;
-            self.forget(name);
-            match fs::remove_file(&path) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(e.into()),
-            }
-        }
-
-        async fn delete_blobs(&self, names: &[String]) -> Result<()> {
-            for name in names {
-                self.delete_blob(name, &Conditions::NONE).await?;
-            }
-            Ok(())
-        }
-
-        async fn list_blobs(&self) -> Result<Vec<String>> {
-            let entries = match fs::read_dir(&self.inner.dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(e) => return Err(e.into()),
-            };
-            let mut names = Vec::new();
-            for entry in entries {
-                let entry = entry?;
-                if entry.file_type()?.is_dir() {
-                    continue;
-                }
-                // konserve names are ASCII; anything else is not a blob.
-                if let Ok(name) = entry.file_name().into_string() {
-                    names.push(name);
-                }
-            }
-            names.sort_unstable();
-            Ok(names)
-        }
+        names.sort_unstable();
+        Ok(names)
     }
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::client::S3Client;
 use super::s3_backing::S3Backing;
 use super::store::Store;
+use super::{io, mode};
 use crate::config::{ConditionalWrites, S3Config};
 use crate::error::{Error, Result};
 use crate::layout::{self, BlobKind};
@@ -47,161 +48,177 @@ fn judge_probe(first: Result<()>, second: Result<()>) -> Result<()> {
     }
 }
 
-maybe_async_mode! {
-    /// With optimistic locking on and `conditional-writes` `auto`: writes a
-    /// random key twice with `If-None-Match: *` (expecting 200, then 412) and
-    /// removes it, so locking never runs on a provider that would silently
-    /// lose updates.
-    async fn check_conditional_writes(config: &S3Config, client: &S3Client, id: Uuid) -> Result<()> {
-        if !config.store.locking() || config.store.conditional_writes != ConditionalWrites::Auto {
-            return Ok(());
-        }
-        let key = layout::object_key(id, &format!(".conditional-write-probe-{}", Uuid::new_v4()));
-        let body = Bytes::from_static(b"probe");
-        let first = client.put_object(&key, body.clone(), &Conditions::if_absent()).await.map(|_| ());
-        let second = if first.is_ok() {
-            client.put_object(&key, body, &Conditions::if_absent()).await.map(|_| ())
-        } else {
-            Ok(())
-        };
-        let cleanup = client.delete_object(&key, &Conditions::NONE).await;
-        judge_probe(first, second)?;
-        cleanup
+/// With optimistic locking on and `conditional-writes` `auto`: writes a
+/// random key twice with `If-None-Match: *` (expecting 200, then 412) and
+/// removes it, so locking never runs on a provider that would silently
+/// lose updates.
+#[io(AFIT)]
+async fn check_conditional_writes(config: &S3Config, client: &S3Client, id: Uuid) -> Result<()> {
+    if !config.store.locking() || config.store.conditional_writes != ConditionalWrites::Auto {
+        return Ok(());
     }
-
-    /// Creates the store of `config` (its bucket too, when missing) and
-    /// writes its marker.
-    ///
-    /// ```no_run
-    /// use konserve_s3::{blocking::create_store, config::S3Config};
-    /// let config = S3Config::builder()
-    ///     .bucket("my-bucket")
-    ///     .id(uuid::Uuid::new_v4())
-    ///     .build()?;
-    /// let store = create_store(&config)?;
-    /// store.assoc("greeting", "hello")?;
-    /// # Ok::<(), konserve_s3::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::StoreAlreadyExists`] when the marker is there already;
-    /// [`Error::InvalidConfig`] without an `id`; S3 failures.
-    pub async fn create_store(config: &S3Config) -> Result<S3Store> {
-        let (client, id) = client_and_id(config)?;
-        let marker = layout::marker_key(id);
-        if client.object_exists(&marker).await? {
-            return Err(Error::StoreAlreadyExists { bucket: client.bucket().to_owned(), id });
-        }
-        if !client.bucket_exists().await? {
-            client.create_bucket().await?;
-        }
-        check_conditional_writes(config, &client, id).await?;
-        let create_only = if config.store.conditional_writes == ConditionalWrites::Off {
-            Conditions::NONE
-        } else {
-            Conditions::if_absent()
-        };
-        match client
-            .put_object(&marker, Bytes::from_static(layout::MARKER_BODY), &create_only)
+    let key = layout::object_key(id, &format!(".conditional-write-probe-{}", Uuid::new_v4()));
+    let body = Bytes::from_static(b"probe");
+    let first = client
+        .put_object(&key, body.clone(), &Conditions::if_absent())
+        .await
+        .map(|_| ());
+    let second = if first.is_ok() {
+        client
+            .put_object(&key, body, &Conditions::if_absent())
             .await
-        {
-            Ok(_) => {}
-            Err(Error::PreconditionFailed(_)) => {
-                return Err(Error::StoreAlreadyExists { bucket: client.bucket().to_owned(), id });
-            }
-            Err(e) => return Err(e),
-        }
-        Ok(store_of(config, client, id))
-    }
-
-    /// Connects to the existing store of `config`: one HEAD of its marker
-    /// (plus the conditional-write probe when optimistic locking is on and
-    /// `conditional-writes` is `auto`).
-    ///
-    /// # Errors
-    /// [`Error::StoreNotFound`] when it does not exist;
-    /// [`Error::Unsupported`] when locking is on and the provider fails the
-    /// probe; S3 failures.
-    pub async fn connect_store(config: &S3Config) -> Result<S3Store> {
-        let (client, id) = client_and_id(config)?;
-        match client.object_exists(&layout::marker_key(id)).await {
-            Ok(true) => {
-                check_conditional_writes(config, &client, id).await?;
-                Ok(store_of(config, client, id))
-            }
-            Ok(false) | Err(Error::NoSuchBucket(_)) => {
-                Err(Error::StoreNotFound { bucket: client.bucket().to_owned(), id })
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Whether the store of `config` exists (one HEAD of its marker).
-    ///
-    /// # Errors
-    /// S3 failures (a missing bucket is `false`).
-    pub async fn store_exists(config: &S3Config) -> Result<bool> {
-        let (client, id) = client_and_id(config)?;
-        match client.object_exists(&layout::marker_key(id)).await {
-            Err(Error::NoSuchBucket(_)) => Ok(false),
-            other => other,
-        }
-    }
-
-    /// Deletes every object of the store of `config` — its `.ksv`,
-    /// `.ksv.new` and `.ksv.backup` blobs and its marker — and nothing else,
-    /// in `DeleteObjects` batches of 1000. The bucket stays.
-    ///
-    /// # Errors
-    /// S3 failures (a missing bucket or store is not an error).
-    pub async fn delete_store(config: &S3Config) -> Result<()> {
-        let (client, id) = client_and_id(config)?;
-        let prefix = layout::store_prefix(id);
-        let listed = match client.list_objects(Some(&prefix)).await {
-            Ok(l) => l,
-            Err(Error::NoSuchBucket(_)) => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        let mut doomed: Vec<String> = Vec::new();
-        let mut marker: Option<String> = None;
-        for o in listed {
-            match o.key.strip_prefix(&prefix).and_then(layout::blob_kind) {
-                Some(BlobKind::Marker) => marker = Some(o.key),
-                Some(_) => doomed.push(o.key),
-                None => {}
-            }
-        }
-        // The marker goes last: a store whose deletion failed half-way is
-        // still listed, so the deletion can be repeated.
-        client.delete_objects(&doomed).await?;
-        if let Some(m) = marker {
-            client.delete_object(&m, &Conditions::NONE).await?;
-        }
+            .map(|_| ())
+    } else {
         Ok(())
-    }
+    };
+    let cleanup = client.delete_object(&key, &Conditions::NONE).await;
+    judge_probe(first, second)?;
+    cleanup
+}
 
-    /// The ids of every store in the bucket of `config` (from their
-    /// markers; objects with other prefixes are ignored). A missing bucket
-    /// has no stores.
-    ///
-    /// # Errors
-    /// S3 failures.
-    pub async fn list_stores(config: &S3Config) -> Result<BTreeSet<Uuid>> {
-        let client = S3Client::new(config)?;
-        match client.list_objects(None).await {
-            Ok(listed) => Ok(listed.iter().filter_map(|o| layout::marker_store_id(&o.key)).collect()),
-            Err(Error::NoSuchBucket(_)) => Ok(BTreeSet::new()),
-            Err(e) => Err(e),
+/// Creates the store of `config` (its bucket too, when missing) and
+/// writes its marker.
+///
+#[doc = mode::doc_example!("create_store")]
+///
+/// # Errors
+/// [`Error::StoreAlreadyExists`] when the marker is there already;
+/// [`Error::InvalidConfig`] without an `id`; S3 failures.
+#[io(AFIT)]
+pub async fn create_store(config: &S3Config) -> Result<S3Store> {
+    let (client, id) = client_and_id(config)?;
+    let marker = layout::marker_key(id);
+    if client.object_exists(&marker).await? {
+        return Err(Error::StoreAlreadyExists {
+            bucket: client.bucket().to_owned(),
+            id,
+        });
+    }
+    if !client.bucket_exists().await? {
+        client.create_bucket().await?;
+    }
+    check_conditional_writes(config, &client, id).await?;
+    let create_only = if config.store.conditional_writes == ConditionalWrites::Off {
+        Conditions::NONE
+    } else {
+        Conditions::if_absent()
+    };
+    match client
+        .put_object(
+            &marker,
+            Bytes::from_static(layout::MARKER_BODY),
+            &create_only,
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(Error::PreconditionFailed(_)) => {
+            return Err(Error::StoreAlreadyExists {
+                bucket: client.bucket().to_owned(),
+                id,
+            });
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(store_of(config, client, id))
+}
+
+/// Connects to the existing store of `config`: one HEAD of its marker
+/// (plus the conditional-write probe when optimistic locking is on and
+/// `conditional-writes` is `auto`).
+///
+/// # Errors
+/// [`Error::StoreNotFound`] when it does not exist;
+/// [`Error::Unsupported`] when locking is on and the provider fails the
+/// probe; S3 failures.
+#[io(AFIT)]
+pub async fn connect_store(config: &S3Config) -> Result<S3Store> {
+    let (client, id) = client_and_id(config)?;
+    match client.object_exists(&layout::marker_key(id)).await {
+        Ok(true) => {
+            check_conditional_writes(config, &client, id).await?;
+            Ok(store_of(config, client, id))
+        }
+        Ok(false) | Err(Error::NoSuchBucket(_)) => Err(Error::StoreNotFound {
+            bucket: client.bucket().to_owned(),
+            id,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the store of `config` exists (one HEAD of its marker).
+///
+/// # Errors
+/// S3 failures (a missing bucket is `false`).
+#[io(AFIT)]
+pub async fn store_exists(config: &S3Config) -> Result<bool> {
+    let (client, id) = client_and_id(config)?;
+    match client.object_exists(&layout::marker_key(id)).await {
+        Err(Error::NoSuchBucket(_)) => Ok(false),
+        other => other,
+    }
+}
+
+/// Deletes every object of the store of `config` — its `.ksv`,
+/// `.ksv.new` and `.ksv.backup` blobs and its marker — and nothing else,
+/// in `DeleteObjects` batches of 1000. The bucket stays.
+///
+/// # Errors
+/// S3 failures (a missing bucket or store is not an error).
+#[io(AFIT)]
+pub async fn delete_store(config: &S3Config) -> Result<()> {
+    let (client, id) = client_and_id(config)?;
+    let prefix = layout::store_prefix(id);
+    let listed = match client.list_objects(Some(&prefix)).await {
+        Ok(l) => l,
+        Err(Error::NoSuchBucket(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut doomed: Vec<String> = Vec::new();
+    let mut marker: Option<String> = None;
+    for o in listed {
+        match o.key.strip_prefix(&prefix).and_then(layout::blob_kind) {
+            Some(BlobKind::Marker) => marker = Some(o.key),
+            Some(_) => doomed.push(o.key),
+            None => {}
         }
     }
-
-    /// Deletes the (empty) bucket of `config`.
-    ///
-    /// # Errors
-    /// S3 failures, e.g. `BucketNotEmpty`.
-    pub async fn delete_bucket(config: &S3Config) -> Result<()> {
-        S3Client::new(config)?.delete_bucket().await
+    // The marker goes last: a store whose deletion failed half-way is
+    // still listed, so the deletion can be repeated.
+    client.delete_objects(&doomed).await?;
+    if let Some(m) = marker {
+        client.delete_object(&m, &Conditions::NONE).await?;
     }
+    Ok(())
+}
+
+/// The ids of every store in the bucket of `config` (from their
+/// markers; objects with other prefixes are ignored). A missing bucket
+/// has no stores.
+///
+/// # Errors
+/// S3 failures.
+#[io(AFIT)]
+pub async fn list_stores(config: &S3Config) -> Result<BTreeSet<Uuid>> {
+    let client = S3Client::new(config)?;
+    match client.list_objects(None).await {
+        Ok(listed) => Ok(listed
+            .iter()
+            .filter_map(|o| layout::marker_store_id(&o.key))
+            .collect()),
+        Err(Error::NoSuchBucket(_)) => Ok(BTreeSet::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes the (empty) bucket of `config`.
+///
+/// # Errors
+/// S3 failures, e.g. `BucketNotEmpty`.
+#[io(AFIT)]
+pub async fn delete_bucket(config: &S3Config) -> Result<()> {
+    S3Client::new(config)?.delete_bucket().await
 }
 
 /// Releases a store: konserve's `release-store`. Connections are pooled per

@@ -12,16 +12,12 @@ use crate::error::{Error, Result};
 use crate::s3::Conditions;
 use crate::s3::request::md5_etag;
 
-mode_imports!();
+use super::io;
+use super::mode::{self, BodySource, read_all, reader_of};
 
 /// Blobs in memory. Clones share the same blobs.
 ///
-/// ```
-/// use konserve_s3::blocking::{MemoryBacking, Store};
-/// let store = Store::new(MemoryBacking::new());
-/// store.assoc("k", 42).unwrap();
-/// assert_eq!(store.get("k").unwrap(), Some(42.into()));
-/// ```
+#[doc = mode::doc_example!("memory_backing")]
 #[derive(Clone, Debug, Default)]
 pub struct MemoryBacking {
     blobs: Arc<Mutex<BTreeMap<String, Bytes>>>,
@@ -56,103 +52,111 @@ impl MemoryBacking {
     }
 }
 
-maybe_async_mode! {
-    impl Backing for MemoryBacking {
-        fn kind(&self) -> &'static str {
-            "memory"
-        }
+#[io(AFIT)]
+impl Backing for MemoryBacking {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
 
-        async fn read_blob(&self, name: &str) -> Result<Option<StoredBlob>> {
-            Ok(self.blobs().get(name).map(|b| StoredBlob {
-                bytes: b.to_vec(),
+    async fn read_blob(&self, name: &str) -> Result<Option<StoredBlob>> {
+        Ok(self.blobs().get(name).map(|b| StoredBlob {
+            bytes: b.to_vec(),
+            total_size: Some(b.len() as u64),
+            etag: Some(md5_etag(b)),
+        }))
+    }
+
+    async fn read_blob_prefix(&self, name: &str, len: u64) -> Result<Option<StoredBlob>> {
+        Ok(self.blobs().get(name).map(|b| {
+            let n = usize::try_from(len).unwrap_or(usize::MAX).min(b.len());
+            StoredBlob {
+                bytes: b[..n].to_vec(),
                 total_size: Some(b.len() as u64),
                 etag: Some(md5_etag(b)),
-            }))
-        }
+            }
+        }))
+    }
 
-        async fn read_blob_prefix(&self, name: &str, len: u64) -> Result<Option<StoredBlob>> {
-            Ok(self.blobs().get(name).map(|b| {
-                let n = usize::try_from(len).unwrap_or(usize::MAX).min(b.len());
-                StoredBlob {
-                    bytes: b[..n].to_vec(),
-                    total_size: Some(b.len() as u64),
-                    etag: Some(md5_etag(b)),
-                }
-            }))
-        }
+    async fn read_blob_stream(&self, name: &str) -> Result<Option<BlobStream>> {
+        Ok(self.blobs().get(name).cloned().map(|b| BlobStream {
+            total_size: Some(b.len() as u64),
+            reader: reader_of(b),
+        }))
+    }
 
-        async fn read_blob_stream(&self, name: &str) -> Result<Option<BlobStream>> {
-            Ok(self.blobs().get(name).cloned().map(|b| BlobStream {
-                total_size: Some(b.len() as u64),
-                reader: reader_of(b),
-            }))
-        }
+    async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
+        let mut blobs = self.blobs();
+        Self::check(&blobs, name, conditions)?;
+        blobs.insert(name.to_owned(), blob);
+        Ok(())
+    }
 
-        async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
-            let mut blobs = self.blobs();
+    async fn write_blob_stream(
+        &self,
+        name: &str,
+        prefix: Vec<u8>,
+        reader: &mut BodySource<'_>,
+        conditions: &Conditions,
+    ) -> Result<()> {
+        let mut all = prefix;
+        read_all(reader, &mut all).await?;
+        let mut blobs = self.blobs();
+        Self::check(&blobs, name, conditions)?;
+        blobs.insert(name.to_owned(), Bytes::from(all));
+        Ok(())
+    }
+
+    async fn blob_exists(&self, name: &str) -> Result<bool> {
+        Ok(self.blobs().contains_key(name))
+    }
+
+    async fn blob_etag(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.blobs().get(name).map(|b| md5_etag(b)))
+    }
+
+    async fn delete_blob(&self, name: &str, conditions: &Conditions) -> Result<()> {
+        let mut blobs = self.blobs();
+        if conditions.is_conditional() {
             Self::check(&blobs, name, conditions)?;
-            blobs.insert(name.to_owned(), blob);
-            Ok(())
         }
+        blobs.remove(name);
+        Ok(())
+    }
 
-        async fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>, conditions: &Conditions) -> Result<()> {
-            let mut all = prefix;
-            read_all(reader, &mut all).await?;
-            let mut blobs = self.blobs();
-            Self::check(&blobs, name, conditions)?;
-            blobs.insert(name.to_owned(), Bytes::from(all));
-            Ok(())
+    async fn delete_blobs(&self, names: &[String]) -> Result<()> {
+        let mut blobs = self.blobs();
+        for n in names {
+            blobs.remove(n);
         }
+        Ok(())
+    }
 
-        async fn blob_exists(&self, name: &str) -> Result<bool> {
-            Ok(self.blobs().contains_key(name))
-        }
+    async fn list_blobs(&self) -> Result<Vec<String>> {
+        Ok(self.blobs().keys().cloned().collect())
+    }
 
-        async fn blob_etag(&self, name: &str) -> Result<Option<String>> {
-            Ok(self.blobs().get(name).map(|b| md5_etag(b)))
-        }
+    fn supports_multi_key(&self) -> bool {
+        true
+    }
 
-        async fn delete_blob(&self, name: &str, conditions: &Conditions) -> Result<()> {
-            let mut blobs = self.blobs();
-            if conditions.is_conditional() {
-                Self::check(&blobs, name, conditions)?;
-            }
-            blobs.remove(name);
-            Ok(())
+    async fn multi_write_blobs(&self, blobs: Vec<(String, Bytes)>) -> Result<()> {
+        let mut map = self.blobs();
+        for (name, blob) in blobs {
+            map.insert(name, blob);
         }
+        Ok(())
+    }
 
-        async fn delete_blobs(&self, names: &[String]) -> Result<()> {
-            let mut blobs = self.blobs();
-            for n in names {
-                blobs.remove(n);
-            }
-            Ok(())
-        }
+    async fn multi_read_blobs(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        let map = self.blobs();
+        Ok(names
+            .iter()
+            .map(|n| map.get(n).map(|b| b.to_vec()))
+            .collect())
+    }
 
-        async fn list_blobs(&self) -> Result<Vec<String>> {
-            Ok(self.blobs().keys().cloned().collect())
-        }
-
-        fn supports_multi_key(&self) -> bool {
-            true
-        }
-
-        async fn multi_write_blobs(&self, blobs: Vec<(String, Bytes)>) -> Result<()> {
-            let mut map = self.blobs();
-            for (name, blob) in blobs {
-                map.insert(name, blob);
-            }
-            Ok(())
-        }
-
-        async fn multi_read_blobs(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-            let map = self.blobs();
-            Ok(names.iter().map(|n| map.get(n).map(|b| b.to_vec())).collect())
-        }
-
-        async fn multi_delete_blobs(&self, names: &[String]) -> Result<Vec<bool>> {
-            let mut map = self.blobs();
-            Ok(names.iter().map(|n| map.remove(n).is_some()).collect())
-        }
+    async fn multi_delete_blobs(&self, names: &[String]) -> Result<Vec<bool>> {
+        let mut map = self.blobs();
+        Ok(names.iter().map(|n| map.remove(n).is_some()).collect())
     }
 }

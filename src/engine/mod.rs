@@ -1,12 +1,19 @@
 //! The engine: everything that does I/O, written once in async style and
-//! compiled per mode (see `lib.rs`): `konserve_s3::blocking` strips the
-//! `async` with `maybe_async::must_be_sync` and sends with ureq;
-//! `konserve_s3::nonblocking` keeps it and sends with reqwest.
+//! compiled per mode. Its parent module (`src/blocking.rs` or
+//! `src/nonblocking.rs`) brings two names into scope, which every engine
+//! file imports from `super`: `io`, the maybe-async attribute put on each
+//! I/O item (`must_be_sync` strips `async`/`.await`, `must_be_async` keeps
+//! them), and `mode`, the mode's transport, streams, locks and parallelism
+//! (`src/mode/<mode>/`).
 
-mode_exports!();
+use super::{io, mode};
+
+pub use mode::{BodyReader, BodySource, MaybeSend};
 
 mod backing;
 mod client;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod file;
 mod lifecycle;
 mod memory;

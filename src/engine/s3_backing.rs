@@ -10,7 +10,8 @@ use crate::layout;
 use crate::s3::Conditions;
 use crate::s3::request::ByteRange;
 
-mode_imports!();
+use super::io;
+use super::mode::{BodySource, fill, run_bounded};
 
 /// Smallest part S3 accepts in a multipart upload (except the last one).
 pub const MIN_PART_SIZE: usize = 5 << 20;
@@ -75,161 +76,193 @@ fn missing_as_none<T>(r: Result<T>) -> Result<Option<T>> {
     }
 }
 
-maybe_async_mode! {
-    impl S3Backing {
-        /// Uploads `first` and the rest of `reader` as parts, up to
-        /// [`PARTS_IN_FLIGHT`] at once: reads that many parts, sends them
-        /// concurrently, and so on, so at most that many parts are held in
-        /// memory. Every part but the last is exactly `part_size` long.
-        async fn upload_parts(&self, key: &str, upload_id: &str, first: Vec<u8>, reader: &mut BodySource<'_>, conditions: &Conditions) -> Result<()> {
-            let mut etags: Vec<String> = Vec::new();
-            let mut pending = Some(first);
-            let mut ended = false;
-            loop {
-                let mut batch: Vec<(usize, Vec<u8>)> = Vec::with_capacity(PARTS_IN_FLIGHT);
-                if let Some(part) = pending.take() {
-                    batch.push((etags.len(), part));
-                }
-                while batch.len() < PARTS_IN_FLIGHT && !ended {
-                    let mut next = Vec::with_capacity(self.part_size);
-                    ended = fill(reader, &mut next, self.part_size).await?;
-                    if next.is_empty() {
-                        ended = true;
-                        break;
-                    }
-                    batch.push((etags.len() + batch.len(), next));
-                }
-                if batch.is_empty() {
-                    break;
-                }
-                let sent = run_bounded(batch, PARTS_IN_FLIGHT, |(done, part): (usize, Vec<u8>)| async move {
-                    self.upload_part(key, upload_id, done, part).await
-                })
-                .await;
-                for etag in sent {
-                    etags.push(etag?);
-                }
-                if ended {
-                    break;
-                }
+#[io(AFIT)]
+impl S3Backing {
+    /// Uploads `first` and the rest of `reader` as parts, up to
+    /// [`PARTS_IN_FLIGHT`] at once: reads that many parts, sends them
+    /// concurrently, and so on, so at most that many parts are held in
+    /// memory. Every part but the last is exactly `part_size` long.
+    async fn upload_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        first: Vec<u8>,
+        reader: &mut BodySource<'_>,
+        conditions: &Conditions,
+    ) -> Result<()> {
+        let mut etags: Vec<String> = Vec::new();
+        let mut pending = Some(first);
+        let mut ended = false;
+        loop {
+            let mut batch: Vec<(usize, Vec<u8>)> = Vec::with_capacity(PARTS_IN_FLIGHT);
+            if let Some(part) = pending.take() {
+                batch.push((etags.len(), part));
             }
-            self.client
-                .complete_multipart_upload(key, upload_id, &etags, conditions)
-                .await
+            while batch.len() < PARTS_IN_FLIGHT && !ended {
+                let mut next = Vec::with_capacity(self.part_size);
+                ended = fill(reader, &mut next, self.part_size).await?;
+                if next.is_empty() {
+                    ended = true;
+                    break;
+                }
+                batch.push((etags.len() + batch.len(), next));
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let sent = run_bounded(
+                batch,
+                PARTS_IN_FLIGHT,
+                |(done, part): (usize, Vec<u8>)| async move {
+                    self.upload_part(key, upload_id, done, part).await
+                },
+            )
+            .await;
+            for etag in sent {
+                etags.push(etag?);
+            }
+            if ended {
+                break;
+            }
         }
-
-        async fn upload_part(&self, key: &str, upload_id: &str, done: usize, part: Vec<u8>) -> Result<String> {
-            let number = u16::try_from(done + 1)
-                .ok()
-                .filter(|n| *n <= 10_000)
-                .ok_or(Error::Unsupported {
-                    operation: "bassoc",
-                    reason: "more than 10000 parts: raise the part size",
-                })?;
-            self.client.upload_part(key, upload_id, number, Bytes::from(part)).await
-        }
+        self.client
+            .complete_multipart_upload(key, upload_id, &etags, conditions)
+            .await
     }
 
-    impl Backing for S3Backing {
-        fn kind(&self) -> &'static str {
-            "s3"
-        }
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        done: usize,
+        part: Vec<u8>,
+    ) -> Result<String> {
+        let number = u16::try_from(done + 1)
+            .ok()
+            .filter(|n| *n <= 10_000)
+            .ok_or(Error::Unsupported {
+                operation: "bassoc",
+                reason: "more than 10000 parts: raise the part size",
+            })?;
+        self.client
+            .upload_part(key, upload_id, number, Bytes::from(part))
+            .await
+    }
+}
 
-        async fn read_blob(&self, name: &str) -> Result<Option<StoredBlob>> {
-            let got = missing_as_none(self.client.get_object(&self.object(name), None).await)?;
-            Ok(got.map(|g| StoredBlob {
+#[io(AFIT)]
+impl Backing for S3Backing {
+    fn kind(&self) -> &'static str {
+        "s3"
+    }
+
+    async fn read_blob(&self, name: &str) -> Result<Option<StoredBlob>> {
+        let got = missing_as_none(self.client.get_object(&self.object(name), None).await)?;
+        Ok(got.map(|g| StoredBlob {
+            total_size: g.total_size,
+            etag: g.etag,
+            bytes: g.body,
+        }))
+    }
+
+    async fn read_blob_prefix(&self, name: &str, len: u64) -> Result<Option<StoredBlob>> {
+        let range = ByteRange {
+            start: 0,
+            end_inclusive: Some(len.max(1) - 1),
+        };
+        match self
+            .client
+            .get_object(&self.object(name), Some(range))
+            .await
+        {
+            Ok(g) => Ok(Some(StoredBlob {
                 total_size: g.total_size,
                 etag: g.etag,
                 bytes: g.body,
-            }))
+            })),
+            Err(Error::NotFound(_)) => Ok(None),
+            // 416: an empty object has no byte 0; read it whole.
+            Err(Error::Rejected(c)) if c.status == Some(416) => self.read_blob(name).await,
+            Err(e) => Err(e),
         }
+    }
 
-        async fn read_blob_prefix(&self, name: &str, len: u64) -> Result<Option<StoredBlob>> {
-            let range = ByteRange {
-                start: 0,
-                end_inclusive: Some(len.max(1) - 1),
-            };
-            match self.client.get_object(&self.object(name), Some(range)).await {
-                Ok(g) => Ok(Some(StoredBlob {
-                    total_size: g.total_size,
-                    etag: g.etag,
-                    bytes: g.body,
-                })),
-                Err(Error::NotFound(_)) => Ok(None),
-                // 416: an empty object has no byte 0; read it whole.
-                Err(Error::Rejected(c)) if c.status == Some(416) => self.read_blob(name).await,
-                Err(e) => Err(e),
-            }
-        }
+    async fn read_blob_stream(&self, name: &str) -> Result<Option<BlobStream>> {
+        let got = missing_as_none(self.client.get_object_stream(&self.object(name)).await)?;
+        Ok(got.map(|(head, body)| BlobStream {
+            total_size: head.total_size(),
+            reader: body,
+        }))
+    }
 
-        async fn read_blob_stream(&self, name: &str) -> Result<Option<BlobStream>> {
-            let got = missing_as_none(self.client.get_object_stream(&self.object(name)).await)?;
-            Ok(got.map(|(head, body)| BlobStream {
-                total_size: head.total_size(),
-                reader: body,
-            }))
-        }
+    async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
+        self.client
+            .put_object(&self.object(name), blob, conditions)
+            .await
+            .map(|_| ())
+    }
 
-        async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
-            self.client
-                .put_object(&self.object(name), blob, conditions)
+    async fn write_blob_stream(
+        &self,
+        name: &str,
+        prefix: Vec<u8>,
+        reader: &mut BodySource<'_>,
+        conditions: &Conditions,
+    ) -> Result<()> {
+        let key = self.object(name);
+        let mut first = prefix;
+        let wanted = self.part_size.max(first.len());
+        let ended = fill(reader, &mut first, wanted).await?;
+        if ended {
+            return self
+                .client
+                .put_object(&key, Bytes::from(first), conditions)
                 .await
-                .map(|_| ())
+                .map(|_| ());
         }
-
-        async fn write_blob_stream(&self, name: &str, prefix: Vec<u8>, reader: &mut BodySource<'_>, conditions: &Conditions) -> Result<()> {
-            let key = self.object(name);
-            let mut first = prefix;
-            let wanted = self.part_size.max(first.len());
-            let ended = fill(reader, &mut first, wanted).await?;
-            if ended {
-                return self
-                    .client
-                    .put_object(&key, Bytes::from(first), conditions)
-                    .await
-                    .map(|_| ());
-            }
-            let upload_id = self.client.create_multipart_upload(&key).await?;
-            match self.upload_parts(&key, &upload_id, first, reader, conditions).await {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    // Free the parts; the original error is what matters.
-                    let _ = self.client.abort_multipart_upload(&key, &upload_id).await;
-                    Err(e)
-                }
+        let upload_id = self.client.create_multipart_upload(&key).await?;
+        match self
+            .upload_parts(&key, &upload_id, first, reader, conditions)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // Free the parts; the original error is what matters.
+                let _ = self.client.abort_multipart_upload(&key, &upload_id).await;
+                Err(e)
             }
         }
+    }
 
-        async fn blob_exists(&self, name: &str) -> Result<bool> {
-            self.client.object_exists(&self.object(name)).await
-        }
+    async fn blob_exists(&self, name: &str) -> Result<bool> {
+        self.client.object_exists(&self.object(name)).await
+    }
 
-        async fn blob_etag(&self, name: &str) -> Result<Option<String>> {
-            match self.client.head_object(&self.object(name)).await {
-                Ok(info) => Ok(info.etag),
-                Err(Error::NotFound(_)) => Ok(None),
-                Err(e) => Err(e),
-            }
+    async fn blob_etag(&self, name: &str) -> Result<Option<String>> {
+        match self.client.head_object(&self.object(name)).await {
+            Ok(info) => Ok(info.etag),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
         }
+    }
 
-        async fn delete_blob(&self, name: &str, conditions: &Conditions) -> Result<()> {
-            self.client
-                .delete_object(&self.object(name), conditions)
-                .await
-        }
+    async fn delete_blob(&self, name: &str, conditions: &Conditions) -> Result<()> {
+        self.client
+            .delete_object(&self.object(name), conditions)
+            .await
+    }
 
-        async fn delete_blobs(&self, names: &[String]) -> Result<()> {
-            let keys: Vec<String> = names.iter().map(|n| self.object(n)).collect();
-            self.client.delete_objects(&keys).await
-        }
+    async fn delete_blobs(&self, names: &[String]) -> Result<()> {
+        let keys: Vec<String> = names.iter().map(|n| self.object(n)).collect();
+        self.client.delete_objects(&keys).await
+    }
 
-        async fn list_blobs(&self) -> Result<Vec<String>> {
-            let listed = self.client.list_objects(Some(&self.prefix)).await?;
-            Ok(listed
-                .into_iter()
-                .filter_map(|o| o.key.strip_prefix(&self.prefix).map(str::to_owned))
-                .filter(|n| n != layout::MARKER_NAME)
-                .collect())
-        }
+    async fn list_blobs(&self) -> Result<Vec<String>> {
+        let listed = self.client.list_objects(Some(&self.prefix)).await?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|o| o.key.strip_prefix(&self.prefix).map(str::to_owned))
+            .filter(|n| n != layout::MARKER_NAME)
+            .collect())
     }
 }

@@ -4,11 +4,6 @@
 
 use std::fmt;
 
-#[cfg(feature = "async")]
-pub mod reqwest_transport;
-#[cfg(feature = "blocking")]
-pub mod ureq_transport;
-
 /// The parts of an answer's head the crate uses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]

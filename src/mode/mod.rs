@@ -1,16 +1,11 @@
-//! What differs between the blocking and the async mode besides the HTTP
-//! client: sleeping, byte streams, bounded parallelism, the per-key lock.
-//! Both modules offer the same names; the engine is compiled once against
-//! each (see `lib.rs`).
+//! What differs between the blocking and the async mode: the HTTP transport,
+//! sleeping, byte streams, bounded parallelism and the per-key lock. Each
+//! mode's folder offers the same names; the engine (`src/engine/`) is
+//! compiled once against each, through the parent modules
+//! [`crate::blocking`] and [`crate::nonblocking`].
 
 #[cfg(feature = "blocking")]
-mod blocking_locks;
-
-#[cfg(feature = "blocking")]
-pub mod blocking;
+pub(crate) mod blocking;
 
 #[cfg(feature = "async")]
-mod nonblocking_locks;
-
-#[cfg(feature = "async")]
-pub mod nonblocking;
+pub(crate) mod nonblocking;

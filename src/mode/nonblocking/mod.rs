@@ -8,10 +8,26 @@ use std::io::Cursor;
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-pub use super::nonblocking_locks::KeyLocks;
-pub use crate::http::reqwest_transport::{
-    ReqwestBody as TransportBody, ReqwestTransport as Transport,
-};
+/// The doc example `$name` written for this mode, from
+/// `src/engine/doc/$name.async.md`: the engine's items are documented once,
+/// but their examples must be code of the mode they appear in.
+macro_rules! doc_example {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/engine/doc/",
+            $name,
+            ".async.md"
+        ))
+    };
+}
+pub(crate) use doc_example;
+
+mod locks;
+mod transport;
+
+pub use locks::KeyLocks;
+pub use transport::{ReqwestBody as TransportBody, ReqwestTransport as Transport};
 
 /// Bounds that only the async mode needs: here, `Send`, so that the store's
 /// futures can run on a multi-threaded runtime and in `tokio::spawn`.
@@ -89,6 +105,17 @@ where
         .await;
     results.sort_unstable_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Runs `n` copies of `f`'s future at once (concurrent futures), for the
+/// conformance suite.
+#[cfg(feature = "conformance")]
+pub(crate) async fn concurrently<F, Fut>(n: usize, f: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    futures_util::future::join_all((0..n).map(|_| f())).await;
 }
 
 #[cfg(test)]

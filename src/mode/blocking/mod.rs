@@ -5,8 +5,26 @@
 
 use std::io::Read;
 
-pub use super::blocking_locks::KeyLocks;
-pub use crate::http::ureq_transport::{UreqBody as TransportBody, UreqTransport as Transport};
+/// The doc example `$name` written for this mode, from
+/// `src/engine/doc/$name.blocking.md`: the engine's items are documented once,
+/// but their examples must be code of the mode they appear in.
+macro_rules! doc_example {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/engine/doc/",
+            $name,
+            ".blocking.md"
+        ))
+    };
+}
+pub(crate) use doc_example;
+
+mod locks;
+mod transport;
+
+pub use locks::KeyLocks;
+pub use transport::{UreqBody as TransportBody, UreqTransport as Transport};
 
 /// Bounds that only the async mode needs: in blocking mode every type
 /// qualifies, so closures need not be `Send`.
@@ -96,4 +114,14 @@ where
 /// `first`, then everything `rest` yields.
 pub fn chain(first: Vec<u8>, rest: BodyReader) -> BodyReader {
     Box::new(std::io::Cursor::new(first).chain(rest))
+}
+
+/// Runs `n` copies of `f` at once (threads), for the conformance suite.
+#[cfg(feature = "conformance")]
+pub(crate) fn concurrently<F: Fn() + Sync>(n: usize, f: F) {
+    std::thread::scope(|s| {
+        for _ in 0..n {
+            s.spawn(&f);
+        }
+    });
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use futures_util::TryStreamExt;
 use tokio::io::AsyncRead;
 
-use super::{ResponseHead, TransportError};
 use crate::config::HttpOptions;
+use crate::http::{ResponseHead, TransportError};
 use crate::s3::SignedRequest;
 use crate::s3::redact::redact_text;
 

@@ -13,8 +13,8 @@ use std::time::Duration;
 use ureq::Agent;
 use ureq::http::Response;
 
-use super::{ResponseHead, TransportError, io_kind_error};
 use crate::config::HttpOptions;
+use crate::http::{ResponseHead, TransportError, io_kind_error};
 use crate::s3::SignedRequest;
 use crate::s3::redact::redact_text;
 
