@@ -269,7 +269,7 @@ pub struct S3Config {
     /// `None` → automatic (see the module docs).
     pub path_style: Option<bool>,
     /// konserve-s3's `x-ray?`: emit a `tracing` span per S3 request.
-    pub x_ray: bool,
+    pub request_spans: bool,
     /// Store options (the spec's `config` map).
     pub store: StoreOptions,
     /// HTTP transport settings.
@@ -287,7 +287,7 @@ pub struct S3ConfigBuilder {
     credentials: Option<Credentials>,
     endpoint: Option<String>,
     path_style: Option<bool>,
-    x_ray: bool,
+    request_spans: bool,
     store: StoreOptions,
     http: HttpOptions,
     retry: RetryPolicy,
@@ -330,8 +330,8 @@ impl S3ConfigBuilder {
         self
     }
     /// Emit a `tracing` span per request.
-    pub fn x_ray(mut self, on: bool) -> Self {
-        self.x_ray = on;
+    pub fn request_spans(mut self, on: bool) -> Self {
+        self.request_spans = on;
         self
     }
     /// konserve's `optimistic-locking-retries`.
@@ -382,7 +382,7 @@ impl S3ConfigBuilder {
             credentials: self.credentials,
             endpoint,
             path_style: self.path_style,
-            x_ray: self.x_ray,
+            request_spans: self.request_spans,
             store: self.store,
             http: self.http,
             retry: self.retry,
@@ -407,7 +407,7 @@ pub struct ResolvedConfig {
     /// Credentials.
     pub credentials: Credentials,
     /// Tracing spans on.
-    pub x_ray: bool,
+    pub request_spans: bool,
     /// HTTP settings.
     pub http: HttpOptions,
     /// Retry policy.
@@ -559,7 +559,7 @@ impl S3Config {
                 "path-style" | "path-style-access?" | "path-style?" => {
                     b.path_style = Some(field(&key, value)?);
                 }
-                "x-ray?" | "x-ray" => b.x_ray = field(&key, value)?,
+                "x-ray?" | "x-ray" => b.request_spans = field(&key, value)?,
                 "config" => b.store = field(&key, value)?,
                 "http" => b.http = field(&key, value)?,
                 "retry" => b.retry = field(&key, value)?,
@@ -667,7 +667,7 @@ impl S3Config {
             region,
             bucket: self.bucket.clone(),
             credentials,
-            x_ray: self.x_ray,
+            request_spans: self.request_spans,
             http: self.http,
             retry: self.retry,
         })
@@ -917,7 +917,7 @@ mod tests {
         );
         assert_eq!(c.region.as_deref(), Some("auto"));
         assert_eq!(c.path_style, Some(false));
-        assert!(c.x_ray);
+        assert!(c.request_spans);
         assert_eq!(c.store.optimistic_locking_retries, 10);
         assert_eq!(c.store.conditional_writes, ConditionalWrites::On);
         assert_eq!(c.store.locking_backoff, Duration::from_millis(5));

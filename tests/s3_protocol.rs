@@ -554,7 +554,7 @@ fn secrets_never_reach_errors_debug_or_logs() {
             konserve_s3::config::Credentials::new(s.access_key.clone(), s.secret_key.clone())
                 .with_session_token(token),
         )
-        .x_ray(true)
+        .request_spans(true)
         .retry(fast_retry(2))
         .build()
         .unwrap();

@@ -47,7 +47,7 @@ struct Inner {
     transport: Transport,
     retry: RetryPolicy,
     stats: RequestStats,
-    x_ray: bool,
+    request_spans: bool,
 }
 
 /// A client for one bucket: presigns with rusty-s3, sends, classifies,
@@ -98,7 +98,7 @@ impl S3Client {
                 transport: Transport::new(&config.http),
                 retry: config.retry,
                 stats: RequestStats::default(),
-                x_ray: config.x_ray,
+                request_spans: config.request_spans,
             }),
         })
     }
@@ -160,7 +160,7 @@ impl S3Client {
     async fn attempt(&self, req: &S3Request, number: u32, stream: bool) -> AttemptResult {
         let inner = &self.inner;
         let signed = inner.signer.sign(req);
-        let span = if inner.x_ray {
+        let span = if inner.request_spans {
             tracing::info_span!(
                 "s3_request",
                 action = %req.action(),
@@ -293,7 +293,7 @@ impl S3Client {
                     };
                     match decision {
                         Decision::RetryAfter(wait) => {
-                            if self.inner.x_ray {
+                            if self.inner.request_spans {
                                 tracing::debug!(
                                     action = %req.action(),
                                     attempt,

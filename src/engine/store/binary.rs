@@ -1,0 +1,148 @@
+//! Binary values: `bassoc`, `bassoc_reader` (streamed, multipart on S3),
+//! `bget` (streamed).
+
+use bytes::Bytes;
+
+use super::Backing;
+use super::io;
+use super::mode::{BodyReader, BodySource, chain, fill};
+use super::{ApiOp, Current, Store, WriteEvent, blob_error};
+use crate::codec::blob;
+use crate::codec::{BlobHeader, CodecError, HEADER_LEN};
+use crate::error::Result;
+use crate::layout;
+use crate::meta::{self, BlobType};
+use crate::value::Value;
+
+/// A binary value being read by [`Store::bget`].
+pub struct BinaryValue {
+    /// The value's bytes, streamed.
+    pub reader: BodyReader,
+    /// The value's size in bytes.
+    pub size: u64,
+}
+
+impl std::fmt::Debug for BinaryValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinaryValue")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+#[io(AFIT)]
+impl<B: Backing> Store<B> {
+    /// Stores raw bytes under `key` (`:type :binary`). Keeps the key's
+    /// old metadata fields if it had any: one ranged GET and one PUT on S3.
+    ///
+    /// # Errors
+    /// Backing failures.
+    pub async fn bassoc(&self, key: impl Into<Value>, bytes: impl Into<Bytes>) -> Result<()> {
+        let key = key.into();
+        let bytes = bytes.into();
+        let name = layout::blob_name(&key);
+        let mut make = |current: Option<&Current>| -> Result<(Bytes, ())> {
+            let meta = meta::updated(&key, BlobType::Binary, current.map(|c| c.meta.clone()));
+            let mut blob = self
+                .inner
+                .encoding
+                .encode_binary_prefix(&meta)
+                .map_err(|e| blob_error(&name, e))?;
+            blob.extend_from_slice(&bytes);
+            Ok((Bytes::from(blob), ()))
+        };
+        self.read_modify_write(&key, &name, true, &mut make).await?;
+        let mut event = WriteEvent::new(ApiOp::Bassoc, key);
+        event.value = Some(Value::Bytes(bytes.to_vec()));
+        self.fire(event);
+        Ok(())
+    }
+
+    /// Stores everything `reader` yields under `key` as a binary value,
+    /// streaming it (multipart upload on S3 for large values) so it is
+    /// never held in memory whole.
+    ///
+    /// With optimistic locking the write is conditional, but a reader
+    /// cannot be replayed: a conflict is
+    /// [`Error::OptimisticLockConflict`] after one attempt.
+    ///
+    /// # Errors
+    /// Backing failures; the reader's I/O errors.
+    pub async fn bassoc_reader(
+        &self,
+        key: impl Into<Value>,
+        reader: &mut BodySource<'_>,
+    ) -> Result<()> {
+        let key = key.into();
+        let name = layout::blob_name(&key);
+        {
+            let _guard = self.inner.locks.lock(&name).await;
+            let current = self.read_meta_current(&name).await?;
+            let meta = meta::updated(
+                &key,
+                BlobType::Binary,
+                current.as_ref().map(|c| c.meta.clone()),
+            );
+            let conditions = self.conditions_for(current.as_ref())?;
+            let prefix = self
+                .inner
+                .encoding
+                .encode_binary_prefix(&meta)
+                .map_err(|e| blob_error(&name, e))?;
+            match self
+                .inner
+                .backing
+                .write_blob_stream(&name, prefix, reader, &conditions)
+                .await
+            {
+                Ok(()) => {}
+                Err(e) if conditions.is_conditional() => return Err(Self::exhausted(&key, 1, e)),
+                Err(e) => return Err(e),
+            }
+        }
+        self.fire(WriteEvent::new(ApiOp::Bassoc, key));
+        Ok(())
+    }
+
+    /// The binary value of `key` as a stream with its size; `None` when
+    /// missing. One GET on S3; the value is not held in memory.
+    ///
+    /// # Errors
+    /// Backing failures; [`Error::Blob`] for a malformed blob.
+    pub async fn bget(&self, key: impl Into<Value>) -> Result<Option<BinaryValue>> {
+        let name = layout::blob_name(&key.into());
+        let _guard = self.inner.locks.lock(&name).await;
+        let Some(mut stream) = self.inner.backing.read_blob_stream(&name).await? else {
+            return Ok(None);
+        };
+        let mut head = Vec::with_capacity(HEADER_LEN);
+        fill(&mut *stream.reader, &mut head, HEADER_LEN).await?;
+        let header = BlobHeader::parse(&head).map_err(|e| blob_error(&name, e))?;
+        let offset = blob::value_offset(&header);
+        fill(&mut *stream.reader, &mut head, offset).await?;
+        if head.len() < offset {
+            return Err(blob_error(
+                &name,
+                CodecError::Truncated("blob ends inside its metadata".into()),
+            ));
+        }
+        let total = match stream.total_size {
+            Some(t) => t,
+            None => {
+                return Err(blob_error(
+                    &name,
+                    CodecError::Malformed("size unknown".into()),
+                ));
+            }
+        };
+        let mut already = head.split_off(offset);
+        let size = total.saturating_sub(offset as u64);
+        let reader: BodyReader = if already.is_empty() {
+            stream.reader
+        } else {
+            already.shrink_to_fit();
+            chain(already, stream.reader)
+        };
+        Ok(Some(BinaryValue { reader, size }))
+    }
+}

@@ -1,0 +1,555 @@
+//! [`Store`]: konserve's key–value API over any [`Backing`].
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+
+use super::backing::Backing;
+use crate::codec::blob::{self, Encoding};
+use crate::codec::{BlobHeader, CodecError};
+use crate::config::StoreOptions;
+use crate::error::{Error, Result};
+use crate::layout::{self, BlobKind};
+use crate::meta::BlobType;
+use crate::s3::Conditions;
+use crate::s3::retry::RetryPolicy;
+use crate::value::{Map, Set, Value};
+
+mod binary;
+mod log;
+mod multi;
+mod typed;
+mod write;
+
+pub use binary::BinaryValue;
+use write::Settled;
+
+use super::io;
+use super::mode::{self, KeyLocks, run_bounded};
+
+/// How many bytes a metadata read fetches first (header and metadata
+/// usually fit; a larger metadata segment costs a second read).
+const META_PREFIX: u64 = 4096;
+
+/// konserve's write-hook events (`:api-op`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ApiOp {
+    /// `assoc`
+    Assoc,
+    /// `assoc-in`
+    AssocIn,
+    /// `update-in` (and `update`)
+    UpdateIn,
+    /// `dissoc` (only when the key existed)
+    Dissoc,
+    /// `bassoc`
+    Bassoc,
+    /// `multi-assoc`
+    MultiAssoc,
+}
+
+impl ApiOp {
+    /// The keyword name konserve uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            ApiOp::Assoc => "assoc",
+            ApiOp::AssocIn => "assoc-in",
+            ApiOp::UpdateIn => "update-in",
+            ApiOp::Dissoc => "dissoc",
+            ApiOp::Bassoc => "bassoc",
+            ApiOp::MultiAssoc => "multi-assoc",
+        }
+    }
+}
+
+/// What a write hook is told after a successful write.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct WriteEvent {
+    /// The operation.
+    pub api_op: ApiOp,
+    /// The top-level key (`nil` for `multi-assoc`).
+    pub key: Value,
+    /// The whole path, for `assoc-in` and `update-in`.
+    pub key_vec: Option<Vec<Value>>,
+    /// The new (top-level) value; `None` for `dissoc`, and for `bassoc` from
+    /// a reader.
+    pub value: Option<Value>,
+    /// The old top-level value, for `update-in`.
+    pub old_value: Option<Value>,
+    /// Caller metadata given to `assoc`.
+    pub meta: Option<Value>,
+    /// The pairs of a `multi-assoc`, in order.
+    pub kvs: Option<Vec<(Value, Value)>>,
+}
+
+impl WriteEvent {
+    fn new(api_op: ApiOp, key: Value) -> Self {
+        WriteEvent {
+            api_op,
+            key,
+            key_vec: None,
+            value: None,
+            old_value: None,
+            meta: None,
+            kvs: None,
+        }
+    }
+
+    /// The event as konserve's map (`{:api-op :assoc :key k :value v …}`).
+    pub fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        m.insert(Value::keyword("api-op"), Value::keyword(self.api_op.name()));
+        if self.api_op != ApiOp::MultiAssoc {
+            m.insert(Value::keyword("key"), self.key.clone());
+        }
+        if let Some(kv) = &self.key_vec {
+            m.insert(Value::keyword("key-vec"), Value::Vector(kv.clone()));
+        }
+        if let Some(v) = &self.value {
+            m.insert(Value::keyword("value"), v.clone());
+        }
+        if let Some(v) = &self.old_value {
+            m.insert(Value::keyword("old-value"), v.clone());
+        }
+        if let Some(v) = &self.meta {
+            m.insert(Value::keyword("meta"), v.clone());
+        }
+        if let Some(kvs) = &self.kvs {
+            let pairs = kvs
+                .iter()
+                .map(|(k, v)| Value::Vector(vec![k.clone(), v.clone()]))
+                .collect();
+            m.insert(Value::keyword("kvs"), Value::Vector(pairs));
+        }
+        Value::Map(m)
+    }
+}
+
+type Hook = Arc<dyn Fn(&WriteEvent) + Send + Sync>;
+
+/// The version of a stored value (S3's ETag), from [`Store::get_versioned`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Version(String);
+
+impl Version {
+    /// The version tag as the backing gave it (a quoted ETag on S3).
+    pub fn etag(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Options of [`Store::dissoc_with`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DissocOptions {
+    /// Delete without checking that the key exists first (one request
+    /// instead of two); the result is then always `true`.
+    pub ignore_existence: bool,
+    /// Delete only if the value is still this version (`If-Match`);
+    /// otherwise [`Error::PreconditionFailed`].
+    pub if_unchanged: Option<Version>,
+}
+
+impl DissocOptions {
+    /// `ignore_existence` on.
+    pub fn ignore_existence() -> Self {
+        DissocOptions {
+            ignore_existence: true,
+            if_unchanged: None,
+        }
+    }
+
+    /// Delete-if-unchanged: only if the value is still `version`.
+    pub fn if_unchanged(version: Version) -> Self {
+        DissocOptions {
+            ignore_existence: true,
+            if_unchanged: Some(version),
+        }
+    }
+}
+
+/// A blob read for a read-modify-write.
+struct Current {
+    meta: Value,
+    /// The value (`None` when only the metadata was read).
+    value: Option<Value>,
+    etag: Option<String>,
+}
+
+struct Inner<B> {
+    backing: B,
+    encoding: Encoding,
+    options: StoreOptions,
+    locks: KeyLocks,
+    hooks: RwLock<BTreeMap<String, Hook>>,
+}
+
+/// A konserve store over a [`Backing`].
+///
+/// Keys and values are EDN [`Value`]s; anything that converts into a
+/// `Value` (`&str`, integers, [`Uuid`], keywords, …) can be passed as a key.
+/// The `*_as` methods take and return plain Rust types through serde.
+///
+/// Cheap to clone: clones share the backing, locks and hooks.
+///
+#[doc = mode::doc_example!("store")]
+pub struct Store<B> {
+    inner: Arc<Inner<B>>,
+}
+
+impl<B> Clone for Store<B> {
+    fn clone(&self) -> Self {
+        Store {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<B: std::fmt::Debug> std::fmt::Debug for Store<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backing", &self.inner.backing)
+            .field("encoding", &self.inner.encoding)
+            .finish_non_exhaustive()
+    }
+}
+
+fn blob_error(name: &str, source: CodecError) -> Error {
+    Error::Blob {
+        blob: name.to_owned(),
+        source,
+    }
+}
+
+/// The top-level key and the rest of a path.
+fn split_path(path: &[Value]) -> Result<(&Value, &[Value])> {
+    path.split_first().ok_or(Error::Unsupported {
+        operation: "empty key path",
+        reason: "a path needs at least the top-level key",
+    })
+}
+
+impl<B: Backing> Store<B> {
+    /// A store over `backing`, writing new blobs with boring (CBOR), no
+    /// compression, no encryption.
+    pub fn new(backing: B) -> Self {
+        Self::with_encoding(backing, Encoding::default())
+    }
+
+    /// A store over `backing` writing new blobs with `encoding`.
+    pub fn with_encoding(backing: B, encoding: Encoding) -> Self {
+        Self::with_options(
+            backing,
+            StoreOptions {
+                encoding,
+                ..StoreOptions::default()
+            },
+        )
+    }
+
+    /// A store over `backing` with store options: encoding of new blobs
+    /// ([`StoreOptions::encoding`]) and optimistic locking
+    /// ([`StoreOptions::optimistic_locking_retries`]).
+    ///
+    #[doc = mode::doc_example!("store_with_options")]
+    pub fn with_options(backing: B, options: StoreOptions) -> Self {
+        Store {
+            inner: Arc::new(Inner {
+                backing,
+                encoding: options.encoding.clone(),
+                options,
+                locks: KeyLocks::default(),
+                hooks: RwLock::new(BTreeMap::new()),
+            }),
+        }
+    }
+
+    /// The store options.
+    pub fn options(&self) -> &StoreOptions {
+        &self.inner.options
+    }
+
+    /// Conditions for writing over `current` (`None`: the key is missing):
+    /// none without locking; `If-Match` on its version, or `If-None-Match: *`
+    /// for a new key, with locking.
+    fn conditions_for(&self, current: Option<&Current>) -> Result<Conditions> {
+        if !self.inner.options.locking() {
+            return Ok(Conditions::NONE);
+        }
+        match current {
+            None => Ok(Conditions::if_absent()),
+            Some(Current {
+                etag: Some(etag), ..
+            }) => Ok(Conditions::if_match(etag.clone())),
+            Some(_) => Err(Error::Unsupported {
+                operation: "optimistic locking",
+                reason: "the backing returned no version tag (ETag) for the value",
+            }),
+        }
+    }
+
+    /// The wait before optimistic-locking retry number `attempt` (from 1):
+    /// capped exponential backoff with full jitter.
+    fn locking_backoff(&self, attempt: u32) -> std::time::Duration {
+        let o = &self.inner.options;
+        RetryPolicy {
+            initial_backoff: o.locking_backoff,
+            max_backoff: o.locking_max_backoff,
+            ..RetryPolicy::default()
+        }
+        .backoff(attempt.saturating_sub(1), fastrand::f64())
+    }
+
+    /// The error after the last attempt of a read-modify-write.
+    fn exhausted(key: &Value, attempts: u32, last: Error) -> Error {
+        match last {
+            Error::PreconditionFailed(_) | Error::Conflict(_) => Error::OptimisticLockConflict {
+                key: key.to_string(),
+                attempts,
+            },
+            other => other,
+        }
+    }
+
+    /// The backing.
+    pub fn backing(&self) -> &B {
+        &self.inner.backing
+    }
+
+    /// How many keys are locked or waited for right now (0 when idle).
+    pub fn locked_keys(&self) -> usize {
+        self.inner.locks.len()
+    }
+
+    /// Registers `hook` under `id` (replacing any hook of that id). Hooks run
+    /// synchronously after every successful write; a panicking hook is
+    /// contained and does not undo or fail the write.
+    pub fn add_write_hook(
+        &self,
+        id: impl Into<String>,
+        hook: impl Fn(&WriteEvent) + Send + Sync + 'static,
+    ) {
+        self.inner
+            .hooks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.into(), Arc::new(hook));
+    }
+
+    /// Removes the hook `id`; whether there was one.
+    pub fn remove_write_hook(&self, id: &str) -> bool {
+        self.inner
+            .hooks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id)
+            .is_some()
+    }
+
+    fn fire(&self, event: WriteEvent) {
+        let hooks: Vec<Hook> = self
+            .inner
+            .hooks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for hook in hooks {
+            if catch_unwind(AssertUnwindSafe(|| hook(&event))).is_err() {
+                tracing::warn!(api_op = event.api_op.name(), "a write hook panicked");
+            }
+        }
+    }
+
+    fn require_multi_key(&self, operation: &'static str) -> Result<()> {
+        if self.inner.backing.supports_multi_key() {
+            Ok(())
+        } else {
+            Err(Error::Unsupported {
+                operation,
+                reason: "konserve requires multi-key operations to be atomic, and this backing cannot make them so",
+            })
+        }
+    }
+
+    fn encode_edn(&self, name: &str, meta: &Value, value: &Value) -> Result<Bytes> {
+        self.inner
+            .encoding
+            .encode_edn_blob(meta, value)
+            .map(Bytes::from)
+            .map_err(|e| blob_error(name, e))
+    }
+
+    fn decode_whole(&self, name: &str, bytes: &[u8]) -> Result<(BlobHeader, Value, Value)> {
+        let enc = &self.inner.encoding;
+        let (header, meta) = enc.decode_meta(bytes).map_err(|e| blob_error(name, e))?;
+        let value = if BlobType::of_meta(&meta) == Some(BlobType::Binary) {
+            Value::Bytes(
+                blob::binary_value(&header, bytes)
+                    .map_err(|e| blob_error(name, e))?
+                    .to_vec(),
+            )
+        } else {
+            enc.decode_value(&header, bytes)
+                .map_err(|e| blob_error(name, e))?
+        };
+        Ok((header, meta, value))
+    }
+}
+
+#[io(AFIT)]
+impl<B: Backing> Store<B> {
+    /// Metadata, value and version of a blob, `None` when missing.
+    async fn read_current(&self, name: &str) -> Result<Option<Current>> {
+        match self.inner.backing.read_blob(name).await? {
+            None => Ok(None),
+            Some(blob) => {
+                let (_, meta, value) = self.decode_whole(name, &blob.bytes)?;
+                Ok(Some(Current {
+                    meta,
+                    value: Some(value),
+                    etag: blob.etag,
+                }))
+            }
+        }
+    }
+
+    /// Metadata and value of a blob, `None` when missing.
+    async fn read_entry(&self, name: &str) -> Result<Option<(Value, Value)>> {
+        Ok(self
+            .read_current(name)
+            .await?
+            .map(|c| (c.meta, c.value.unwrap_or(Value::Nil))))
+    }
+
+    /// The metadata and version of a blob from a prefix read (a second,
+    /// exact read when the metadata is larger than the prefix).
+    async fn read_meta_current(&self, name: &str) -> Result<Option<Current>> {
+        let Some(first) = self
+            .inner
+            .backing
+            .read_blob_prefix(name, META_PREFIX)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let header = BlobHeader::parse(&first.bytes).map_err(|e| blob_error(name, e))?;
+        let needed = blob::value_offset(&header) as u64;
+        let read = if (first.bytes.len() as u64) < needed
+            && first.total_size.is_none_or(|t| t >= needed)
+        {
+            match self.inner.backing.read_blob_prefix(name, needed).await? {
+                Some(b) => b,
+                None => return Ok(None),
+            }
+        } else {
+            first
+        };
+        let (_, meta) = self
+            .inner
+            .encoding
+            .decode_meta(&read.bytes)
+            .map_err(|e| blob_error(name, e))?;
+        Ok(Some(Current {
+            meta,
+            value: None,
+            etag: read.etag,
+        }))
+    }
+
+    /// The metadata of a blob, `None` when missing.
+    async fn read_meta_of(&self, name: &str) -> Result<Option<Value>> {
+        Ok(self.read_meta_current(name).await?.map(|c| c.meta))
+    }
+
+    /// Whether `key` exists (one HEAD on S3).
+    ///
+    /// # Errors
+    /// Backing failures.
+    pub async fn exists(&self, key: impl Into<Value>) -> Result<bool> {
+        let name = layout::blob_name(&key.into());
+        let _guard = self.inner.locks.lock(&name).await;
+        self.inner.backing.blob_exists(&name).await
+    }
+
+    /// The value of `key`, `None` when missing (a stored `nil` is
+    /// `Some(Value::Nil)`). One GET on S3.
+    ///
+    /// # Errors
+    /// Backing failures; [`Error::Blob`] for a blob that cannot be decoded.
+    pub async fn get(&self, key: impl Into<Value>) -> Result<Option<Value>> {
+        let name = layout::blob_name(&key.into());
+        let _guard = self.inner.locks.lock(&name).await;
+        Ok(self.read_entry(&name).await?.map(|(_, v)| v))
+    }
+
+    /// The value at `path` (top-level key first, then a path inside the
+    /// value, as Clojure's `get-in`); `None` when the key or any level of
+    /// the path is missing.
+    ///
+    /// # Errors
+    /// As [`Store::get`]; an empty path is [`Error::Unsupported`].
+    pub async fn get_in(&self, path: &[Value]) -> Result<Option<Value>> {
+        let (top, rest) = split_path(path)?;
+        Ok(self
+            .get(top.clone())
+            .await?
+            .and_then(|v| v.get_in(rest).cloned()))
+    }
+
+    /// The value at `path`, or `default` when missing.
+    ///
+    /// # Errors
+    /// As [`Store::get_in`].
+    pub async fn get_in_or(&self, path: &[Value], default: Value) -> Result<Value> {
+        Ok(self.get_in(path).await?.unwrap_or(default))
+    }
+
+    /// The metadata of `key` (`{:key … :type … :last-write …}`), `None`
+    /// when missing. One ranged GET on S3.
+    ///
+    /// # Errors
+    /// As [`Store::get`].
+    pub async fn get_meta(&self, key: impl Into<Value>) -> Result<Option<Value>> {
+        let name = layout::blob_name(&key.into());
+        let _guard = self.inner.locks.lock(&name).await;
+        self.read_meta_of(&name).await
+    }
+
+    /// The metadata maps of every key of the store (append-log element
+    /// blobs included, as konserve returns them). On S3: one listing per
+    /// 1000 blobs under the store's prefix, then metadata reads with a
+    /// bounded number in flight.
+    ///
+    /// # Errors
+    /// Backing failures; [`Error::Blob`] for a blob whose metadata cannot
+    /// be decoded (blobs deleted meanwhile are skipped).
+    pub async fn keys(&self) -> Result<Set> {
+        let names: Vec<String> = self
+            .inner
+            .backing
+            .list_blobs()
+            .await?
+            .into_iter()
+            .filter(|n| layout::blob_kind(n) == Some(BlobKind::Value))
+            .collect();
+        let metas = run_bounded(
+            names,
+            self.inner.options.keys_parallelism.max(1),
+            |name: String| async move { self.read_meta_of(&name).await },
+        )
+        .await;
+        let mut out = Set::new();
+        for meta in metas {
+            if let Some(m) = meta? {
+                out.insert(m);
+            }
+        }
+        Ok(out)
+    }
+}

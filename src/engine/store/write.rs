@@ -1,0 +1,301 @@
+//! Writes to one key: `assoc`, `assoc_in`, `update_in`, `dissoc`, and the
+//! read-modify-write loop with optimistic locking under them.
+
+use bytes::Bytes;
+
+use super::Backing;
+use super::io;
+use super::mode::{MaybeSend, Transport};
+use super::{ApiOp, Current, DissocOptions, Store, Version, WriteEvent, split_path};
+use crate::error::{Error, Result};
+use crate::layout;
+use crate::meta::{self, BlobType};
+use crate::path;
+use crate::s3::Conditions;
+use crate::s3::request::md5_etag;
+use crate::value::Value;
+
+/// How a failed conditional write turned out after looking again.
+pub(super) enum Settled {
+    /// The write had landed after all (its answer was lost).
+    Landed,
+    /// It did not land; the error says why (a conflict, or a transport
+    /// failure before the write).
+    NotLanded(Error),
+}
+
+#[io(AFIT)]
+impl<B: Backing> Store<B> {
+    /// After a conditional write failed: did it land anyway? Only an
+    /// unclear failure is looked into — a transport error, a 5xx, or a
+    /// refusal of a request the transport had to repeat after losing its
+    /// connection (the first try may have landed, and the repeat is then
+    /// refused because the blob is already ours). A first-try 412 or 409
+    /// is a plain conflict. Our blob's version is the MD5 of its bytes.
+    pub(super) async fn settle(&self, name: &str, sent: &[u8], error: Error) -> Result<Settled> {
+        let ambiguous = match &error {
+            Error::Transport { .. }
+            | Error::Timeout(_)
+            | Error::Unavailable(_)
+            | Error::Throttled(_) => true,
+            Error::PreconditionFailed(c) | Error::Conflict(c) => c.attempts > 1,
+            _ => return Err(error),
+        };
+        if !ambiguous {
+            return Ok(Settled::NotLanded(error));
+        }
+        match self.inner.backing.blob_etag(name).await? {
+            // Hashed only here, on the rare ambiguous path: a blob's
+            // ETag is the MD5 of its bytes.
+            Some(etag) if etag == md5_etag(sent) => Ok(Settled::Landed),
+            _ => Ok(Settled::NotLanded(error)),
+        }
+    }
+
+    /// A read-modify-write of blob `name` under the key's lock: `make`
+    /// turns what is stored (`None`: missing) into the blob to write and
+    /// a result. With optimistic locking the write is conditional and,
+    /// on a conflict, the blob is re-read and `make` runs again, up to
+    /// the configured retries, with backoff in between.
+    pub(super) async fn read_modify_write<T, F>(
+        &self,
+        key: &Value,
+        name: &str,
+        meta_only: bool,
+        make: &mut F,
+    ) -> Result<T>
+    where
+        F: FnMut(Option<&Current>) -> Result<(Bytes, T)> + MaybeSend,
+    {
+        let locking = self.inner.options.locking();
+        let max_attempts = if locking {
+            self.inner
+                .options
+                .optimistic_locking_retries
+                .saturating_add(1)
+        } else {
+            1
+        };
+        let _guard = self.inner.locks.lock(name).await;
+        let mut attempt = 1;
+        loop {
+            let current = if meta_only {
+                self.read_meta_current(name).await?
+            } else {
+                self.read_current(name).await?
+            };
+            let (blob, out) = make(current.as_ref())?;
+            let conditions = self.conditions_for(current.as_ref())?;
+            let error = match self
+                .inner
+                .backing
+                .write_blob(name, blob.clone(), &conditions)
+                .await
+            {
+                Ok(()) => return Ok(out),
+                Err(e) if !conditions.is_conditional() => return Err(e),
+                Err(e) => e,
+            };
+            match self.settle(name, &blob, error).await? {
+                Settled::Landed => return Ok(out),
+                Settled::NotLanded(e) if attempt >= max_attempts => {
+                    return Err(Self::exhausted(key, attempt, e));
+                }
+                Settled::NotLanded(e) => {
+                    tracing::debug!(
+                        key = %key,
+                        attempt,
+                        error = %e,
+                        "optimistic lock conflict, retrying"
+                    );
+                    Transport::sleep(self.locking_backoff(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Stores `value` under `key`, replacing what was there, with fresh
+    /// metadata. One PUT on S3 (the old value is not read).
+    ///
+    /// # Errors
+    /// Backing failures.
+    pub async fn assoc(&self, key: impl Into<Value>, value: impl Into<Value>) -> Result<()> {
+        let (key, value) = (key.into(), value.into());
+        self.overwrite(&key, &value, None).await?;
+        let mut event = WriteEvent::new(ApiOp::Assoc, key);
+        event.value = Some(value);
+        self.fire(event);
+        Ok(())
+    }
+
+    /// [`Store::assoc`] with caller metadata (a map) merged under the
+    /// built metadata, e.g. `{:immutable? true}`.
+    ///
+    /// # Errors
+    /// As [`Store::assoc`].
+    pub async fn assoc_with_meta(
+        &self,
+        key: impl Into<Value>,
+        value: impl Into<Value>,
+        meta: Value,
+    ) -> Result<()> {
+        let (key, value) = (key.into(), value.into());
+        self.overwrite(&key, &value, Some(&meta)).await?;
+        let mut event = WriteEvent::new(ApiOp::Assoc, key);
+        event.value = Some(value);
+        event.meta = Some(meta);
+        self.fire(event);
+        Ok(())
+    }
+
+    /// Writes `value` with fresh metadata, without reading the old blob.
+    pub(super) async fn overwrite(
+        &self,
+        key: &Value,
+        value: &Value,
+        extra: Option<&Value>,
+    ) -> Result<()> {
+        let name = layout::blob_name(key);
+        let meta = meta::fresh(key, BlobType::Edn, extra);
+        let blob = self.encode_edn(&name, &meta, value)?;
+        let _guard = self.inner.locks.lock(&name).await;
+        self.inner
+            .backing
+            .write_blob(&name, blob, &Conditions::NONE)
+            .await
+    }
+
+    /// `assoc-in`: with a one-element path, an overwrite like
+    /// [`Store::assoc`] (returns `(None, value)`); with a longer path, a
+    /// read-modify-write of the top-level value (returns old and new
+    /// top-level values).
+    ///
+    /// # Errors
+    /// Backing failures; [`Error::Path`] when the path cannot be followed.
+    pub async fn assoc_in(&self, path: &[Value], value: Value) -> Result<(Option<Value>, Value)> {
+        let (top, rest) = split_path(path)?;
+        let result = if rest.is_empty() {
+            self.overwrite(top, &value, None).await?;
+            (None, value)
+        } else {
+            let mut new = Some(value);
+            self.update_value_at(top, rest, &mut |_| new.take().unwrap_or(Value::Nil))
+                .await?
+        };
+        let mut event = WriteEvent::new(ApiOp::AssocIn, top.clone());
+        event.key_vec = Some(path.to_vec());
+        event.value = Some(result.1.clone());
+        self.fire(event);
+        Ok(result)
+    }
+
+    /// `update-in`: applies `f` to the value at `path` (`None` where
+    /// missing) and stores the result; returns the old and new
+    /// *top-level* values. One GET and one PUT on S3.
+    ///
+    /// `f` may run more than once when optimistic locking retries.
+    ///
+    /// # Errors
+    /// Backing failures; [`Error::Path`].
+    pub async fn update_in(
+        &self,
+        path: &[Value],
+        mut f: impl FnMut(Option<Value>) -> Value + MaybeSend,
+    ) -> Result<(Option<Value>, Value)> {
+        let (top, rest) = split_path(path)?;
+        let result = self.update_value_at(top, rest, &mut f).await?;
+        let mut event = WriteEvent::new(ApiOp::UpdateIn, top.clone());
+        event.key_vec = Some(path.to_vec());
+        event.old_value = result.0.clone();
+        event.value = Some(result.1.clone());
+        self.fire(event);
+        Ok(result)
+    }
+
+    /// `update`: [`Store::update_in`] of the top-level value.
+    ///
+    /// # Errors
+    /// As [`Store::update_in`].
+    pub async fn update(
+        &self,
+        key: impl Into<Value>,
+        f: impl FnMut(Option<Value>) -> Value + MaybeSend,
+    ) -> Result<(Option<Value>, Value)> {
+        self.update_in(&[key.into()], f).await
+    }
+
+    /// Applies `f` to the value at `rest` inside the top-level value `top`
+    /// (the whole value when `rest` is empty), as one read-modify-write.
+    pub(super) async fn update_value_at<F>(
+        &self,
+        top: &Value,
+        rest: &[Value],
+        f: &mut F,
+    ) -> Result<(Option<Value>, Value)>
+    where
+        F: FnMut(Option<Value>) -> Value + MaybeSend,
+    {
+        let name = layout::blob_name(top);
+        let mut make = |current: Option<&Current>| -> Result<(Bytes, (Option<Value>, Value))> {
+            let old = current.map(|c| c.value.clone().unwrap_or(Value::Nil));
+            let new = if rest.is_empty() {
+                f(old.clone())
+            } else {
+                path::update_in(old.clone().unwrap_or(Value::Nil), rest, &mut *f)?
+            };
+            let meta = meta::updated(top, BlobType::Edn, current.map(|c| c.meta.clone()));
+            let blob = self.encode_edn(&name, &meta, &new)?;
+            Ok((blob, (old, new)))
+        };
+        self.read_modify_write(top, &name, false, &mut make).await
+    }
+
+    /// Deletes `key`; whether it existed. Two requests on S3 (HEAD,
+    /// DELETE); see [`Store::dissoc_with`] for one.
+    ///
+    /// # Errors
+    /// Backing failures.
+    pub async fn dissoc(&self, key: impl Into<Value>) -> Result<bool> {
+        self.dissoc_with(key, DissocOptions::default()).await
+    }
+
+    /// [`Store::dissoc`] with options.
+    ///
+    /// # Errors
+    /// Backing failures.
+    pub async fn dissoc_with(&self, key: impl Into<Value>, options: DissocOptions) -> Result<bool> {
+        let key = key.into();
+        let name = layout::blob_name(&key);
+        let existed = {
+            let _guard = self.inner.locks.lock(&name).await;
+            let existed = options.ignore_existence || self.inner.backing.blob_exists(&name).await?;
+            if existed {
+                let conditions = match &options.if_unchanged {
+                    Some(v) => Conditions::if_match(v.etag()),
+                    None => Conditions::NONE,
+                };
+                self.inner.backing.delete_blob(&name, &conditions).await?;
+            }
+            existed
+        };
+        if existed {
+            self.fire(WriteEvent::new(ApiOp::Dissoc, key));
+        }
+        Ok(existed)
+    }
+
+    /// The value of `key` with its version, for a later
+    /// [`DissocOptions::if_unchanged`]; `None` when missing. One GET.
+    ///
+    /// # Errors
+    /// As [`Store::get`].
+    pub async fn get_versioned(&self, key: impl Into<Value>) -> Result<Option<(Value, Version)>> {
+        let name = layout::blob_name(&key.into());
+        let _guard = self.inner.locks.lock(&name).await;
+        Ok(self.read_current(&name).await?.and_then(|c| {
+            let etag = c.etag?;
+            Some((c.value.unwrap_or(Value::Nil), Version(etag)))
+        }))
+    }
+}
