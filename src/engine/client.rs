@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::config::{ResolvedConfig, S3Config};
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::{ResponseHead, TransportError};
-use crate::s3::classify::{FailedAnswer, classify};
+use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed};
 use crate::s3::request::{ByteRange, MAX_DELETE_BATCH};
 use crate::s3::responses::{self, ListPage, ListedObject};
 use crate::s3::retry::{Decision, RetryPolicy};
@@ -446,18 +446,10 @@ maybe_async_mode! {
                 let (_, body) = self.execute(&req).await?;
                 let failures = responses::parse_delete_failures(&body, &self.context(&req))?;
                 if let Some((key, code, message)) = failures.into_iter().next() {
-                    let xml = format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>");
                     let mut ctx = self.context(&req);
                     ctx.key = Some(key);
-                    return Err(classify(
-                        ctx,
-                        FailedAnswer {
-                            status: 400,
-                            request_id_header: None,
-                            body: xml.as_bytes(),
-                            had_if_match: false,
-                        },
-                    ));
+                    let fields = S3ErrorBody { code: Some(code), message: Some(message), request_id: None };
+                    return Err(classify_parsed(ctx, 400, fields, None, false));
                 }
             }
             Ok(())
