@@ -139,6 +139,13 @@ pub enum Error {
         context: Box<ErrorContext>,
         /// What the transport reported, with any URL redacted.
         message: String,
+        /// The HTTP client's own error (`ureq::Error`, `reqwest::Error`
+        /// without its URL, or the I/O or TLS error under it), for
+        /// [`source()`](std::error::Error::source) and downcasting. `None`
+        /// when there is none, or when its text would show a presigned URL's
+        /// query (its redacted text is in `message` then).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// The server does not implement what was asked (501), e.g. conditional writes.
     #[error("not implemented by this S3 provider: {0}")]
@@ -329,6 +336,19 @@ mod tests {
         assert!(e.is_not_found());
         assert!(!e.is_retryable());
         assert_eq!(e.context().unwrap().attempts, 3);
+    }
+
+    #[cfg(feature = "blocking")]
+    #[test]
+    fn transport_source_is_kept() {
+        use std::error::Error as _;
+        let ureq_io = ureq::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let e = Error::Transport {
+            context: Box::default(),
+            message: "cannot connect".into(),
+            source: Some(Box::new(ureq_io)),
+        };
+        assert!(e.source().unwrap().downcast_ref::<ureq::Error>().is_some());
     }
 
     #[test]

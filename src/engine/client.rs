@@ -151,14 +151,15 @@ fn transport_error(ctx: ErrorContext, e: TransportError) -> (Error, bool) {
     let err = match e {
         TransportError::Timeout(m) => {
             let mut ctx = ctx;
-            ctx.message = Some(m);
+            ctx.message = Some(m.message);
             Error::Timeout(Box::new(ctx))
         }
         TransportError::ConnectionLost(m)
         | TransportError::Connect(m)
         | TransportError::Other(m) => Error::Transport {
             context: Box::new(ctx),
-            message: m,
+            message: m.message,
+            source: m.source,
         },
     };
     (err, lost)
