@@ -487,6 +487,19 @@ fn lost_connections_are_retried() {
     // The HTTP client's error is kept as the source.
     let source = std::error::Error::source(&err).expect("a source");
     assert!(source.downcast_ref::<ureq::Error>().is_some(), "{source:?}");
+    // For io users it is a broken connection.
+    let io = std::io::Error::from(err);
+    assert!(
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::Other
+        ),
+        "{io:?}"
+    );
 }
 
 #[test]
@@ -575,6 +588,8 @@ fn secrets_never_reach_errors_debug_or_logs() {
             texts.push(format!("{e} {e:?}"));
             source = e.source();
         }
+        let io = std::io::Error::from(err);
+        texts.push(format!("{io} {io:?}"));
         proxy.push(Rule::new(Matcher::any(), 2, Fault::SlowDown));
         let err = client
             .put_object("k", b"v".to_vec(), &Conditions::NONE)
