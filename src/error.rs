@@ -139,6 +139,13 @@ pub enum Error {
         context: Box<ErrorContext>,
         /// What the transport reported, with any URL redacted.
         message: String,
+        /// The HTTP client's own error (`ureq::Error`, `reqwest::Error`
+        /// without its URL, or the I/O or TLS error under it), for
+        /// [`source()`](std::error::Error::source) and downcasting. `None`
+        /// when there is none, or when its text would show a presigned URL's
+        /// query (its redacted text is in `message` then).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// The server does not implement what was asked (501), e.g. conditional writes.
     #[error("not implemented by this S3 provider: {0}")]
@@ -310,6 +317,86 @@ impl Error {
     }
 }
 
+/// For code that works in [`std::io`] terms (readers, writers, streaming):
+/// the [`io::ErrorKind`](std::io::ErrorKind) says what kind of failure it is,
+/// and the [`Error`] itself stays inside, for
+/// [`get_ref`](std::io::Error::get_ref) and
+/// [`into_inner`](std::io::Error::into_inner) to downcast.
+///
+/// | [`Error`] | [`io::ErrorKind`](std::io::ErrorKind) |
+/// |---|---|
+/// | `NotFound`, `NoSuchBucket`, `StoreNotFound` | `NotFound` |
+/// | `Timeout` | `TimedOut` |
+/// | `AccessDenied`, `InvalidCredentials` | `PermissionDenied` |
+/// | `AlreadyExists`, `StoreAlreadyExists` | `AlreadyExists` |
+/// | `Throttled`, `Conflict` | `ResourceBusy` |
+/// | `NotImplemented`, `Unsupported` | `Unsupported` |
+/// | `InvalidConfig`, `InvalidObjectKey` | `InvalidInput` |
+/// | `CorruptData`, `Blob` | `InvalidData` |
+/// | `Io` | its own kind |
+/// | `Transport` | the kind of the I/O error under it, if any |
+/// | anything else | `Other` |
+///
+/// ```
+/// use std::io;
+/// use konserve_s3::{Error, error::ErrorContext, s3::Action};
+///
+/// fn read_blob() -> Result<Vec<u8>, Error> {
+///     let ctx = ErrorContext::new(Action::GetObject, "bkt", Some("k"));
+///     Err(Error::NotFound(Box::new(ctx)))
+/// }
+///
+/// fn read_for_io() -> io::Result<Vec<u8>> {
+///     Ok(read_blob()?)
+/// }
+///
+/// let e = read_for_io().unwrap_err();
+/// assert_eq!(e.kind(), io::ErrorKind::NotFound);
+/// let inner = e.get_ref().and_then(|e| e.downcast_ref::<Error>()).unwrap();
+/// assert!(inner.is_not_found());
+/// ```
+impl From<Error> for std::io::Error {
+    fn from(error: Error) -> Self {
+        use std::io::ErrorKind;
+        let kind = match &error {
+            Error::NotFound(_) | Error::NoSuchBucket(_) | Error::StoreNotFound { .. } => {
+                ErrorKind::NotFound
+            }
+            Error::Timeout(_) => ErrorKind::TimedOut,
+            Error::AccessDenied(_) | Error::InvalidCredentials(_) => ErrorKind::PermissionDenied,
+            Error::AlreadyExists(_) | Error::StoreAlreadyExists { .. } => ErrorKind::AlreadyExists,
+            Error::Throttled(_) | Error::Conflict(_) => ErrorKind::ResourceBusy,
+            Error::NotImplemented(_) | Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::InvalidConfig { .. } | Error::InvalidObjectKey { .. } => ErrorKind::InvalidInput,
+            Error::CorruptData { .. } | Error::Blob { .. } => ErrorKind::InvalidData,
+            Error::Io(io) => io.kind(),
+            Error::Transport {
+                source: Some(source),
+                ..
+            } => io_kind_in(source.as_ref()).unwrap_or(ErrorKind::Other),
+            _ => ErrorKind::Other,
+        };
+        std::io::Error::new(kind, error)
+    }
+}
+
+/// The kind of the first I/O error in `error`'s chain, looking into
+/// `ureq::Error::Io` too (ureq errors have no `source()`).
+fn io_kind_in(error: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        #[cfg(feature = "blocking")]
+        if let Some(ureq::Error::Io(io)) = e.downcast_ref::<ureq::Error>() {
+            return Some(io.kind());
+        }
+        next = e.source();
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +416,65 @@ mod tests {
         assert!(e.is_not_found());
         assert!(!e.is_retryable());
         assert_eq!(e.context().unwrap().attempts, 3);
+    }
+
+    #[test]
+    fn io_error_keeps_kind_and_error() {
+        use std::io::ErrorKind;
+        let c = || Box::new(ErrorContext::new(Action::GetObject, "b", Some("k")));
+        let transport =
+            |source: Option<Box<dyn std::error::Error + Send + Sync>>| Error::Transport {
+                context: c(),
+                message: "m".into(),
+                source,
+            };
+        let reset = std::io::Error::new(ErrorKind::ConnectionReset, "reset");
+        let cases = [
+            (Error::NotFound(c()), ErrorKind::NotFound),
+            (Error::NoSuchBucket(c()), ErrorKind::NotFound),
+            (Error::Timeout(c()), ErrorKind::TimedOut),
+            (Error::AccessDenied(c()), ErrorKind::PermissionDenied),
+            (Error::InvalidCredentials(c()), ErrorKind::PermissionDenied),
+            (Error::AlreadyExists(c()), ErrorKind::AlreadyExists),
+            (Error::Throttled(c()), ErrorKind::ResourceBusy),
+            (Error::NotImplemented(c()), ErrorKind::Unsupported),
+            (Error::config("bucket", "x"), ErrorKind::InvalidInput),
+            (
+                Error::corrupt(ErrorContext::default(), "x"),
+                ErrorKind::InvalidData,
+            ),
+            (Error::Unavailable(c()), ErrorKind::Other),
+            (Error::PreconditionFailed(c()), ErrorKind::Other),
+            (
+                Error::Io(std::io::Error::from(ErrorKind::UnexpectedEof)),
+                ErrorKind::UnexpectedEof,
+            ),
+            (transport(Some(Box::new(reset))), ErrorKind::ConnectionReset),
+            (transport(None), ErrorKind::Other),
+        ];
+        for (error, kind) in cases {
+            let text = error.to_string();
+            let io = std::io::Error::from(error);
+            assert_eq!(io.kind(), kind, "{text}");
+            assert_eq!(io.to_string(), text);
+            let inner = io.into_inner().unwrap().downcast::<Error>().unwrap();
+            assert_eq!(inner.to_string(), text);
+        }
+    }
+
+    #[cfg(feature = "blocking")]
+    #[test]
+    fn transport_source_is_kept_and_ureq_io_kinds_are_seen() {
+        use std::error::Error as _;
+        let ureq_io = ureq::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let e = Error::Transport {
+            context: Box::default(),
+            message: "cannot connect".into(),
+            source: Some(Box::new(ureq_io)),
+        };
+        assert!(e.source().unwrap().downcast_ref::<ureq::Error>().is_some());
+        let io = std::io::Error::from(e);
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
     }
 
     #[test]

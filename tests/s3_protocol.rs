@@ -484,6 +484,22 @@ fn lost_connections_are_retried() {
     let err = client.get_object("k", None).unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err}");
     assert_eq!(err.context().unwrap().attempts, 2);
+    // The HTTP client's error is kept as the source.
+    let source = std::error::Error::source(&err).expect("a source");
+    assert!(source.downcast_ref::<ureq::Error>().is_some(), "{source:?}");
+    // For io users it is a broken connection.
+    let io = std::io::Error::from(err);
+    assert!(
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::Other
+        ),
+        "{io:?}"
+    );
 }
 
 #[test]
@@ -565,6 +581,15 @@ fn secrets_never_reach_errors_debug_or_logs() {
         let err = client.get_object("k", None).unwrap_err();
         texts.push(err.to_string());
         texts.push(format!("{err:?}"));
+        // The kept source chain (ureq's error) is shown by error reporters too.
+        let mut source = std::error::Error::source(&err);
+        assert!(source.is_some(), "{err:?}");
+        while let Some(e) = source {
+            texts.push(format!("{e} {e:?}"));
+            source = e.source();
+        }
+        let io = std::io::Error::from(err);
+        texts.push(format!("{io} {io:?}"));
         proxy.push(Rule::new(Matcher::any(), 2, Fault::SlowDown));
         let err = client
             .put_object("k", b"v".to_vec(), &Conditions::NONE)

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::config::{ResolvedConfig, S3Config};
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::{ResponseHead, TransportError};
-use crate::s3::classify::{FailedAnswer, classify};
+use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed};
 use crate::s3::request::{ByteRange, MAX_DELETE_BATCH};
 use crate::s3::responses::{self, ListPage, ListedObject};
 use crate::s3::retry::{Decision, RetryPolicy};
@@ -140,14 +140,15 @@ fn transport_error(ctx: ErrorContext, e: TransportError) -> (Error, bool) {
     let err = match e {
         TransportError::Timeout(m) => {
             let mut ctx = ctx;
-            ctx.message = Some(m);
+            ctx.message = Some(m.message);
             Error::Timeout(Box::new(ctx))
         }
         TransportError::ConnectionLost(m)
         | TransportError::Connect(m)
         | TransportError::Other(m) => Error::Transport {
             context: Box::new(ctx),
-            message: m,
+            message: m.message,
+            source: m.source,
         },
     };
     (err, lost)
@@ -448,18 +449,14 @@ impl S3Client {
             let (_, body) = self.execute(&req).await?;
             let failures = responses::parse_delete_failures(&body, &self.context(&req))?;
             if let Some((key, code, message)) = failures.into_iter().next() {
-                let xml = format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>");
                 let mut ctx = self.context(&req);
                 ctx.key = Some(key);
-                return Err(classify(
-                    ctx,
-                    FailedAnswer {
-                        status: 400,
-                        request_id_header: None,
-                        body: xml.as_bytes(),
-                        had_if_match: false,
-                    },
-                ));
+                let fields = S3ErrorBody {
+                    code: Some(code),
+                    message: Some(message),
+                    request_id: None,
+                };
+                return Err(classify_parsed(ctx, 400, fields, None, false));
             }
         }
         Ok(())

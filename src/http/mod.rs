@@ -38,51 +38,144 @@ impl ResponseHead {
     }
 }
 
+/// The underlying error of a failure, kept as its `source()`.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Why a request got no answer. Messages are redacted: no signatures,
 /// credentials or tokens.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum TransportError {
     /// Connecting, or waiting for the answer or a body read, took too long.
-    Timeout(String),
+    Timeout(Failure),
     /// The connection broke (reset, closed early). A pooled connection that
     /// the server had closed looks like this; the request may or may not
     /// have reached the server.
-    ConnectionLost(String),
+    ConnectionLost(Failure),
     /// No connection could be made (refused, DNS).
-    Connect(String),
+    Connect(Failure),
     /// Anything else (protocol error, TLS, local I/O).
-    Other(String),
+    Other(Failure),
+}
+
+/// What a transport reported.
+#[derive(Debug)]
+pub struct Failure {
+    /// What happened, redacted.
+    pub message: String,
+    /// The transport's own error (ureq, reqwest, rustls, I/O), unless none
+    /// exists or it would show a secret (see [`cause`]).
+    pub source: Option<BoxError>,
+}
+
+impl Failure {
+    /// A failure with a message only.
+    pub(crate) fn message(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure with a message (redacted here) and the error behind it.
+    pub(crate) fn caused_by<E>(message: &str, error: E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Failure {
+            message: crate::s3::redact::redact_text(message),
+            source: Some(cause(error)),
+        }
+    }
 }
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TransportError::Timeout(m) => write!(f, "timeout: {m}"),
-            TransportError::ConnectionLost(m) => write!(f, "connection lost: {m}"),
-            TransportError::Connect(m) => write!(f, "cannot connect: {m}"),
-            TransportError::Other(m) => f.write_str(m),
+            TransportError::Timeout(m) => write!(f, "timeout: {}", m.message),
+            TransportError::ConnectionLost(m) => write!(f, "connection lost: {}", m.message),
+            TransportError::Connect(m) => write!(f, "cannot connect: {}", m.message),
+            TransportError::Other(m) => f.write_str(&m.message),
         }
     }
 }
 
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        let (TransportError::Timeout(m)
+        | TransportError::ConnectionLost(m)
+        | TransportError::Connect(m)
+        | TransportError::Other(m)) = self;
+        m.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// `error`, boxed to be kept as a `source()`, unless its `Display` or `Debug`
+/// (or those of an error in its chain) mention an `X-Amz-…` query parameter:
+/// ureq's `BadUri` and `RequireHttpsOnly` carry the whole presigned URL, with
+/// signature, credential and token. Such an error is replaced by its redacted
+/// text.
+pub(crate) fn cause<E>(error: E) -> BoxError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let mut shows_query = false;
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(e) = next {
+        let texts = [e.to_string(), format!("{e:?}")];
+        shows_query |= texts
+            .iter()
+            .any(|t| t.to_ascii_lowercase().contains("x-amz-"));
+        next = e.source();
+    }
+    if shows_query {
+        Box::new(Redacted(crate::s3::redact::redact_text(&error.to_string())))
+    } else {
+        Box::new(error)
+    }
+}
+
+/// The redacted text of an error that cannot be kept as it is.
+#[derive(Debug)]
+struct Redacted(String);
+
+impl fmt::Display for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Redacted {}
+
 /// Classifies an I/O error kind into a [`TransportError`].
 #[cfg_attr(not(feature = "blocking"), allow(dead_code))]
-pub(crate) fn io_kind_error(kind: std::io::ErrorKind, message: String) -> TransportError {
+pub(crate) fn io_kind_error(kind: std::io::ErrorKind, failure: Failure) -> TransportError {
     use std::io::ErrorKind::*;
-    let message = crate::s3::redact::redact_text(&message);
     match kind {
-        TimedOut | WouldBlock => TransportError::Timeout(message),
+        TimedOut | WouldBlock => TransportError::Timeout(failure),
         ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
-            TransportError::ConnectionLost(message)
+            TransportError::ConnectionLost(failure)
         }
-        ConnectionRefused | AddrNotAvailable | NotConnected => TransportError::Connect(message),
-        _ => TransportError::Other(message),
+        ConnectionRefused | AddrNotAvailable | NotConnected => TransportError::Connect(failure),
+        _ => TransportError::Other(failure),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Every `Display` and `Debug` of `e` and its chain, joined.
+    pub(crate) fn all_text(e: &(dyn std::error::Error + 'static)) -> String {
+        let mut out = String::new();
+        let mut next = Some(e);
+        while let Some(e) = next {
+            out.push_str(&format!("{e} {e:?}\n"));
+            next = e.source();
+        }
+        out
+    }
 
     #[test]
     fn total_size_from_content_range() {
@@ -104,17 +197,54 @@ mod tests {
 
     #[test]
     fn io_kinds_map_and_redact() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
         let e = io_kind_error(
             std::io::ErrorKind::ConnectionReset,
-            "http://h/b?X-Amz-Signature=abc reset".into(),
+            Failure::caused_by("http://h/b?X-Amz-Signature=abc reset", io),
         );
-        assert_eq!(
-            e,
-            TransportError::ConnectionLost("http://h/b?X-Amz-Signature=REDACTED reset".into())
-        );
+        let TransportError::ConnectionLost(f) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(f.message, "http://h/b?X-Amz-Signature=REDACTED reset");
+        let source = std::error::Error::source(&e).unwrap();
+        let io = source.downcast_ref::<std::io::Error>().unwrap();
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
         assert!(matches!(
-            io_kind_error(std::io::ErrorKind::TimedOut, String::new()),
+            io_kind_error(std::io::ErrorKind::TimedOut, Failure::message("")),
             TransportError::Timeout(_)
         ));
+    }
+
+    #[test]
+    fn a_cause_that_shows_the_query_is_replaced_by_its_redacted_text() {
+        let url = "http://h/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20240101&X-Amz-Security-Token=TOKEN&X-Amz-Signature=abc";
+        let leaky = std::io::Error::other(format!("bad uri: {url}"));
+        let kept = cause(leaky);
+        assert!(kept.downcast_ref::<std::io::Error>().is_none());
+        for text in [kept.to_string(), format!("{kept:?}")] {
+            for secret in ["AKID", "TOKEN", "=abc"] {
+                assert!(!text.contains(secret), "{text}");
+            }
+        }
+        // A wrapped error deeper in the chain is checked too.
+        let wrapped = std::io::Error::other(std::io::Error::other(url.to_owned()));
+        assert!(!format!("{:?}", cause(wrapped)).contains("TOKEN"));
+        let plain = cause(std::io::Error::other("connection refused"));
+        assert!(plain.downcast_ref::<std::io::Error>().is_some());
+    }
+
+    #[cfg(feature = "blocking")]
+    #[test]
+    fn ureq_errors_with_the_url_are_redacted() {
+        let url = "http://h/b/k?X-Amz-Credential=AKID%2F2024&X-Amz-Signature=abc".to_owned();
+        for e in [
+            ureq::Error::BadUri(url.clone()),
+            ureq::Error::RequireHttpsOnly(url),
+        ] {
+            let kept = cause(e);
+            assert!(!format!("{kept} {kept:?}").contains("AKID"), "{kept:?}");
+        }
+        let kept = cause(ureq::Error::ConnectionFailed);
+        assert!(kept.downcast_ref::<ureq::Error>().is_some());
     }
 }

@@ -3,6 +3,8 @@
 //! This is the only place where HTTP statuses and S3 error codes are mapped.
 //! The rest of the crate matches on [`Error`] variants.
 
+use instant_xml::AnyElement;
+
 use crate::error::{Error, ErrorContext};
 use crate::s3::Action;
 
@@ -17,94 +19,70 @@ pub struct S3ErrorBody {
     pub request_id: Option<String>,
 }
 
-/// The text of the first `<tag>…</tag>` element in `xml`, entity-decoded.
+/// The longest `<Message>` kept, in characters.
+const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// The `<Error>` element of an S3 error body: the root, or a child of the
+/// root (`<ErrorResponse><Error>…`, as some S3-compatible stores send it).
+/// Element names match whatever their namespace. `None` for anything that is
+/// not well-formed XML (empty HEAD answers, proxies' HTML pages, truncated or
+/// hostile bodies): instant-xml bounds nesting, attributes and namespace
+/// declarations, never expands custom entities, and reports every problem as
+/// an error rather than panicking.
+fn error_element(body: &[u8]) -> Option<AnyElement<'_>> {
+    // S3 may send whitespace before the declaration of a 200 answer that
+    // carries an `<Error>` (CompleteMultipartUpload keeps the connection alive).
+    let text = std::str::from_utf8(body).ok()?.trim();
+    // instant-xml takes the end of the input for the end of open elements, so
+    // a truncated `<Code>SlowDo` would read as a code. A text that ends with
+    // a complete tag (an incomplete one is a parse error) has every text node
+    // followed by a tag, hence complete.
+    if !text.ends_with('>') {
+        return None;
+    }
+    let root: AnyElement<'_> = instant_xml::from_str(text).ok()?;
+    if root.name == "Error" {
+        return Some(root);
+    }
+    root.children.into_iter().find(|c| c.name == "Error")
+}
+
+/// Whether `body` is an S3 error document: well-formed XML whose root, or a
+/// child of the root, is an `<Error>` element.
+pub fn is_error_body(body: &[u8]) -> bool {
+    error_element(body).is_some()
+}
+
+/// Parses an S3 `<Error>` body. Bodies that are not well-formed XML with an
+/// `<Error>` element give an empty [`S3ErrorBody`].
 ///
-/// Tolerates namespaces, attributes and surrounding whitespace; returns `None`
-/// for a missing or unterminated element. Never panics.
-pub fn xml_element(xml: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}");
-    let close = format!("</{tag}>");
-    let mut from = 0;
-    while let Some(pos) = xml[from..].find(&open) {
-        let start = from + pos + open.len();
-        let rest = &xml[start..];
-        // `<Code>` or `<Code attr="…">`, not `<CodeX>`.
-        match rest.chars().next() {
-            Some('>') | Some(' ') | Some('\t') | Some('\n') | Some('\r') => {}
-            Some('/') => return Some(String::new()),
-            _ => {
-                from = start;
-                continue;
-            }
-        }
-        let gt = rest.find('>')?;
-        if rest[..gt].ends_with('/') {
-            return Some(String::new());
-        }
-        let content_start = start + gt + 1;
-        let end = xml[content_start..].find(&close)?;
-        return Some(xml_unescape(xml[content_start..content_start + end].trim()));
-    }
-    None
-}
-
-/// Decodes the five predefined XML entities and numeric character references.
-pub fn xml_unescape(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        let Some(semi) = rest[..rest.len().min(12)].find(';') else {
-            out.push('&');
-            rest = &rest[1..];
-            continue;
-        };
-        let entity = &rest[1..semi];
-        let decoded = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16)
-                .ok()
-                .and_then(char::from_u32),
-            e if e.starts_with('#') => e[1..].parse::<u32>().ok().and_then(char::from_u32),
-            _ => None,
-        };
-        match decoded {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Parses an S3 `<Error>` body. Bodies that are not XML (empty HEAD answers,
-/// proxies' HTML pages) give an empty [`S3ErrorBody`].
+/// ```
+/// use konserve_s3::s3::classify::parse_error_body;
+/// let e = parse_error_body(b"<Error><Code>NoSuchKey</Code><Message>a &amp; b</Message></Error>");
+/// assert_eq!(e.code.as_deref(), Some("NoSuchKey"));
+/// assert_eq!(e.message.as_deref(), Some("a & b"));
+/// assert_eq!(parse_error_body(b"<html>502</html>").code, None);
+/// ```
 pub fn parse_error_body(body: &[u8]) -> S3ErrorBody {
-    let Ok(text) = std::str::from_utf8(body) else {
+    let Some(error) = error_element(body) else {
         return S3ErrorBody::default();
     };
-    if !text.contains("<Error") {
-        return S3ErrorBody::default();
-    }
+    let field = |name: &str| {
+        error
+            .children
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.text.as_deref().unwrap_or_default().trim().to_owned())
+    };
     S3ErrorBody {
-        code: xml_element(text, "Code"),
-        message: xml_element(text, "Message").map(|m| m.chars().take(1000).collect()),
-        request_id: xml_element(text, "RequestId"),
+        code: field("Code"),
+        message: field("Message").map(bounded_message),
+        request_id: field("RequestId"),
     }
+}
+
+fn bounded_message(message: String) -> String {
+    message.chars().take(MAX_MESSAGE_CHARS).collect()
 }
 
 /// What is known about a failed answer.
@@ -131,19 +109,43 @@ pub struct FailedAnswer<'a> {
 /// assert!(matches!(e, Error::Throttled(_)));
 /// assert_eq!(e.context().unwrap().request_id.as_deref(), Some("R1"));
 /// ```
-pub fn classify(mut ctx: ErrorContext, answer: FailedAnswer<'_>) -> Error {
-    let parsed = parse_error_body(answer.body);
-    ctx.status = Some(answer.status);
+pub fn classify(ctx: ErrorContext, answer: FailedAnswer<'_>) -> Error {
+    classify_parsed(
+        ctx,
+        answer.status,
+        parse_error_body(answer.body),
+        answer.request_id_header,
+        answer.had_if_match,
+    )
+}
+
+/// Maps a non-success answer whose error fields are already known (such as a
+/// key that `DeleteObjects` reports as failed) to its [`Error`]; `classify`
+/// is this after [`parse_error_body`].
+///
+/// ```
+/// use konserve_s3::{Error, error::ErrorContext, s3::{Action, classify::{classify_parsed, S3ErrorBody}}};
+/// let ctx = ErrorContext::new(Action::DeleteObjects, "bkt", Some("k"));
+/// let fields = S3ErrorBody { code: Some("AccessDenied".into()), ..S3ErrorBody::default() };
+/// assert!(matches!(classify_parsed(ctx, 400, fields, None, false), Error::AccessDenied(_)));
+/// ```
+pub fn classify_parsed(
+    mut ctx: ErrorContext,
+    status: u16,
+    parsed: S3ErrorBody,
+    request_id_header: Option<&str>,
+    had_if_match: bool,
+) -> Error {
+    ctx.status = Some(status);
     ctx.request_id = parsed
         .request_id
-        .clone()
-        .or_else(|| answer.request_id_header.map(str::to_owned));
-    ctx.message = parsed.message.clone();
-    ctx.code = parsed.code.clone();
-    let code = parsed.code.as_deref().unwrap_or("");
+        .or_else(|| request_id_header.map(str::to_owned));
+    ctx.message = parsed.message.map(bounded_message);
+    ctx.code = parsed.code;
+    let code = ctx.code.clone().unwrap_or_default();
     let action = ctx.action;
     let c = Box::new(ctx);
-    match (answer.status, code) {
+    match (status, code.as_str()) {
         (_, "NoSuchBucket") => Error::NoSuchBucket(c),
         (
             _,
@@ -173,7 +175,7 @@ pub fn classify(mut ctx: ErrorContext, answer: FailedAnswer<'_>) -> Error {
         (503, "") => Error::Throttled(c),
         (_, "RequestTimeout") | (408, _) => Error::Timeout(c),
         (_, "NotImplemented") | (501, _) => Error::NotImplemented(c),
-        (404, _) if answer.had_if_match => Error::PreconditionFailed(c),
+        (404, _) if had_if_match => Error::PreconditionFailed(c),
         (404, _) if action == Some(Action::HeadBucket) => Error::NoSuchBucket(c),
         (404, _) => Error::NotFound(c),
         (403, _) => Error::AccessDenied(c),
@@ -310,23 +312,89 @@ mod tests {
     }
 
     #[test]
-    fn xml_helpers_are_robust() {
-        assert_eq!(
-            xml_element("<a><Code>X</Code></a>", "Code").as_deref(),
-            Some("X")
+    fn error_body_parsing_is_tolerant() {
+        let parse = |xml: &str| parse_error_body(xml.as_bytes());
+        let code = |xml: &str| parse(xml).code;
+        assert_eq!(code("<Error><Code>X</Code></Error>").as_deref(), Some("X"));
+        // Any order, unknown siblings, namespaces, whitespace, entities.
+        let e = parse(
+            "<?xml version=\"1.0\"?>\n<Error xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\n  <RequestId>R</RequestId>\n  <CodeX>1</CodeX>\n  <Code>\n    SlowDown\n  </Code>\n  <Message>a &lt;b&#65;&#x42;</Message>\n</Error>",
         );
+        assert_eq!(e.code.as_deref(), Some("SlowDown"));
+        assert_eq!(e.message.as_deref(), Some("a <bAB"));
+        assert_eq!(e.request_id.as_deref(), Some("R"));
+        // Some stores wrap it: `<ErrorResponse><Error>…`.
         assert_eq!(
-            xml_element("<CodeX>1</CodeX><Code>2</Code>", "Code").as_deref(),
-            Some("2")
+            code("<ErrorResponse><Error><Code>Y</Code></Error></ErrorResponse>").as_deref(),
+            Some("Y")
         );
-        assert_eq!(xml_element("<Code>unterminated", "Code"), None);
-        assert_eq!(xml_element("<Code/>", "Code").as_deref(), Some(""));
-        assert_eq!(xml_element("<Code", "Code"), None);
-        assert_eq!(xml_unescape("a&lt;b&#65;&#x42;&bogus;&"), "a<bAB&bogus;&");
-        assert_eq!(parse_error_body(&[0xff, 0xfe]), S3ErrorBody::default());
-        assert_eq!(
-            parse_error_body(b"<html>502</html>"),
-            S3ErrorBody::default()
+        assert_eq!(code("<Error><Code/></Error>").as_deref(), Some(""));
+        assert_eq!(code("<Error><Message>m</Message></Error>"), None);
+        // A truncated body keeps the elements that were complete.
+        assert_eq!(code("<Error><Code>X</Code><Message>").as_deref(), Some("X"));
+        let long = format!("<Error><Message>{}</Message></Error>", "x".repeat(5000));
+        assert_eq!(parse(&long).message.unwrap().len(), 1000);
+    }
+
+    #[test]
+    fn malformed_or_hostile_error_bodies_give_empty_fields() {
+        let deep = format!(
+            "{}<Code>X</Code>{}",
+            "<Error>".repeat(100),
+            "</Error>".repeat(100)
         );
+        let laughs = "<?xml version=\"1.0\"?><!DOCTYPE Error [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">]><Error><Code>&b;</Code></Error>";
+        for body in [
+            &b""[..],
+            &[0xff, 0xfe],
+            b"<html>502</html>",
+            b"<!DOCTYPE html><html><body>Bad Gateway</body></html>",
+            b"<Error><Code>unterminated",
+            b"<Error><Code>SlowDo",
+            b"<Error><Code>SlowDown</Co",
+            b"<Error><Code>a &bogus; b</Code></Error>",
+            b"<x:Error><x:Code>X</x:Code></x:Error>",
+            b"<Error><y:Code>X</y:Code></Error>",
+            b"<Error><Code>X</Cod></Error>",
+            b"<Error",
+            b"plain text",
+            deep.as_bytes(),
+            laughs.as_bytes(),
+        ] {
+            assert_eq!(parse_error_body(body), S3ErrorBody::default(), "{body:?}");
+            assert!(!is_error_body(body), "{body:?}");
+            // Classified by status alone.
+            let e = classify(
+                ErrorContext::new(Action::GetObject, "b", Some("k")),
+                FailedAnswer {
+                    status: 503,
+                    request_id_header: None,
+                    body,
+                    had_if_match: false,
+                },
+            );
+            assert!(matches!(e, Error::Throttled(_)), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn parsed_fields_classify_like_a_body() {
+        let fields = S3ErrorBody {
+            code: Some("AccessDenied".into()),
+            message: Some("<&>".repeat(1000)),
+            request_id: None,
+        };
+        let e = classify_parsed(
+            ErrorContext::new(Action::DeleteObjects, "b", Some("k")),
+            400,
+            fields,
+            Some("HDR"),
+            false,
+        );
+        assert!(matches!(e, Error::AccessDenied(_)));
+        let c = e.context().unwrap();
+        assert_eq!(c.message.as_ref().unwrap().chars().count(), 1000);
+        assert!(c.message.as_ref().unwrap().starts_with("<&><&>"));
+        assert_eq!(c.request_id.as_deref(), Some("HDR"));
     }
 }

@@ -19,8 +19,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
 use rusty_s3::actions::{
-    AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, DeleteObjects,
-    ListObjectsV2, ObjectIdentifier, UploadPart,
+    AbortMultipartUpload, CompleteMultipartUpload, CreateBucket, CreateMultipartUpload,
+    DeleteObjects, ListObjectsV2, ObjectIdentifier, UploadPart,
 };
 use rusty_s3::{Bucket, Credentials as SigningCredentials, S3Action, UrlStyle};
 use url::Url;
@@ -33,6 +33,9 @@ use crate::error::{Error, Result};
 
 /// The most keys one `DeleteObjects` request may carry (an S3 limit).
 pub const MAX_DELETE_BATCH: usize = 1000;
+
+/// The most parts one multipart upload may have (an S3 limit).
+const MAX_PARTS: u16 = 10_000;
 
 /// Conditional-request headers of a request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -233,10 +236,8 @@ impl S3Request {
         if region == "us-east-1" || region == "auto" || region.is_empty() {
             req
         } else {
-            let xml = format!(
-                "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>{}</LocationConstraint></CreateBucketConfiguration>",
-                xml_escape(region)
-            );
+            let bucket = body_bucket(region);
+            let xml = CreateBucket::new(&bucket, &SigningCredentials::new("", "")).body();
             req.with_body(Bytes::from(xml))
         }
     }
@@ -294,17 +295,18 @@ impl S3Request {
                 ),
             ));
         }
-        let mut xml = String::from(
-            "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>",
-        );
-        for k in keys {
-            let k = k.as_ref();
-            object_key::validate(k)?;
-            xml.push_str("<Object><Key>");
-            xml.push_str(&xml_escape(k));
-            xml.push_str("</Key></Object>");
-        }
-        xml.push_str("</Delete>");
+        let objects = keys
+            .iter()
+            .map(|k| {
+                object_key::validate(k.as_ref())?;
+                Ok(ObjectIdentifier::new(k.as_ref().to_owned()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let bucket = body_bucket("");
+        let mut action = DeleteObjects::new(&bucket, None, objects.iter());
+        action.set_quiet(true);
+        // `with_body` computes the same Content-MD5 as rusty-s3.
+        let (xml, _content_md5) = action.body_with_md5();
         Ok(Self::bucket_op(Op::DeleteObjects).with_body(Bytes::from(xml)))
     }
 
@@ -354,7 +356,7 @@ impl S3Request {
         part_number: u16,
         body: impl Into<Bytes>,
     ) -> Result<Self> {
-        if part_number == 0 || part_number > 10_000 {
+        if part_number == 0 || part_number > MAX_PARTS {
             return Err(Error::config(
                 "part_number",
                 "parts are numbered 1 to 10000",
@@ -373,23 +375,25 @@ impl S3Request {
     /// `POST /bucket/key?uploadId=id` listing the parts' ETags in order.
     ///
     /// # Errors
-    /// [`Error::InvalidObjectKey`].
+    /// [`Error::InvalidObjectKey`]; [`Error::InvalidConfig`] (field
+    /// `part_etags`) for more than 10000 parts.
     pub fn complete_multipart_upload<S: AsRef<str>>(
         key: &str,
         upload_id: &str,
         part_etags: &[S],
     ) -> Result<Self> {
-        let mut xml = String::from(
-            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
-        );
-        for (i, etag) in part_etags.iter().enumerate() {
-            xml.push_str(&format!(
-                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
-                i + 1,
-                xml_escape(etag.as_ref())
+        if part_etags.len() > usize::from(MAX_PARTS) {
+            return Err(Error::config(
+                "part_etags",
+                format!(
+                    "a multipart upload has at most {MAX_PARTS} parts, got {}",
+                    part_etags.len()
+                ),
             ));
         }
-        xml.push_str("</CompleteMultipartUpload>");
+        let bucket = body_bucket("");
+        let etags = part_etags.iter().map(AsRef::as_ref);
+        let xml = CompleteMultipartUpload::new(&bucket, None, key, upload_id, etags).body();
         Ok(Self::new(
             Op::CompleteMultipartUpload {
                 upload_id: upload_id.to_owned(),
@@ -491,19 +495,12 @@ fn percent_encode_path(s: &str) -> String {
     out
 }
 
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// A placeholder [`Bucket`] for rusty-s3's body builders: they take one, but
+/// only `CreateBucket` reads anything from it (the region). Never signed.
+fn body_bucket(region: &str) -> Bucket {
+    let endpoint = Url::parse("http://body.invalid/").expect("a constant, valid URL");
+    Bucket::new(endpoint, UrlStyle::Path, "body", region.to_owned())
+        .expect("an http URL with a host is a valid endpoint")
 }
 
 /// A presigned request, ready to send: method, URL, headers, body.
@@ -925,6 +922,30 @@ mod tests {
         assert!(S3Request::delete_objects::<&str>(&[]).is_err());
         assert!(S3Request::delete_objects(&many[..1000]).is_ok());
         assert!(S3Request::delete_objects(&["ok", "a/../b"]).is_err());
+    }
+
+    #[test]
+    fn complete_multipart_upload_body_lists_parts_in_order() {
+        let req = S3Request::complete_multipart_upload("k", "UP", &["\"e1\"", "\"e&2\""]).unwrap();
+        let body = std::str::from_utf8(req.body().unwrap()).unwrap();
+        assert!(
+            body.contains("<Part><ETag>&quot;e1&quot;</ETag><PartNumber>1</PartNumber></Part>"),
+            "{body}"
+        );
+        assert!(
+            body.contains(
+                "<Part><ETag>&quot;e&amp;2&quot;</ETag><PartNumber>2</PartNumber></Part>"
+            ),
+            "{body}"
+        );
+        let s = signer().sign_at(&req, &at());
+        assert_eq!(s.headers[0], ("content-md5", content_md5(body.as_bytes())));
+        let too_many = vec!["\"e\""; 10_001];
+        assert!(matches!(
+            S3Request::complete_multipart_upload("k", "UP", &too_many),
+            Err(Error::InvalidConfig { .. })
+        ));
+        assert!(S3Request::complete_multipart_upload("k", "UP", &too_many[..10_000]).is_ok());
     }
 
     #[test]

@@ -99,16 +99,7 @@ pub fn parse_upload_id(body: &[u8], ctx: &ErrorContext) -> Result<String> {
 /// # Errors
 /// The classified error, when the body is an `<Error>`.
 pub fn check_embedded_error(body: &[u8], ctx: &ErrorContext) -> Result<()> {
-    let text = String::from_utf8_lossy(body);
-    let trimmed = text.trim_start();
-    let trimmed = match trimmed.strip_prefix("<?xml") {
-        Some(rest) => rest
-            .find("?>")
-            .map_or(rest, |i| &rest[i + 2..])
-            .trim_start(),
-        None => trimmed,
-    };
-    if trimmed.starts_with("<Error") {
+    if crate::s3::classify::is_error_body(body) {
         return Err(crate::s3::classify::classify(
             ctx.clone(),
             crate::s3::classify::FailedAnswer {
@@ -164,6 +155,19 @@ mod tests {
             parse_upload_id(b"<x/>", &ctx()),
             Err(Error::CorruptData { .. })
         ));
+        // Undeclared prefixes and deep nesting are errors, not panics.
+        let ns = r#"xmlns="http://s3.amazonaws.com/doc/2006-03-01/""#;
+        let deep = format!("<ListBucketResult {ns}>{}", "<a>".repeat(100));
+        for body in [
+            "<x:ListBucketResult/>".to_owned(),
+            format!("<ListBucketResult {ns}><y:Contents/></ListBucketResult>"),
+            deep,
+        ] {
+            assert!(parse_list_page(body.as_bytes(), &ctx()).is_err(), "{body}");
+        }
+        let body = format!("<DeleteResult {ns}><Error><z:Key>k</z:Key></Error></DeleteResult>");
+        assert!(parse_delete_failures(body.as_bytes(), &ctx()).is_err());
+        assert!(parse_upload_id(b"<q:InitiateMultipartUploadResult/>", &ctx()).is_err());
     }
 
     #[test]
@@ -182,5 +186,13 @@ mod tests {
             Err(Error::Unavailable(_))
         ));
         assert!(check_embedded_error(b"<CompleteMultipartUploadResult/>", &ctx()).is_ok());
+        // Whitespace S3 sends to keep the connection alive comes first.
+        let body = b"  \n <?xml version=\"1.0\"?><Error><Code>SlowDown</Code></Error>";
+        assert!(matches!(
+            check_embedded_error(body, &ctx()),
+            Err(Error::Throttled(_))
+        ));
+        assert!(check_embedded_error(b"", &ctx()).is_ok());
+        assert!(check_embedded_error(b"<Error", &ctx()).is_ok());
     }
 }

@@ -14,9 +14,8 @@ use ureq::Agent;
 use ureq::http::Response;
 
 use crate::config::HttpOptions;
-use crate::http::{ResponseHead, TransportError, io_kind_error};
+use crate::http::{Failure, ResponseHead, TransportError, io_kind_error};
 use crate::s3::SignedRequest;
-use crate::s3::redact::redact_text;
 
 /// Sends requests with ureq (blocking).
 #[derive(Clone, Debug)]
@@ -72,7 +71,10 @@ impl UreqTransport {
                 let body: &[u8] = req.body.as_deref().unwrap_or_default();
                 with_headers(builder, req).send(body)
             }
-            other => return Err(TransportError::Other(format!("unsupported method {other}"))),
+            other => {
+                let message = format!("unsupported method {other}");
+                return Err(TransportError::Other(Failure::message(message)));
+            }
         };
         let response = result.map_err(map_error)?;
         Ok(split(response))
@@ -115,16 +117,30 @@ fn split(response: Response<ureq::Body>) -> (ResponseHead, UreqBody) {
 }
 
 fn map_error(e: ureq::Error) -> TransportError {
-    let message = redact_text(&e.to_string());
-    match e {
-        ureq::Error::Timeout(_) => TransportError::Timeout(message),
-        ureq::Error::Io(io) => io_kind_error(io.kind(), message),
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
-            TransportError::Connect(message)
-        }
-        ureq::Error::Protocol(_) => TransportError::ConnectionLost(message),
-        _ => TransportError::Other(message),
+    let kind = match &e {
+        ureq::Error::Timeout(_) => Kind::Timeout,
+        ureq::Error::Io(io) => Kind::Io(io.kind()),
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => Kind::Connect,
+        ureq::Error::Protocol(_) => Kind::Lost,
+        _ => Kind::Other,
+    };
+    let failure = Failure::caused_by(&e.to_string(), e);
+    match kind {
+        Kind::Timeout => TransportError::Timeout(failure),
+        Kind::Io(kind) => io_kind_error(kind, failure),
+        Kind::Connect => TransportError::Connect(failure),
+        Kind::Lost => TransportError::ConnectionLost(failure),
+        Kind::Other => TransportError::Other(failure),
     }
+}
+
+/// Which [`TransportError`] a ureq error becomes.
+enum Kind {
+    Timeout,
+    Io(std::io::ErrorKind),
+    Connect,
+    Lost,
+    Other,
 }
 
 impl UreqBody {
@@ -143,5 +159,30 @@ impl UreqBody {
     /// The body as a blocking reader.
     pub fn into_reader(self) -> impl Read + Send + 'static {
         self.0.into_with_config().limit(u64::MAX).reader()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::tests::all_text;
+
+    #[test]
+    fn errors_keep_their_source_without_secrets() {
+        let url = "http://127.0.0.1:1/b/k?X-Amz-Credential=AKID%2F2024&X-Amz-Security-Token=TOKEN&X-Amz-Signature=abc";
+        let refused = ureq::get(url).call().unwrap_err();
+        // ureq's `BadUri` shows the whole URI.
+        let bad_uri = ureq::get(&url["http://127.0.0.1:1".len()..])
+            .call()
+            .unwrap_err();
+        assert!(matches!(&bad_uri, ureq::Error::BadUri(u) if u.contains("TOKEN")));
+        for raw in [refused, bad_uri] {
+            let e = map_error(raw);
+            let text = all_text(&e);
+            assert!(std::error::Error::source(&e).is_some(), "{text}");
+            for secret in ["AKID", "TOKEN", "=abc"] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+        }
     }
 }

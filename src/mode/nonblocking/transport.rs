@@ -10,9 +10,8 @@ use futures_util::TryStreamExt;
 use tokio::io::AsyncRead;
 
 use crate::config::HttpOptions;
-use crate::http::{ResponseHead, TransportError};
+use crate::http::{Failure, ResponseHead, TransportError};
 use crate::s3::SignedRequest;
-use crate::s3::redact::redact_text;
 
 /// Sends requests with reqwest (async).
 #[derive(Clone, Debug)]
@@ -56,8 +55,10 @@ impl ReqwestTransport {
         &self,
         req: &SignedRequest,
     ) -> Result<(ResponseHead, ReqwestBody), TransportError> {
-        let method = reqwest::Method::from_bytes(req.method.as_bytes())
-            .map_err(|_| TransportError::Other(format!("unsupported method {}", req.method)))?;
+        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
+            let message = format!("unsupported method {}", req.method);
+            TransportError::Other(Failure::message(message))
+        })?;
         let mut builder = self.client.request(method, req.url.as_str());
         for (name, value) in &req.headers {
             builder = builder.header(*name, value.as_str());
@@ -70,7 +71,10 @@ impl ReqwestTransport {
         };
         let response = tokio::time::timeout(self.response_timeout, builder.send())
             .await
-            .map_err(|_| TransportError::Timeout("no answer within the response timeout".into()))?
+            .map_err(|_| {
+                let message = "no answer within the response timeout";
+                TransportError::Timeout(Failure::message(message))
+            })?
             .map_err(map_error)?;
         let header = |name: &str| {
             response
@@ -102,16 +106,18 @@ fn map_error(e: reqwest::Error) -> TransportError {
         e.is_connect(),
         e.is_request() || e.is_body(),
     );
+    // reqwest's errors show the URL, with its signature: drop it.
     let e = e.without_url();
-    let full = format!("{}: {}", redact_text(&e.to_string()), source_chain(&e));
+    let full = format!("{e}: {}", source_chain(&e));
+    let failure = Failure::caused_by(&full, e);
     if timeout {
-        TransportError::Timeout(full)
+        TransportError::Timeout(failure)
     } else if connect {
-        TransportError::Connect(full)
+        TransportError::Connect(failure)
     } else if lost {
-        TransportError::ConnectionLost(full)
+        TransportError::ConnectionLost(failure)
     } else {
-        TransportError::Other(full)
+        TransportError::Other(failure)
     }
 }
 
@@ -119,7 +125,7 @@ fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = Vec::new();
     let mut source = e.source();
     while let Some(s) = source {
-        parts.push(redact_text(&s.to_string()));
+        parts.push(s.to_string());
         source = s.source();
     }
     parts.join(": ")
@@ -138,5 +144,26 @@ impl ReqwestBody {
     pub fn into_reader(self) -> impl AsyncRead + Send + Unpin + 'static {
         let stream = self.0.bytes_stream().map_err(std::io::Error::other);
         tokio_util::io::StreamReader::new(Box::pin(stream))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::tests::all_text;
+
+    #[tokio::test]
+    async fn errors_keep_their_source_without_the_url() {
+        let url = "http://127.0.0.1:1/b/k?X-Amz-Credential=AKID%2F2024&X-Amz-Security-Token=TOKEN&X-Amz-Signature=abc";
+        let raw = reqwest::Client::new().get(url).send().await.unwrap_err();
+        assert!(all_text(&raw).contains("TOKEN"), "reqwest shows the URL");
+        let e = map_error(raw);
+        assert!(matches!(e, TransportError::Connect(_)), "{e:?}");
+        let text = all_text(&e);
+        let source = std::error::Error::source(&e).unwrap();
+        assert!(source.downcast_ref::<reqwest::Error>().is_some(), "{text}");
+        for secret in ["AKID", "TOKEN", "abc", "X-Amz-"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
     }
 }
