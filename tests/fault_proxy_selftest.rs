@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use fault_proxy::{Fault, FaultProxy, Matcher, Outcome, Rule};
-use konserve_s3::dev_server::{SeaweedFs, SeaweedFsOptions};
+use konserve_s3_dev::{SeaweedFs, SeaweedFsOptions};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use url::Url;
 

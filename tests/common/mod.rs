@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 
 use konserve_s3::S3Client;
 use konserve_s3::config::{HttpOptions, S3Config};
-use konserve_s3::dev_server::{SeaweedFs, SeaweedFsOptions};
 use konserve_s3::s3::retry::RetryPolicy;
+use konserve_s3_dev::{SeaweedFs, SeaweedFsOptions};
 
 /// Where the test server is and how to sign for it.
 #[derive(Clone, Debug)]

