@@ -93,14 +93,15 @@ impl ChildWithServer {
         }
     }
 
-    /// Lets the child go on to end itself; returns whether it exited with
-    /// success.
-    fn release(mut self) -> (bool, u32, PathBuf) {
+    /// Lets the child go on to end itself, checks that it succeeded or
+    /// failed as `succeeds` says, and that weed and its directory go away.
+    fn release(mut self, succeeds: bool) {
         self.child.stdin.take().unwrap().write_all(b"go\n").unwrap();
         // Drained, so the child's test harness can print its summary.
         std::io::copy(&mut self.stdout, &mut std::io::sink()).unwrap();
         let status = self.child.wait().unwrap();
-        (status.success(), self.weed_pid, self.data_dir)
+        assert_eq!(status.success(), succeeds, "{status}");
+        assert_gone_soon(self.weed_pid, &self.data_dir);
     }
 }
 
@@ -142,23 +143,17 @@ fn assert_gone_soon(pid: u32, dir: &Path) {
 
 #[test]
 fn weed_dies_when_the_launcher_calls_process_exit() {
-    let (success, pid, dir) = ChildWithServer::start("exit").release();
-    assert!(success);
-    assert_gone_soon(pid, &dir);
+    ChildWithServer::start("exit").release(true);
 }
 
 #[test]
 fn weed_dies_when_the_launcher_aborts() {
-    let (success, pid, dir) = ChildWithServer::start("abort").release();
-    assert!(!success);
-    assert_gone_soon(pid, &dir);
+    ChildWithServer::start("abort").release(false);
 }
 
 #[test]
 fn weed_dies_when_the_launcher_exits_with_the_server_in_a_static() {
-    let (success, pid, dir) = ChildWithServer::start("static").release();
-    assert!(success);
-    assert_gone_soon(pid, &dir);
+    ChildWithServer::start("static").release(true);
 }
 
 #[test]
@@ -196,12 +191,8 @@ fn weed_outlives_the_thread_that_started_it() {
         .unwrap();
     thread::sleep(Duration::from_millis(500));
     assert!(process_alive(server.pid()));
-    let url = format!("{}/", server.endpoint());
-    assert!(url.starts_with("http://127.0.0.1:"));
-    assert!(
-        std::net::TcpStream::connect(url.trim_start_matches("http://").trim_end_matches('/'))
-            .is_ok()
-    );
+    let address = server.endpoint().trim_start_matches("http://");
+    assert!(std::net::TcpStream::connect(address).is_ok(), "{address}");
     let (pid, dir) = (server.pid(), server.data_dir().to_path_buf());
     drop(server);
     assert!(!process_alive(pid));
