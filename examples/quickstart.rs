@@ -14,9 +14,9 @@ use std::io::Read;
 
 use konserve_s3::blocking::{create_store, delete_store};
 use konserve_s3::config::S3Config;
-use konserve_s3::dev_server::SeaweedFs;
 use konserve_s3::s3::Action;
 use konserve_s3::value::Value;
+use konserve_s3_dev::SeaweedFs;
 
 #[derive(serde::Serialize, serde::Deserialize, Debug)]
 struct User {

@@ -7,9 +7,9 @@
 //! ```
 
 use konserve_s3::config::S3Config;
-use konserve_s3::dev_server::SeaweedFs;
 use konserve_s3::nonblocking::{create_store, delete_store};
 use konserve_s3::value::Value;
+use konserve_s3_dev::SeaweedFs;
 use tokio::io::AsyncReadExt;
 
 #[tokio::main]

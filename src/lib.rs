@@ -12,7 +12,6 @@
 //! | [`config`] | [`config::S3Config`]: builder, JSON form, environment resolution | no |
 //! | [`error`] | the one [`Error`] type | no |
 //! | [`hasch`], [`value`] | konserve's EDN data model and key hashing | no |
-//! | [`dev_server`] | a local SeaweedFS for tests and the quickstart | yes (process) |
 //!
 //! # Features
 //!
@@ -44,7 +43,6 @@
 
 pub mod codec;
 pub mod config;
-pub mod dev_server;
 pub mod error;
 pub mod hasch;
 pub mod layout;

@@ -1,19 +1,18 @@
-//! Self-test of the SeaweedFS launcher and of the fault-injecting proxy,
-//! with raw presigned requests against a real SeaweedFS.
+//! Self-test of the fault-injecting proxy, with raw presigned requests
+//! against a real SeaweedFS. (The launcher's own tests are in
+//! `dev-server/tests/`.)
 
 #[path = "common/fault_proxy.rs"]
 mod fault_proxy;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use fault_proxy::{Fault, FaultProxy, Matcher, Outcome, Rule};
-use konserve_s3::dev_server::{SeaweedFs, SeaweedFsOptions};
+use konserve_s3_dev::SeaweedFs;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use url::Url;
 
@@ -21,13 +20,7 @@ const EXPIRY: Duration = Duration::from_secs(600);
 
 fn server() -> &'static SeaweedFs {
     static SERVER: OnceLock<SeaweedFs> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        SeaweedFs::start_with(SeaweedFsOptions {
-            exit_with_parent: true,
-            ..SeaweedFsOptions::default()
-        })
-        .unwrap_or_else(|e| panic!("starting SeaweedFS: {e}"))
-    })
+    SERVER.get_or_init(|| SeaweedFs::start().unwrap_or_else(|e| panic!("starting SeaweedFS: {e}")))
 }
 
 fn credentials() -> Credentials {
@@ -431,77 +424,4 @@ fn upstream_failure_answers_502() {
         proxy.requests()[0].outcome,
         Outcome::UpstreamFailed(_)
     ));
-}
-
-fn process_alive(pid: u32) -> bool {
-    // A zombie is dead for our purposes.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-fn wait_until_gone(pid: u32, dir: &Path, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    while process_alive(pid) || dir.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "weed {pid} alive: {}, {} exists: {}",
-            process_alive(pid),
-            dir.display(),
-            dir.exists()
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-#[test]
-fn stop_kills_weed_and_removes_its_data() {
-    for exit_with_parent in [false, true] {
-        let start = Instant::now();
-        let server = SeaweedFs::start_with(SeaweedFsOptions {
-            exit_with_parent,
-            ..SeaweedFsOptions::default()
-        })
-        .unwrap();
-        let started = start.elapsed();
-        let (pid, dir) = (server.pid(), server.data_dir().to_path_buf());
-        assert!(process_alive(pid));
-        assert!(dir.exists());
-        let stopping = Instant::now();
-        server.stop();
-        // stop() waits for weed, so it is gone at once.
-        assert!(!process_alive(pid), "weed {pid} survived stop()");
-        assert!(!dir.exists());
-        eprintln!(
-            "exit_with_parent={exit_with_parent}: started in {started:?}, stopped in {:?}",
-            stopping.elapsed()
-        );
-    }
-}
-
-#[test]
-fn weed_dies_with_its_parent_process() {
-    // A stand-in parent that is killed with SIGKILL: no destructor runs, only
-    // the watchdog can clean up.
-    let mut parent = Command::new("sleep")
-        .arg("120")
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = SeaweedFs::start_with(SeaweedFsOptions {
-        exit_with_parent: true,
-        parent_pid: Some(parent.id()),
-        ..SeaweedFsOptions::default()
-    })
-    .unwrap();
-    let (pid, dir) = (server.pid(), server.data_dir().to_path_buf());
-    assert!(process_alive(pid));
-    // Never drop the server: only the watchdog may stop weed.
-    std::mem::forget(server);
-    parent.kill().unwrap();
-    parent.wait().unwrap();
-    wait_until_gone(pid, &dir, Duration::from_secs(5));
 }

@@ -38,8 +38,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use konserve_s3::S3Client;
 use konserve_s3::config::S3Config;
-use konserve_s3::dev_server::{SEAWEEDFS_VERSION, SeaweedFs, SeaweedFsOptions};
 use konserve_s3::value::Value;
+use konserve_s3_dev::{SEAWEEDFS_VERSION, SeaweedFs};
 use object_store::aws::AmazonS3Builder;
 use uuid::Uuid;
 
@@ -300,10 +300,7 @@ fn run() -> Res<()> {
             tmp.display()
         );
     }
-    let server = SeaweedFs::start_with(SeaweedFsOptions {
-        exit_with_parent: true,
-        ..SeaweedFsOptions::default()
-    })?;
+    let server = SeaweedFs::start()?;
     println!("SeaweedFS {SEAWEEDFS_VERSION} at {}", server.endpoint());
     let target_of = |bucket: &str| Target {
         endpoint: server.endpoint().to_owned(),

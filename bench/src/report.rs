@@ -770,7 +770,7 @@ impl Report {
              [object_store](https://crates.io/crates/object_store) 0.14 (the *peer*) and \
              [aws-sdk-s3](https://crates.io/crates/aws-sdk-s3) 1.x, measured in one run against one local SeaweedFS {} (`weed mini`, started by the benchmark on \
              127.0.0.1). This file is written by the benchmark program; do not edit it by hand.\n",
-            konserve_s3::dev_server::SEAWEEDFS_VERSION
+            konserve_s3_dev::SEAWEEDFS_VERSION
         );
         let _ = writeln!(w, "## Reproduce\n");
         let _ = writeln!(

