@@ -81,6 +81,7 @@ use std::collections::{BTreeSet, HashMap};
 use num_bigint::{BigInt, Sign};
 
 use super::CodecError;
+use super::reader::{Depth, Reader, malformed};
 use crate::value::{Keyword, MAX_DEPTH, Map, Set, Symbol, Value};
 
 /// How deeply [`decode`] lets CBOR items nest: arrays, maps and tags count one
@@ -227,14 +228,13 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
 /// ```
 pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), CodecError> {
     let mut decoder = Decoder {
-        buf: bytes,
-        pos: 0,
-        depth: 0,
+        r: Reader::new(bytes),
+        depth: Depth::new(MAX_NESTING),
         refs: None,
         expanded: 0,
     };
     let value = decoder.read_value()?;
-    Ok((value, decoder.pos))
+    Ok((value, decoder.r.pos()))
 }
 
 // ---------------------------------------------------------------------------
@@ -494,23 +494,6 @@ fn epoch_seconds_to_millis(secs: f64) -> Option<i64> {
     i64::try_from(total.div_euclid(1_000_000)).ok()
 }
 
-/// An IEEE 754 half-precision float as a double (exact).
-fn f16_to_f64(half: u16) -> f64 {
-    let exp = i32::from((half >> 10) & 0x1f);
-    let mant = f64::from(half & 0x3ff);
-    let magnitude = match exp {
-        0 => mant * 2f64.powi(-24),
-        31 if mant == 0.0 => f64::INFINITY,
-        31 => return f64::NAN,
-        _ => (1024.0 + mant) * 2f64.powi(exp - 25),
-    };
-    if half & 0x8000 != 0 {
-        -magnitude
-    } else {
-        magnitude
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Encoder
 
@@ -711,6 +694,21 @@ impl Encoder {
 // ---------------------------------------------------------------------------
 // Decoder
 
+/// Records a definite-length string in the open namespace `refs`, if it is
+/// long enough to earn the next index.
+fn register(refs: &mut Option<Vec<StringRef>>, start: usize, len: usize, text: bool) {
+    if let Some(table) = refs
+        && len >= min_ref_len(table.len() as u64)
+    {
+        table.push(StringRef { start, len, text });
+    }
+}
+
+/// `bytes`, found at offset `start`, as UTF-8 text.
+fn utf8(start: usize, bytes: &[u8]) -> R<&str> {
+    std::str::from_utf8(bytes).map_err(|e| malformed(format!("text string at offset {start}: {e}")))
+}
+
 /// One entry of a stringref table: a definite-length string in the input.
 #[derive(Clone, Copy)]
 struct StringRef {
@@ -720,9 +718,8 @@ struct StringRef {
 }
 
 struct Decoder<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    depth: usize,
+    r: Reader<'a>,
+    depth: Depth,
     /// The innermost open stringref namespace, if any.
     refs: Option<Vec<StringRef>>,
     /// Bytes materialised through references so far (see [`MAX_EXPANSION`]).
@@ -731,116 +728,7 @@ struct Decoder<'a> {
 
 type R<T> = Result<T, CodecError>;
 
-/// The most array elements reserved before they are read (see
-/// [`Decoder::capacity`]).
-const MAX_PREALLOC: usize = 16;
-
-fn malformed(msg: impl Into<String>) -> CodecError {
-    CodecError::Malformed(msg.into())
-}
-
 impl<'a> Decoder<'a> {
-    fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
-    }
-
-    fn truncated(&self, what: &str) -> CodecError {
-        CodecError::Truncated(format!(
-            "{what} at offset {} of {}",
-            self.pos,
-            self.buf.len()
-        ))
-    }
-
-    fn byte(&mut self) -> R<u8> {
-        let b = *self
-            .buf
-            .get(self.pos)
-            .ok_or_else(|| self.truncated("input ends"))?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    /// The next `len` bytes, checked against what is left before anything
-    /// else happens.
-    fn take(&mut self, len: u64, what: &str) -> R<&'a [u8]> {
-        let left = self.remaining();
-        match usize::try_from(len) {
-            Ok(n) if n <= left => {
-                let start = self.pos;
-                self.pos += n;
-                self.buf
-                    .get(start..start + n)
-                    .ok_or_else(|| self.truncated(what))
-            }
-            _ => Err(CodecError::Truncated(format!(
-                "{what} declares {len} bytes at offset {}, only {left} left",
-                self.pos
-            ))),
-        }
-    }
-
-    /// The argument of a head with additional information `info`.
-    fn arg(&mut self, info: u8) -> R<u64> {
-        let width = match info {
-            0..=23 => return Ok(u64::from(info)),
-            24 => 1,
-            25 => 2,
-            26 => 4,
-            27 => 8,
-            31 => {
-                return Err(malformed(format!(
-                    "indefinite length not allowed at offset {}",
-                    self.pos
-                )));
-            }
-            _ => {
-                return Err(malformed(format!(
-                    "reserved additional information {info} at offset {}",
-                    self.pos
-                )));
-            }
-        };
-        let bytes = self.take(width, "head argument")?;
-        Ok(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
-    }
-
-    /// How many elements to reserve room for up front: never more than the
-    /// bytes left (every element takes at least one) nor than
-    /// [`MAX_PREALLOC`], so that arrays nested [`MAX_NESTING`] deep, each
-    /// declaring a huge length, reserve little; longer arrays grow as their
-    /// elements actually arrive.
-    fn capacity(&self, declared: u64) -> usize {
-        usize::try_from(declared)
-            .unwrap_or(usize::MAX)
-            .min(self.remaining())
-            .min(MAX_PREALLOC)
-    }
-
-    fn enter(&mut self) -> R<()> {
-        if self.depth >= MAX_NESTING {
-            return Err(CodecError::TooDeep(MAX_NESTING));
-        }
-        self.depth += 1;
-        Ok(())
-    }
-
-    fn leave(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
-    }
-
-    /// Consumes a break byte (`ff`) if one is next.
-    fn at_break(&mut self) -> R<bool> {
-        match self.buf.get(self.pos) {
-            None => Err(self.truncated("indefinite-length item not closed")),
-            Some(0xff) => {
-                self.pos += 1;
-                Ok(true)
-            }
-            Some(_) => Ok(false),
-        }
-    }
-
     fn charge(&mut self, bytes: usize) -> R<()> {
         self.expanded = self.expanded.saturating_add(bytes);
         if self.expanded > MAX_EXPANSION {
@@ -849,16 +737,6 @@ impl<'a> Decoder<'a> {
             )));
         }
         Ok(())
-    }
-
-    /// Records a definite-length string in the open namespace, if it is long
-    /// enough to earn the next index.
-    fn register(&mut self, start: usize, len: usize, text: bool) {
-        if let Some(table) = &mut self.refs
-            && len >= min_ref_len(table.len() as u64)
-        {
-            table.push(StringRef { start, len, text });
-        }
     }
 
     /// Reads one data item without recursion: `stack` holds the containers
@@ -888,7 +766,7 @@ impl<'a> Decoder<'a> {
                     }
                     Some(Frame::Map { map, key, left }) => {
                         match key.take() {
-                            None => *key = Some((value, self.pos)),
+                            None => *key = Some((value, self.r.pos())),
                             Some((k, at)) => {
                                 match map.entry(k) {
                                     Entry::Vacant(slot) => {
@@ -911,7 +789,7 @@ impl<'a> Decoder<'a> {
                         let Some(Frame::Tag { tag, outer_refs }) = stack.pop() else {
                             return Err(malformed("decoder stack out of step"));
                         };
-                        self.leave();
+                        self.depth.leave();
                         if tag == 256 {
                             self.refs = outer_refs;
                         }
@@ -937,13 +815,13 @@ impl<'a> Decoder<'a> {
                 left: None,
                 key: None,
                 ..
-            }) => self.at_break()?,
+            }) => self.r.cbor_break()?,
             _ => false,
         };
         if !done {
             return Ok(None);
         }
-        self.leave();
+        self.depth.leave();
         Ok(match stack.pop() {
             Some(Frame::Array { items, .. }) => Some(Value::Vector(items)),
             Some(Frame::Map { map, .. }) => Some(Value::Map(map)),
@@ -954,15 +832,15 @@ impl<'a> Decoder<'a> {
     /// Reads the head of the next item: a scalar comes back whole, a
     /// container or tag is pushed onto `stack` (`None`).
     fn read_item(&mut self, stack: &mut Vec<Frame>) -> R<Option<Value>> {
-        let ib = self.byte()?;
+        let ib = self.r.byte()?;
         let (major, info) = (ib >> 5, ib & 0x1f);
         Ok(Some(match major {
             0 => {
-                let n = self.arg(info)?;
+                let n = self.r.cbor_arg(info)?;
                 i64::try_from(n).map_or_else(|_| Value::BigInt(BigInt::from(n)), Value::Int)
             }
             1 => {
-                let n = self.arg(info)?;
+                let n = self.r.cbor_arg(info)?;
                 match i64::try_from(n) {
                     Ok(i) => Value::Int(-1 - i),
                     Err(_) => Value::BigInt(-1 - BigInt::from(n)),
@@ -974,11 +852,11 @@ impl<'a> Decoder<'a> {
                 let left = if info == 31 {
                     None
                 } else {
-                    Some(self.arg(info)?)
+                    Some(self.r.cbor_arg(info)?)
                 };
-                self.enter()?;
+                self.depth.enter()?;
                 stack.push(if major == 4 {
-                    let capacity = left.map_or(0, |n| self.capacity(n));
+                    let capacity = left.map_or(0, |n| self.r.capacity(n));
                     Frame::Array {
                         items: Vec::with_capacity(capacity),
                         left,
@@ -993,18 +871,18 @@ impl<'a> Decoder<'a> {
                 return Ok(None);
             }
             6 => {
-                let tag = self.arg(info)?;
-                self.enter()?;
+                let tag = self.r.cbor_arg(info)?;
+                self.depth.enter()?;
                 match tag {
                     25 => {
                         let value = self.read_stringref()?;
-                        self.leave();
+                        self.depth.leave();
                         value
                     }
                     27 | 258 | 39_649 => {
                         // These wrap an array, checked before it is read.
-                        match self.buf.get(self.pos) {
-                            None => return Err(self.truncated("tag content missing")),
+                        match self.r.peek() {
+                            None => return Err(self.r.truncated("tag content missing")),
                             Some(b) if b >> 5 != 4 => {
                                 return Err(malformed(format!(
                                     "tag {tag} must wrap an array, not head {b:#04x}"
@@ -1041,23 +919,20 @@ impl<'a> Decoder<'a> {
             return Ok(self.definite_bytes(info)?.to_vec());
         }
         let mut out = Vec::new();
-        while !self.at_break()? {
-            let ib = self.byte()?;
-            if ib >> 5 != 2 || ib & 0x1f == 31 {
-                return Err(malformed(format!(
-                    "indefinite-length byte string holds a chunk with head {ib:#04x}"
-                )));
-            }
-            out.extend_from_slice(self.definite_bytes(ib & 0x1f)?);
-        }
+        let refs = &mut self.refs;
+        self.r.cbor_chunks(2, "byte string", |start, bytes| {
+            register(refs, start, bytes.len(), false);
+            out.extend_from_slice(bytes);
+            Ok(())
+        })?;
         Ok(out)
     }
 
     fn definite_bytes(&mut self, info: u8) -> R<&'a [u8]> {
-        let len = self.arg(info)?;
-        let start = self.pos;
-        let bytes = self.take(len, "byte string")?;
-        self.register(start, bytes.len(), false);
+        let len = self.r.cbor_arg(info)?;
+        let start = self.r.pos();
+        let bytes = self.r.take(len, "byte string")?;
+        register(&mut self.refs, start, bytes.len(), false);
         Ok(bytes)
     }
 
@@ -1066,25 +941,21 @@ impl<'a> Decoder<'a> {
             return Ok(self.definite_text(info)?.to_owned());
         }
         let mut out = String::new();
-        while !self.at_break()? {
-            let ib = self.byte()?;
-            if ib >> 5 != 3 || ib & 0x1f == 31 {
-                return Err(malformed(format!(
-                    "indefinite-length text string holds a chunk with head {ib:#04x}"
-                )));
-            }
-            out.push_str(self.definite_text(ib & 0x1f)?);
-        }
+        let refs = &mut self.refs;
+        self.r.cbor_chunks(3, "text string", |start, bytes| {
+            out.push_str(utf8(start, bytes)?);
+            register(refs, start, bytes.len(), true);
+            Ok(())
+        })?;
         Ok(out)
     }
 
     fn definite_text(&mut self, info: u8) -> R<&'a str> {
-        let len = self.arg(info)?;
-        let start = self.pos;
-        let bytes = self.take(len, "text string")?;
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| malformed(format!("text string at offset {start}: {e}")))?;
-        self.register(start, bytes.len(), true);
+        let len = self.r.cbor_arg(info)?;
+        let start = self.r.pos();
+        let bytes = self.r.take(len, "text string")?;
+        let text = utf8(start, bytes)?;
+        register(&mut self.refs, start, bytes.len(), true);
         Ok(text)
     }
 
@@ -1095,31 +966,19 @@ impl<'a> Decoder<'a> {
             22 => Value::Nil,
             0..=19 | 23 => cbor_simple(info),
             24 => {
-                let n = self.byte()?;
+                let n = self.r.byte()?;
                 if n < 32 {
                     return Err(malformed(format!("simple value {n} in two-byte form")));
                 }
                 cbor_simple(n)
             }
-            25 => {
-                let b = self.take(2, "half float")?;
-                let bits = b.iter().fold(0u16, |acc, &x| (acc << 8) | u16::from(x));
-                Value::Float(f16_to_f64(bits))
-            }
-            26 => {
-                let b = self.take(4, "single float")?;
-                let bits = b.iter().fold(0u32, |acc, &x| (acc << 8) | u32::from(x));
-                Value::Float(f64::from(f32::from_bits(bits)))
-            }
-            27 => {
-                let b = self.take(8, "double float")?;
-                let bits = b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x));
-                Value::Float(f64::from_bits(bits))
-            }
+            25 => Value::Float(self.r.cbor_half()?),
+            26 => Value::Float(self.r.cbor_single()?),
+            27 => Value::Float(self.r.cbor_double()?),
             31 => {
                 return Err(malformed(format!(
                     "break outside an indefinite-length item at offset {}",
-                    self.pos - 1
+                    self.r.pos() - 1
                 )));
             }
             _ => return Err(malformed(format!("reserved simple value head {info}"))),
@@ -1185,13 +1044,13 @@ impl<'a> Decoder<'a> {
     }
 
     fn read_stringref(&mut self) -> R<Value> {
-        let ib = self.byte()?;
+        let ib = self.r.byte()?;
         if ib >> 5 != 0 {
             return Err(malformed(format!(
                 "tag 25 must wrap an unsigned integer, not head {ib:#04x}"
             )));
         }
-        let index = self.arg(ib & 0x1f)?;
+        let index = self.r.cbor_arg(ib & 0x1f)?;
         let table = self
             .refs
             .as_ref()
@@ -1208,7 +1067,8 @@ impl<'a> Decoder<'a> {
             })?;
         self.charge(entry.len)?;
         let bytes = self
-            .buf
+            .r
+            .input()
             .get(entry.start..entry.start + entry.len)
             .ok_or_else(|| malformed("stringref outside the input"))?;
         if entry.text {
@@ -1504,6 +1364,14 @@ mod tests {
             .unwrap(),
             edn("#inst \"2009-02-13T23:31:30.123Z\"")
         );
+    }
+
+    /// The double an `f9` half float decodes to.
+    fn f16_to_f64(bits: u16) -> f64 {
+        match decode(&[0xf9, (bits >> 8) as u8, bits as u8]) {
+            Ok(Value::Float(f)) => f,
+            other => panic!("{bits:#x}: {other:?}"),
+        }
     }
 
     #[test]
@@ -1925,22 +1793,6 @@ mod tests {
         assert!(decode(&hex("7f4161ff")).is_err());
         assert!(decode(&hex("7f7f6161ffff")).is_err());
         assert!(decode(&hex("bf01ff")).is_err());
-    }
-
-    #[test]
-    fn preallocation_is_small() {
-        let bytes = [0; 100];
-        let d = Decoder {
-            buf: &bytes,
-            pos: 99,
-            depth: 0,
-            refs: None,
-            expanded: 0,
-        };
-        assert_eq!(d.capacity(u64::MAX), 1);
-        let d = Decoder { pos: 0, ..d };
-        assert_eq!(d.capacity(u64::MAX), MAX_PREALLOC);
-        assert_eq!(d.capacity(3), 3);
     }
 
     #[test]

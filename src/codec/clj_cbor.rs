@@ -70,6 +70,7 @@ use std::collections::btree_map::Entry;
 use num_bigint::BigInt;
 
 use super::CodecError;
+use super::reader::{Depth, Reader, malformed};
 use crate::value::{Keyword, Map, Set, Symbol, Value};
 
 /// How deeply [`decode`] lets CBOR items nest: arrays, maps and tags count
@@ -108,21 +109,13 @@ pub const MAX_NESTING: usize = super::boring::MAX_NESTING;
 /// instants outside what [`Value::Inst`] holds.
 pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
     let mut decoder = Decoder {
-        buf: bytes,
-        pos: 0,
-        depth: 0,
+        r: Reader::new(bytes),
+        depth: Depth::new(MAX_NESTING),
     };
     decoder.read_value()
 }
 
 type R<T> = Result<T, CodecError>;
-
-/// The most array elements reserved before they are read.
-const MAX_PREALLOC: usize = 16;
-
-fn malformed(msg: impl Into<String>) -> CodecError {
-    CodecError::Malformed(msg.into())
-}
 
 /// `cbor/tag-N`: the tag of a `Tagged` value for CBOR tag `N`.
 fn cbor_tag(tag: u64, content: Value) -> Value {
@@ -157,100 +150,11 @@ enum Frame {
 }
 
 struct Decoder<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    depth: usize,
+    r: Reader<'a>,
+    depth: Depth,
 }
 
-impl<'a> Decoder<'a> {
-    fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
-    }
-
-    fn truncated(&self, what: &str) -> CodecError {
-        CodecError::Truncated(format!(
-            "{what} at offset {} of {}",
-            self.pos,
-            self.buf.len()
-        ))
-    }
-
-    fn byte(&mut self) -> R<u8> {
-        let b = *self
-            .buf
-            .get(self.pos)
-            .ok_or_else(|| self.truncated("input ends"))?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    /// The next `len` bytes, checked against what is left first.
-    fn take(&mut self, len: u64, what: &str) -> R<&'a [u8]> {
-        let left = self.remaining();
-        match usize::try_from(len) {
-            Ok(n) if n <= left => {
-                let start = self.pos;
-                self.pos += n;
-                self.buf
-                    .get(start..start + n)
-                    .ok_or_else(|| self.truncated(what))
-            }
-            _ => Err(CodecError::Truncated(format!(
-                "{what} declares {len} bytes at offset {}, only {left} left",
-                self.pos
-            ))),
-        }
-    }
-
-    /// The argument of a head with additional information `info` (not 31).
-    fn arg(&mut self, info: u8) -> R<u64> {
-        let width = match info {
-            0..=23 => return Ok(u64::from(info)),
-            24 => 1,
-            25 => 2,
-            26 => 4,
-            27 => 8,
-            31 => {
-                return Err(malformed(format!(
-                    "indefinite length not allowed here (offset {})",
-                    self.pos.saturating_sub(1)
-                )));
-            }
-            _ => {
-                return Err(malformed(format!(
-                    "reserved additional information {info} at offset {}",
-                    self.pos.saturating_sub(1)
-                )));
-            }
-        };
-        let bytes = self.take(width, "head argument")?;
-        Ok(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
-    }
-
-    fn enter(&mut self) -> R<()> {
-        if self.depth >= MAX_NESTING {
-            return Err(CodecError::TooDeep(MAX_NESTING));
-        }
-        self.depth += 1;
-        Ok(())
-    }
-
-    fn leave(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
-    }
-
-    /// Consumes a break byte (`ff`) if one is next.
-    fn at_break(&mut self) -> R<bool> {
-        match self.buf.get(self.pos) {
-            None => Err(self.truncated("indefinite-length item not closed")),
-            Some(0xff) => {
-                self.pos += 1;
-                Ok(true)
-            }
-            Some(_) => Ok(false),
-        }
-    }
-
+impl Decoder<'_> {
     /// Reads one data item without recursion: `stack` holds the containers
     /// and tags still open, innermost on top.
     fn read_value(&mut self) -> R<Value> {
@@ -277,7 +181,7 @@ impl<'a> Decoder<'a> {
                     }
                     Some(Frame::Map { map, key, left }) => {
                         match key.take() {
-                            None => *key = Some((value, self.pos)),
+                            None => *key = Some((value, self.r.pos())),
                             Some((k, at)) => {
                                 match map.entry(k) {
                                     Entry::Vacant(slot) => {
@@ -300,7 +204,7 @@ impl<'a> Decoder<'a> {
                         let Some(Frame::Tag { tag, at }) = stack.pop() else {
                             return Err(malformed("decoder stack out of step"));
                         };
-                        self.leave();
+                        self.depth.leave();
                         value = apply_tag(tag, value).map_err(|e| match e {
                             CodecError::Malformed(m) => {
                                 malformed(format!("tag {tag} at offset {at}: {m}"))
@@ -328,13 +232,13 @@ impl<'a> Decoder<'a> {
                 left: None,
                 key: None,
                 ..
-            }) => self.at_break()?,
+            }) => self.r.cbor_break()?,
             _ => false,
         };
         if !done {
             return Ok(None);
         }
-        self.leave();
+        self.depth.leave();
         Ok(match stack.pop() {
             Some(Frame::Array { items, .. }) => Some(Value::Vector(items)),
             Some(Frame::Map { map, .. }) => Some(Value::Map(map)),
@@ -345,28 +249,23 @@ impl<'a> Decoder<'a> {
     /// Reads the head of the next item: a scalar comes back whole, a
     /// container or tag is pushed onto `stack` (`None`).
     fn read_item(&mut self, stack: &mut Vec<Frame>) -> R<Option<Value>> {
-        let at = self.pos;
-        let ib = self.byte()?;
+        let at = self.r.pos();
+        let ib = self.r.byte()?;
         let (major, info) = (ib >> 5, ib & 0x1f);
         Ok(Some(match major {
-            0 => Value::integer(BigInt::from(self.arg(info)?)),
-            1 => Value::integer(-1 - BigInt::from(self.arg(info)?)),
+            0 => Value::integer(BigInt::from(self.r.cbor_arg(info)?)),
+            1 => Value::integer(-1 - BigInt::from(self.r.cbor_arg(info)?)),
             2 => Value::Bytes(self.read_bytes(info)?),
             3 => Value::String(self.read_text(info)?),
             4 | 5 => {
                 let left = if info == 31 {
                     None
                 } else {
-                    Some(self.arg(info)?)
+                    Some(self.r.cbor_arg(info)?)
                 };
-                self.enter()?;
+                self.depth.enter()?;
                 stack.push(if major == 4 {
-                    let capacity = left.map_or(0, |n| {
-                        usize::try_from(n)
-                            .unwrap_or(usize::MAX)
-                            .min(self.remaining())
-                            .min(MAX_PREALLOC)
-                    });
+                    let capacity = left.map_or(0, |n| self.r.capacity(n));
                     Frame::Array {
                         items: Vec::with_capacity(capacity),
                         left,
@@ -381,8 +280,8 @@ impl<'a> Decoder<'a> {
                 return Ok(None);
             }
             6 => {
-                let tag = self.arg(info)?;
-                self.enter()?;
+                let tag = self.r.cbor_arg(info)?;
+                self.depth.enter()?;
                 stack.push(Frame::Tag { tag, at });
                 return Ok(None);
             }
@@ -393,20 +292,14 @@ impl<'a> Decoder<'a> {
     /// A byte string; an indefinite one joins definite byte-string chunks.
     fn read_bytes(&mut self, info: u8) -> R<Vec<u8>> {
         if info != 31 {
-            let len = self.arg(info)?;
-            return Ok(self.take(len, "byte string")?.to_vec());
+            let len = self.r.cbor_arg(info)?;
+            return Ok(self.r.take(len, "byte string")?.to_vec());
         }
         let mut out = Vec::new();
-        while !self.at_break()? {
-            let ib = self.byte()?;
-            if ib >> 5 != 2 || ib & 0x1f == 31 {
-                return Err(malformed(format!(
-                    "indefinite-length byte string holds a chunk with head {ib:#04x}"
-                )));
-            }
-            let len = self.arg(ib & 0x1f)?;
-            out.extend_from_slice(self.take(len, "byte string chunk")?);
-        }
+        self.r.cbor_chunks(2, "byte string", |_, chunk| {
+            out.extend_from_slice(chunk);
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -414,22 +307,14 @@ impl<'a> Decoder<'a> {
     /// decoded on its own (as clj-cbor does).
     fn read_text(&mut self, info: u8) -> R<String> {
         if info != 31 {
-            let len = self.arg(info)?;
-            return Ok(String::from_utf8_lossy(self.take(len, "text string")?).into_owned());
+            let len = self.r.cbor_arg(info)?;
+            return Ok(String::from_utf8_lossy(self.r.take(len, "text string")?).into_owned());
         }
         let mut out = String::new();
-        while !self.at_break()? {
-            let ib = self.byte()?;
-            if ib >> 5 != 3 || ib & 0x1f == 31 {
-                return Err(malformed(format!(
-                    "indefinite-length text string holds a chunk with head {ib:#04x}"
-                )));
-            }
-            let len = self.arg(ib & 0x1f)?;
-            out.push_str(&String::from_utf8_lossy(
-                self.take(len, "text string chunk")?,
-            ));
-        }
+        self.r.cbor_chunks(3, "text string", |_, chunk| {
+            out.push_str(&String::from_utf8_lossy(chunk));
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -440,58 +325,26 @@ impl<'a> Decoder<'a> {
             22 => Value::Nil,
             0..=19 | 23 => cbor_simple(info),
             // clj-cbor takes any byte here, below 32 too.
-            24 => cbor_simple(self.byte()?),
-            25 => {
-                let b = self.take(2, "half float")?;
-                Value::Float(f16_to_f64(u16::from_be_bytes([b[0], b[1]])))
-            }
-            26 => {
-                let b = self.take(4, "single float")?;
-                let bits = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-                Value::Float(f64::from(f32::from_bits(bits)))
-            }
-            27 => {
-                let b = self.take(8, "double float")?;
-                let bits = b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x));
-                Value::Float(f64::from_bits(bits))
-            }
+            24 => cbor_simple(self.r.byte()?),
+            // Exact, with NaN sign and payload kept, as clj-cbor's
+            // `float16/decode` gives them.
+            25 => Value::Float(self.r.cbor_half()?),
+            26 => Value::Float(self.r.cbor_single()?),
+            27 => Value::Float(self.r.cbor_double()?),
             31 => {
                 return Err(malformed(format!(
                     "break outside an indefinite-length item at offset {}",
-                    self.pos.saturating_sub(1)
+                    self.r.pos().saturating_sub(1)
                 )));
             }
             _ => {
                 return Err(malformed(format!(
                     "reserved simple value head {info} at offset {}",
-                    self.pos.saturating_sub(1)
+                    self.r.pos().saturating_sub(1)
                 )));
             }
         })
     }
-}
-
-/// An IEEE 754 half-precision float as a double (exact; clj-cbor's
-/// `float16/decode` gives the same `float`).
-fn f16_to_f64(half: u16) -> f64 {
-    let sign = u32::from(half & 0x8000) << 16;
-    let exp = u32::from((half >> 10) & 0x1f);
-    let mant = u32::from(half & 0x3ff);
-    let bits = match exp {
-        // NaN and infinities keep their mantissa bits.
-        31 => sign | 0x7f80_0000 | (mant << 13),
-        0 => {
-            // Zero or subnormal: mant × 2⁻²⁴, exact in an f32.
-            let magnitude = f32::from(half & 0x3ff) * f32::from_bits(0x3380_0000);
-            return if sign != 0 {
-                -f64::from(magnitude)
-            } else {
-                f64::from(magnitude)
-            };
-        }
-        _ => sign | ((exp + 112) << 23) | (mant << 13),
-    };
-    f64::from(f32::from_bits(bits))
 }
 
 /// The value of tag `tag` over its decoded content, as clj-cbor's read
@@ -793,6 +646,14 @@ fn parse_instant(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The double an `f9` half float decodes to.
+    fn f16_to_f64(bits: u16) -> f64 {
+        match decode(&[0xf9, (bits >> 8) as u8, bits as u8]) {
+            Ok(Value::Float(f)) => f,
+            other => panic!("{bits:#x}: {other:?}"),
+        }
+    }
 
     #[test]
     fn half_floats() {

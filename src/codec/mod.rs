@@ -20,6 +20,7 @@ pub mod boring;
 pub mod clj_cbor;
 pub mod compress;
 pub mod fressian;
+mod reader;
 
 /// Size of the blob header in bytes.
 pub const HEADER_LEN: usize = 20;
