@@ -82,6 +82,7 @@ use num_bigint::{BigInt, Sign};
 
 use super::CodecError;
 use super::reader::{Depth, Reader, malformed};
+use crate::value::calendar::{MS_PER_DAY, civil_from_days, days_from_civil, days_in_month};
 use crate::value::{Keyword, MAX_DEPTH, Map, Set, Symbol, Value};
 
 /// How deeply [`decode`] lets CBOR items nest: arrays, maps and tags count one
@@ -298,8 +299,6 @@ fn raw_simple(sym: &Symbol, inner: &Value) -> Option<u8> {
     }
 }
 
-const MS_PER_DAY: i64 = 86_400_000;
-
 /// Within ±2⁴³ s (about ±278 000 years) every millisecond has a double of
 /// epoch seconds that reads back as exactly that millisecond.
 #[cfg(test)]
@@ -315,45 +314,6 @@ fn exact_epoch_seconds(ms: i64) -> Option<f64> {
     [nearest, nearest.next_up(), nearest.next_down()]
         .into_iter()
         .find(|&secs| epoch_seconds_to_millis(secs) == Some(ms))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn is_leap_year(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 /// `ms` as Java's `ISO_INSTANT` prints it (`2024-01-02T03:04:05.678Z`, no

@@ -71,6 +71,7 @@ use num_bigint::BigInt;
 
 use super::CodecError;
 use super::reader::{Depth, Reader, malformed};
+use crate::value::calendar::{days_from_civil, days_in_month};
 use crate::value::{Keyword, Map, Set, Symbol, Value};
 
 /// How deeply [`decode`] lets CBOR items nest: arrays, maps and tags count
@@ -500,30 +501,6 @@ fn digits(b: &[u8], at: usize, n: usize) -> Option<i64> {
     })
 }
 
-fn is_leap_year(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i128 {
-    let y = i128::from(if month <= 2 { year - 1 } else { year });
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i128::from((month + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i128::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// `YYYY-MM-DD` at the start of `b` as Java's `ISO_LOCAL_DATE` parses it
 /// strictly: four digits, or a sign and up to ten (`+` only beyond four),
 /// and a day that exists. Returns `(year, month, day)` and where it ends.
@@ -637,7 +614,7 @@ fn parse_instant(text: &str) -> Option<i64> {
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let days = days_from_civil(year, month, day) + extra_days;
+    let days = i128::from(days_from_civil(year, month, day)) + extra_days;
     let secs =
         days * 86_400 + i128::from(hour * 3600 + minute * 60 + second) - i128::from(offset_secs);
     i64::try_from(secs * 1000 + i128::from(nanos / 1_000_000)).ok()

@@ -96,6 +96,7 @@ use std::hash::{Hash, Hasher};
 use num_bigint::BigInt;
 use num_bigint::Sign;
 
+pub(crate) mod calendar;
 mod de;
 mod parse;
 mod print;
