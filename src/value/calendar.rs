@@ -1,6 +1,8 @@
 //! Calendar arithmetic, once for the crate: day counts since 1970-01-01 and
 //! dates in the proleptic Gregorian calendar (RFC 3339, `java.time`, what
-//! the CBOR codecs write and read, and the EDN `#inst` text).
+//! the CBOR codecs write and read) and in the calendar `java.util.Date`
+//! prints and Clojure's `#inst` reader uses: `GregorianCalendar` with its
+//! default cutover, Julian before 1582-10-15.
 //!
 //! `jiff` covers only the years -9999 to 9999, and instants here reach
 //! ±292 million years (all of `i64` milliseconds), so these are H. Hinnant's
@@ -10,6 +12,10 @@
 
 /// Milliseconds in a day.
 pub(crate) const MS_PER_DAY: i64 = 86_400_000;
+
+/// The first day of the Gregorian calendar in `GregorianCalendar`
+/// (1582-10-15, the day after Julian 1582-10-04), in days since 1970-01-01.
+pub(crate) const CUTOVER_DAY: i64 = -141_427;
 
 /// Whether `year` has a 29 February in the proleptic Gregorian calendar.
 pub(crate) fn is_leap_year(year: i64) -> bool {
@@ -64,6 +70,64 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
+/// Days since 1970-01-01 of a Julian calendar date.
+fn days_from_julian(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(4);
+    let yoe = y - era * 4;
+    era * 1461 + yoe * 365 + day_of_march_year(month, day) - 719_470
+}
+
+/// The Julian calendar date of a day count since 1970-01-01.
+fn julian_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_470;
+    let era = z.div_euclid(1461);
+    let doe = z - era * 1461;
+    let yoe = (doe - doe / 1460) / 365;
+    let (month, day) = month_day(doe - 365 * yoe);
+    (yoe + era * 4 + i64::from(month <= 2), month, day)
+}
+
+/// Whether the date (in either calendar) falls before 1582-10-15, where
+/// `GregorianCalendar` reads its fields as a Julian date.
+fn before_cutover(year: i64, month: i64, day: i64) -> bool {
+    (year, month, day) < (1582, 10, 15)
+}
+
+/// The date `java.util.Date` shows for a day count since 1970-01-01:
+/// Julian before [`CUTOVER_DAY`], Gregorian from it on.
+pub(crate) fn java_date_from_days(days: i64) -> (i64, i64, i64) {
+    if days < CUTOVER_DAY {
+        julian_from_days(days)
+    } else {
+        civil_from_days(days)
+    }
+}
+
+/// Days since 1970-01-01 of a date as `GregorianCalendar` reads it: Julian
+/// before 1582-10-15, Gregorian from it on (so 1582-10-05 to 1582-10-14,
+/// which no calendar shows, are read as Julian dates).
+pub(crate) fn days_from_java_date(year: i64, month: i64, day: i64) -> i64 {
+    if before_cutover(year, month, day) {
+        days_from_julian(year, month, day)
+    } else {
+        days_from_civil(year, month, day)
+    }
+}
+
+/// Days in `month` of `year` as `GregorianCalendar` has them: Julian leap
+/// years (every fourth) up to 1582, Gregorian ones after.
+pub(crate) fn java_days_in_month(year: i64, month: i64) -> i64 {
+    month_length(
+        month,
+        if year <= 1582 {
+            year.rem_euclid(4) == 0
+        } else {
+            is_leap_year(year)
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +149,30 @@ mod tests {
         }
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_724), (2024, 1, 2));
+    }
+
+    #[test]
+    fn julian_dates() {
+        assert_eq!(julian_from_days(0), (1969, 12, 19));
+        assert_eq!(julian_from_days(CUTOVER_DAY - 1), (1582, 10, 4));
+        assert_eq!(days_from_julian(1582, 10, 5), CUTOVER_DAY);
+        assert_eq!(java_date_from_days(CUTOVER_DAY), (1582, 10, 15));
+        assert_eq!(java_date_from_days(CUTOVER_DAY - 1), (1582, 10, 4));
+        assert_eq!(days_from_java_date(1582, 10, 4), CUTOVER_DAY - 1);
+        assert_eq!(days_from_java_date(1582, 10, 15), CUTOVER_DAY);
+        assert_eq!(java_days_in_month(1500, 2), 29);
+        assert_eq!(java_days_in_month(1700, 2), 28);
+        assert_eq!(java_days_in_month(0, 2), 29);
+        assert_eq!(java_days_in_month(-1, 2), 28);
+        for days in (-1_000_000i64..1_000_000).step_by(997).chain([
+            i64::MIN / MS_PER_DAY - 1,
+            i64::MAX / MS_PER_DAY,
+            CUTOVER_DAY - 1,
+        ]) {
+            let (y, m, d) = julian_from_days(days);
+            assert_eq!(days_from_julian(y, m, d), days);
+            let (y, m, d) = java_date_from_days(days);
+            assert_eq!(days_from_java_date(y, m, d), days);
+        }
     }
 }

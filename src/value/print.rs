@@ -5,7 +5,7 @@ use std::fmt::{self, Write};
 use base64::Engine as _;
 
 use super::Value;
-use super::calendar::{MS_PER_DAY, civil_from_days};
+use super::calendar::{MS_PER_DAY, java_date_from_days};
 
 /// A small fixed-capacity text buffer (no allocation) for number formatting.
 pub(crate) struct StackBuf<const N: usize> {
@@ -120,13 +120,19 @@ pub(crate) fn write_java_double<W: Write>(x: f64, w: &mut W) -> fmt::Result {
 }
 
 /// Writes the text of an `#inst` (without tag and quotes) as Clojure prints a
-/// `java.util.Date`: `2024-01-02T03:04:05.678-00:00`. Years outside 0..=9999
-/// print with more digits or a minus sign (Java prints BC dates differently,
-/// and uses the Julian calendar before 1582; this is proleptic Gregorian).
+/// `java.util.Date`: `2024-01-02T03:04:05.678-00:00`, in the calendar
+/// `GregorianCalendar` uses (Julian before 1582-10-15, so the day before
+/// `1582-10-15` prints as `1582-10-04`). Years from 10000 on print with more
+/// digits, as Java does.
+///
+/// The one difference from Clojure is before year 1: Java prints the year
+/// of the era without the era (1 BC as `0001`, which reads back as AD 1);
+/// this prints the astronomical year, signed (1 BC as `0000`, 2 BC as
+/// `-0001`), so that the text reads back as the same instant.
 pub(crate) fn write_inst_text<W: Write>(ms: i64, w: &mut W) -> fmt::Result {
     let days = ms.div_euclid(MS_PER_DAY);
     let rem = ms.rem_euclid(MS_PER_DAY);
-    let (y, mo, d) = civil_from_days(days);
+    let (y, mo, d) = java_date_from_days(days);
     if y < 0 {
         write!(w, "-{:04}", y.unsigned_abs())?;
     } else {
