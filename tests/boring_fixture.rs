@@ -11,9 +11,12 @@ use konserve_s3::value::{Keyword, Symbol, Value};
 use num_bigint::BigInt;
 use serde_json::Value as Json;
 
+#[path = "common/codec_harness.rs"]
+mod codec_harness;
 #[path = "common/fixture_blobs.rs"]
 mod fixture_blobs;
 
+use codec_harness::{Cuts, Every};
 use fixture_blobs::{Blob, hex, hex_string, parse};
 
 fn blobs() -> Vec<Blob> {
@@ -198,71 +201,37 @@ fn fixture_values_reencode_and_decode_equal() {
 
 #[test]
 fn truncated_fixture_segments_are_errors() {
-    let mut checked = 0;
+    let mut segments = Vec::new();
     for b in blobs() {
-        let mut segments = vec![b.meta.clone()];
+        segments.push((b.key().to_owned(), b.meta.clone()));
         if !b.is_binary() {
             let used = decode_prefix(&b.value).unwrap().1;
-            segments.push(b.value[..used].to_vec());
-        }
-        for seg in segments {
-            // Every cut for small segments, a spread of cuts for :v14.
-            let cuts: Vec<usize> = if seg.len() <= 4096 {
-                (0..seg.len()).collect()
-            } else {
-                (0..seg.len())
-                    .filter(|i| *i < 96 || seg.len() - i < 96 || i % 997 == 0)
-                    .collect()
-            };
-            for cut in cuts {
-                match decode(&seg[..cut]) {
-                    Err(CodecError::Truncated(_)) => {}
-                    other => panic!("{}: cut at {cut}: {other:?}", b.key()),
-                }
-                checked += 1;
-            }
+            segments.push((b.key().to_owned(), b.value[..used].to_vec()));
         }
     }
+    // Every cut for small segments, a spread of cuts for :v14.
+    let cuts = Cuts {
+        all_up_to: 4096,
+        head: 96,
+        tail: 95,
+        every: Every::Bytes(997),
+    };
+    let checked = codec_harness::assert_prefixes_truncated(decode, &segments, &cuts);
     assert!(checked > 2000, "{checked}");
 }
 
 #[test]
 fn corrupted_fixture_segments_never_panic() {
-    let mut rng = fastrand::Rng::with_seed(0x5eed);
     let segments: Vec<Vec<u8>> = blobs()
         .into_iter()
         .flat_map(|b| [b.meta, b.value])
         .filter(|s| s.len() < 4096)
         .collect();
-    let (mut ok, mut err) = (0, 0);
-    for _ in 0..20_000 {
-        let mut seg = segments[rng.usize(..segments.len())].clone();
-        for _ in 0..rng.usize(1..4) {
-            let i = rng.usize(..seg.len());
-            match rng.u8(..3) {
-                0 => seg[i] = rng.u8(..),
-                1 => seg[i] ^= 1 << rng.u8(..8),
-                _ => seg.insert(i, rng.u8(..)),
-            }
-        }
-        match decode(&seg) {
-            Ok(v) => {
-                ok += 1;
-                // Whatever decodes re-encodes to something that decodes equal.
-                assert_eq!(decode(&encode(&v)).unwrap(), v, "{}", hex_string(&seg));
-            }
-            Err(_) => err += 1,
-        }
-    }
+    // Whatever decodes re-encodes to something that decodes equal.
+    let (ok, err) = codec_harness::never_panics(decode, &segments, 20_000, 20_000, |v, input| {
+        assert_eq!(decode(&encode(v)).unwrap(), *v, "{}", hex_string(input));
+    });
     assert!(ok > 0 && err > 0, "{ok} {err}");
-    // Random bytes.
-    for _ in 0..20_000 {
-        let len = rng.usize(..64);
-        let bytes: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
-        if let Ok(v) = decode(&bytes) {
-            assert_eq!(decode(&encode(&v)).unwrap(), v, "{}", hex_string(&bytes));
-        }
-    }
 }
 
 #[test]
