@@ -126,13 +126,7 @@ fn append_log_blobs_decode() {
 /// and at 100 offsets in between, to keep the test quick in debug builds.
 #[test]
 fn truncation_at_every_offset_is_an_error() {
-    let mut segments = Vec::new();
-    for b in blobs() {
-        segments.push((b.key().to_owned(), b.meta.clone()));
-        if !b.is_binary() {
-            segments.push((b.key().to_owned(), b.value.clone()));
-        }
-    }
+    let segments: Vec<_> = blobs().iter().flat_map(Blob::serialized_segments).collect();
     let cuts = Cuts {
         all_up_to: 8192,
         head: 4096,
@@ -400,11 +394,9 @@ fn deep_nesting_is_refused_on_a_small_stack() {
 #[test]
 fn hostile_input_never_panics() {
     let segments: Vec<Vec<u8>> = blobs()
-        .into_iter()
-        .flat_map(|b| {
-            let value = (!b.is_binary()).then_some(b.value);
-            std::iter::once(b.meta).chain(value)
-        })
+        .iter()
+        .flat_map(Blob::serialized_segments)
+        .map(|(_, seg)| seg)
         .filter(|s| s.len() <= 4096)
         .collect();
     let (ok, err) = codec_harness::never_panics(decode, &segments, 20_000, 20_000, |_, _| {});

@@ -245,13 +245,7 @@ fn fixture_values_reencode_and_decode_equal() {
 
 #[test]
 fn truncated_fixture_segments_are_errors() {
-    let mut segments = Vec::new();
-    for b in blobs() {
-        segments.push((b.key().to_owned(), b.meta.clone()));
-        if !b.is_binary() {
-            segments.push((b.key().to_owned(), b.value.clone()));
-        }
-    }
+    let segments: Vec<_> = blobs().iter().flat_map(Blob::serialized_segments).collect();
     // Every cut for small segments, a spread of cuts for :v14.
     let cuts = Cuts {
         all_up_to: 4096,

@@ -71,6 +71,16 @@ impl Blob {
         self.field("type") == ":binary"
     }
 
+    /// Its serialized segments, named by the key: the metadata, and the
+    /// value unless it is binary (stored raw).
+    pub fn serialized_segments(&self) -> Vec<(String, Vec<u8>)> {
+        let mut segments = vec![(self.key().to_owned(), self.meta.clone())];
+        if !self.is_binary() {
+            segments.push((self.key().to_owned(), self.value.clone()));
+        }
+        segments
+    }
+
     /// Asserts that a binary entry's value segment is its raw bytes, and
     /// that they hash (hasch) to the manifest's value UUID.
     pub fn assert_raw_binary(&self) {
