@@ -75,12 +75,12 @@
 //! # Ok::<(), konserve_s3::codec::CodecError>(())
 //! ```
 
-use std::collections::btree_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
 use num_bigint::{BigInt, Sign};
 
 use super::CodecError;
+use super::cbor::{Frame, Items, cbor_tag, read_value};
 use super::reader::{Depth, Reader, malformed};
 use crate::value::calendar::{MS_PER_DAY, civil_from_days, days_from_civil, days_in_month};
 use crate::value::{Keyword, MAX_DEPTH, Map, Set, Symbol, Value};
@@ -234,7 +234,7 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), CodecError> {
         refs: None,
         expanded: 0,
     };
-    let value = decoder.read_value()?;
+    let value = read_value(&mut decoder)?;
     Ok((value, decoder.r.pos()))
 }
 
@@ -255,19 +255,6 @@ fn min_ref_len(index: u64) -> usize {
     } else {
         11
     }
-}
-
-/// `cbor/tag-N`, the tag of a `Tagged` value read from an uninterpreted tag.
-fn cbor_tag_symbol(tag: u64) -> Symbol {
-    Symbol::ns("cbor", format!("tag-{tag}"))
-}
-
-/// `cbor/simple`, the tag of a `Tagged` value read from a simple value.
-fn cbor_simple(n: u8) -> Value {
-    Value::Tagged(
-        Symbol::ns("cbor", "simple"),
-        Box::new(Value::Int(i64::from(n))),
-    )
 }
 
 /// The CBOR tag `N` of a `cbor/tag-N` symbol, if it names one to write raw.
@@ -699,215 +686,12 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
-    /// Reads one data item without recursion: `stack` holds the containers
-    /// and tags still open, innermost on top, so nesting costs heap (at most
-    /// [`MAX_NESTING`] frames), not call stack.
-    fn read_value(&mut self) -> R<Value> {
-        let mut stack: Vec<Frame> = Vec::new();
-        loop {
-            let mut value = match self.complete_top(&mut stack)? {
-                Some(value) => value,
-                None => match self.read_item(&mut stack)? {
-                    Some(value) => value,
-                    None => continue,
-                },
-            };
-            // Hand `value` to the frame that is waiting for it; tags finish as
-            // soon as they have their content, so keep going through them.
-            loop {
-                match stack.last_mut() {
-                    None => return Ok(value),
-                    Some(Frame::Array { items, left }) => {
-                        items.push(value);
-                        if let Some(n) = left {
-                            *n -= 1;
-                        }
-                        break;
-                    }
-                    Some(Frame::Map { map, key, left }) => {
-                        match key.take() {
-                            None => *key = Some((value, self.r.pos())),
-                            Some((k, at)) => {
-                                match map.entry(k) {
-                                    Entry::Vacant(slot) => {
-                                        slot.insert(value);
-                                    }
-                                    Entry::Occupied(_) => {
-                                        return Err(malformed(format!(
-                                            "duplicate map key ending at offset {at}"
-                                        )));
-                                    }
-                                }
-                                if let Some(n) = left {
-                                    *n -= 1;
-                                }
-                            }
-                        }
-                        break;
-                    }
-                    Some(Frame::Tag { .. }) => {
-                        let Some(Frame::Tag { tag, outer_refs }) = stack.pop() else {
-                            return Err(malformed("decoder stack out of step"));
-                        };
-                        self.depth.leave();
-                        if tag == 256 {
-                            self.refs = outer_refs;
-                        }
-                        value = self.apply_tag(tag, value)?;
-                    }
-                }
-            }
-        }
-    }
-
-    /// The value of the top frame if it is complete: a definite container
-    /// that has all its elements, or an indefinite one followed by a break.
-    fn complete_top(&mut self, stack: &mut Vec<Frame>) -> R<Option<Value>> {
-        let done = match stack.last() {
-            Some(Frame::Array { left: Some(0), .. }) => true,
-            Some(Frame::Map {
-                left: Some(0),
-                key: None,
-                ..
-            }) => true,
-            Some(Frame::Array { left: None, .. })
-            | Some(Frame::Map {
-                left: None,
-                key: None,
-                ..
-            }) => self.r.cbor_break()?,
-            _ => false,
-        };
-        if !done {
-            return Ok(None);
-        }
-        self.depth.leave();
-        Ok(match stack.pop() {
-            Some(Frame::Array { items, .. }) => Some(Value::Vector(items)),
-            Some(Frame::Map { map, .. }) => Some(Value::Map(map)),
-            _ => None,
-        })
-    }
-
-    /// Reads the head of the next item: a scalar comes back whole, a
-    /// container or tag is pushed onto `stack` (`None`).
-    fn read_item(&mut self, stack: &mut Vec<Frame>) -> R<Option<Value>> {
-        let ib = self.r.byte()?;
-        let (major, info) = (ib >> 5, ib & 0x1f);
-        Ok(Some(match major {
-            0 => {
-                let n = self.r.cbor_arg(info)?;
-                i64::try_from(n).map_or_else(|_| Value::BigInt(BigInt::from(n)), Value::Int)
-            }
-            1 => {
-                let n = self.r.cbor_arg(info)?;
-                match i64::try_from(n) {
-                    Ok(i) => Value::Int(-1 - i),
-                    Err(_) => Value::BigInt(-1 - BigInt::from(n)),
-                }
-            }
-            2 => Value::Bytes(self.read_bytes(info)?),
-            3 => Value::String(self.read_text(info)?),
-            4 | 5 => {
-                let left = if info == 31 {
-                    None
-                } else {
-                    Some(self.r.cbor_arg(info)?)
-                };
-                self.depth.enter()?;
-                stack.push(if major == 4 {
-                    let capacity = left.map_or(0, |n| self.r.capacity(n));
-                    Frame::Array {
-                        items: Vec::with_capacity(capacity),
-                        left,
-                    }
-                } else {
-                    Frame::Map {
-                        map: Map::new(),
-                        key: None,
-                        left,
-                    }
-                });
-                return Ok(None);
-            }
-            6 => {
-                let tag = self.r.cbor_arg(info)?;
-                self.depth.enter()?;
-                match tag {
-                    25 => {
-                        let value = self.read_stringref()?;
-                        self.depth.leave();
-                        value
-                    }
-                    27 | 258 | 39_649 => {
-                        // These wrap an array, checked before it is read.
-                        match self.r.peek() {
-                            None => return Err(self.r.truncated("tag content missing")),
-                            Some(b) if b >> 5 != 4 => {
-                                return Err(malformed(format!(
-                                    "tag {tag} must wrap an array, not head {b:#04x}"
-                                )));
-                            }
-                            Some(_) => {}
-                        }
-                        stack.push(Frame::Tag {
-                            tag,
-                            outer_refs: None,
-                        });
-                        return Ok(None);
-                    }
-                    256 => {
-                        let outer_refs = self.refs.replace(Vec::new());
-                        stack.push(Frame::Tag { tag, outer_refs });
-                        return Ok(None);
-                    }
-                    _ => {
-                        stack.push(Frame::Tag {
-                            tag,
-                            outer_refs: None,
-                        });
-                        return Ok(None);
-                    }
-                }
-            }
-            _ => self.read_simple(info)?,
-        }))
-    }
-
-    fn read_bytes(&mut self, info: u8) -> R<Vec<u8>> {
-        if info != 31 {
-            return Ok(self.definite_bytes(info)?.to_vec());
-        }
-        let mut out = Vec::new();
-        let refs = &mut self.refs;
-        self.r.cbor_chunks(2, "byte string", |start, bytes| {
-            register(refs, start, bytes.len(), false);
-            out.extend_from_slice(bytes);
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
     fn definite_bytes(&mut self, info: u8) -> R<&'a [u8]> {
         let len = self.r.cbor_arg(info)?;
         let start = self.r.pos();
         let bytes = self.r.take(len, "byte string")?;
         register(&mut self.refs, start, bytes.len(), false);
         Ok(bytes)
-    }
-
-    fn read_text(&mut self, info: u8) -> R<String> {
-        if info != 31 {
-            return Ok(self.definite_text(info)?.to_owned());
-        }
-        let mut out = String::new();
-        let refs = &mut self.refs;
-        self.r.cbor_chunks(3, "text string", |start, bytes| {
-            out.push_str(utf8(start, bytes)?);
-            register(refs, start, bytes.len(), true);
-            Ok(())
-        })?;
-        Ok(out)
     }
 
     fn definite_text(&mut self, info: u8) -> R<&'a str> {
@@ -919,42 +703,13 @@ impl<'a> Decoder<'a> {
         Ok(text)
     }
 
-    fn read_simple(&mut self, info: u8) -> R<Value> {
-        Ok(match info {
-            20 => Value::Bool(false),
-            21 => Value::Bool(true),
-            22 => Value::Nil,
-            0..=19 | 23 => cbor_simple(info),
-            24 => {
-                let n = self.r.byte()?;
-                if n < 32 {
-                    return Err(malformed(format!("simple value {n} in two-byte form")));
-                }
-                cbor_simple(n)
-            }
-            25 => Value::Float(self.r.cbor_half()?),
-            26 => Value::Float(self.r.cbor_single()?),
-            27 => Value::Float(self.r.cbor_double()?),
-            31 => {
-                return Err(malformed(format!(
-                    "break outside an indefinite-length item at offset {}",
-                    self.r.pos() - 1
-                )));
-            }
-            _ => return Err(malformed(format!("reserved simple value head {info}"))),
-        })
-    }
-
     /// The value of tag `tag` over its decoded content.
     fn apply_tag(&mut self, tag: u64, content: Value) -> R<Value> {
         match tag {
             0 => match content {
                 Value::String(text) => match parse_rfc3339(&text) {
                     Some(Instant::Millis(ms)) => Ok(Value::Inst(ms)),
-                    Some(Instant::LeapSecond) => Ok(Value::Tagged(
-                        cbor_tag_symbol(0),
-                        Box::new(Value::String(text)),
-                    )),
+                    Some(Instant::LeapSecond) => Ok(cbor_tag(0, Value::String(text))),
                     None => Err(malformed(format!(
                         "tag 0 is not an RFC 3339 instant: {text:?}"
                     ))),
@@ -991,7 +746,7 @@ impl<'a> Decoder<'a> {
                     Some(name) => Value::Keyword(Keyword::new(name)),
                     None => Value::Symbol(Symbol::new(text)),
                 },
-                other => Value::Tagged(cbor_tag_symbol(39), Box::new(other)),
+                other => cbor_tag(39, other),
             }),
             256 | 55_799 => Ok(content),
             258 => match content {
@@ -999,7 +754,7 @@ impl<'a> Decoder<'a> {
                 _ => Err(malformed("tag 258 must wrap an array")),
             },
             39_649 => self.shaped(content),
-            _ => Ok(Value::Tagged(cbor_tag_symbol(tag), Box::new(content))),
+            _ => Ok(cbor_tag(tag, content)),
         }
     }
 
@@ -1085,27 +840,86 @@ impl<'a> Decoder<'a> {
     }
 }
 
-/// An open container or tag of [`Decoder::read_value`].
-enum Frame {
-    /// An array; `left` counts the elements still to come (`None`:
-    /// indefinite length, ends at a break).
-    Array {
-        items: Vec<Value>,
-        left: Option<u64>,
-    },
-    /// A map; `key` holds a key (and the offset after it) waiting for its
-    /// value, `left` counts the entries still to come.
-    Map {
-        map: Map,
-        key: Option<(Value, usize)>,
-        left: Option<u64>,
-    },
-    /// A tag waiting for its content; for tag 256, the enclosing namespace's
-    /// table to restore afterwards.
-    Tag {
+/// A tag waiting for its content; for tag 256, the enclosing namespace's
+/// table to restore afterwards.
+struct TagFrame {
+    tag: u64,
+    outer_refs: Option<Vec<StringRef>>,
+}
+
+impl<'a> Items<'a> for Decoder<'a> {
+    type Tag = TagFrame;
+    // RFC 8949: a simple value below 32 has only the one-byte form.
+    const ONE_BYTE_SIMPLE_IN_TWO: bool = false;
+
+    fn cursor(&mut self) -> (&mut Reader<'a>, &mut Depth) {
+        (&mut self.r, &mut self.depth)
+    }
+
+    fn read_bytes(&mut self, info: u8) -> R<Vec<u8>> {
+        if info != 31 {
+            return Ok(self.definite_bytes(info)?.to_vec());
+        }
+        let mut out = Vec::new();
+        let refs = &mut self.refs;
+        self.r.cbor_chunks(2, "byte string", |start, bytes| {
+            register(refs, start, bytes.len(), false);
+            out.extend_from_slice(bytes);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn read_text(&mut self, info: u8) -> R<String> {
+        if info != 31 {
+            return Ok(self.definite_text(info)?.to_owned());
+        }
+        let mut out = String::new();
+        let refs = &mut self.refs;
+        self.r.cbor_chunks(3, "text string", |start, bytes| {
+            out.push_str(utf8(start, bytes)?);
+            register(refs, start, bytes.len(), true);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn open_tag(
+        &mut self,
         tag: u64,
-        outer_refs: Option<Vec<StringRef>>,
-    },
+        _at: usize,
+        stack: &mut Vec<Frame<TagFrame>>,
+    ) -> R<Option<Value>> {
+        let mut outer_refs = None;
+        match tag {
+            25 => {
+                let value = self.read_stringref()?;
+                self.depth.leave();
+                return Ok(Some(value));
+            }
+            // These wrap an array, checked before it is read.
+            27 | 258 | 39_649 => match self.r.peek() {
+                None => return Err(self.r.truncated("tag content missing")),
+                Some(b) if b >> 5 != 4 => {
+                    return Err(malformed(format!(
+                        "tag {tag} must wrap an array, not head {b:#04x}"
+                    )));
+                }
+                Some(_) => {}
+            },
+            256 => outer_refs = self.refs.replace(Vec::new()),
+            _ => {}
+        }
+        stack.push(Frame::Tag(TagFrame { tag, outer_refs }));
+        Ok(None)
+    }
+
+    fn close_tag(&mut self, frame: TagFrame, content: Value) -> R<Value> {
+        if frame.tag == 256 {
+            self.refs = frame.outer_refs;
+        }
+        self.apply_tag(frame.tag, content)
+    }
 }
 
 /// Is this what `undefined` (`f7`) decodes to?
@@ -1324,32 +1138,6 @@ mod tests {
             .unwrap(),
             edn("#inst \"2009-02-13T23:31:30.123Z\"")
         );
-    }
-
-    /// The double an `f9` half float decodes to.
-    fn f16_to_f64(bits: u16) -> f64 {
-        match decode(&[0xf9, (bits >> 8) as u8, bits as u8]) {
-            Ok(Value::Float(f)) => f,
-            other => panic!("{bits:#x}: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn half_floats() {
-        for (bits, want) in [
-            (0x0000u16, 0.0),
-            (0x8000, -0.0),
-            (0x3c00, 1.0),
-            (0xc000, -2.0),
-            (0x7bff, 65504.0),
-            (0x0001, 5.960_464_477_539_063e-8),
-            (0x0400, 6.103_515_625e-5),
-            (0x7c00, f64::INFINITY),
-            (0xfc00, f64::NEG_INFINITY),
-        ] {
-            assert_eq!(f16_to_f64(bits).to_bits(), want.to_bits(), "{bits:#x}");
-        }
-        assert!(f16_to_f64(0x7e00).is_nan());
     }
 
     #[test]

@@ -65,14 +65,13 @@
 //! # Ok::<(), konserve_s3::codec::CodecError>(())
 //! ```
 
-use std::collections::btree_map::Entry;
-
 use num_bigint::BigInt;
 
 use super::CodecError;
+use super::cbor::{Frame, Items, cbor_tag, read_value};
 use super::reader::{Depth, Reader, malformed};
 use crate::value::calendar::{days_from_civil, days_in_month};
-use crate::value::{Keyword, Map, Set, Symbol, Value};
+use crate::value::{Keyword, Set, Symbol, Value};
 
 /// How deeply [`decode`] lets CBOR items nest: arrays, maps and tags count
 /// one level each; the same bound as [`boring::MAX_NESTING`](super::boring::MAX_NESTING).
@@ -113,41 +112,15 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
         r: Reader::new(bytes),
         depth: Depth::new(MAX_NESTING),
     };
-    decoder.read_value()
+    read_value(&mut decoder)
 }
 
 type R<T> = Result<T, CodecError>;
 
-/// `cbor/tag-N`: the tag of a `Tagged` value for CBOR tag `N`.
-fn cbor_tag(tag: u64, content: Value) -> Value {
-    Value::Tagged(Symbol::ns("cbor", format!("tag-{tag}")), Box::new(content))
-}
-
-/// `cbor/simple`: a simple value other than false, true and null.
-fn cbor_simple(n: u8) -> Value {
-    Value::Tagged(
-        Symbol::ns("cbor", "simple"),
-        Box::new(Value::Int(i64::from(n))),
-    )
-}
-
-/// An open container or tag of [`Decoder::read_value`].
-enum Frame {
-    /// An array; `left` counts the elements still to come (`None`:
-    /// indefinite length, ends at a break).
-    Array {
-        items: Vec<Value>,
-        left: Option<u64>,
-    },
-    /// A map; `key` holds a key (and the offset after it) waiting for its
-    /// value, `left` counts the entries still to come.
-    Map {
-        map: Map,
-        key: Option<(Value, usize)>,
-        left: Option<u64>,
-    },
-    /// A tag waiting for its content; `at` is the offset of its head.
-    Tag { tag: u64, at: usize },
+/// A tag waiting for its content, and the offset of its head.
+struct TagAt {
+    tag: u64,
+    at: usize,
 }
 
 struct Decoder<'a> {
@@ -155,139 +128,25 @@ struct Decoder<'a> {
     depth: Depth,
 }
 
-impl Decoder<'_> {
-    /// Reads one data item without recursion: `stack` holds the containers
-    /// and tags still open, innermost on top.
-    fn read_value(&mut self) -> R<Value> {
-        let mut stack: Vec<Frame> = Vec::new();
-        loop {
-            let mut value = match self.complete_top(&mut stack)? {
-                Some(value) => value,
-                None => match self.read_item(&mut stack)? {
-                    Some(value) => value,
-                    None => continue,
-                },
-            };
-            // Hand `value` to the frame waiting for it; a tag is complete as
-            // soon as it has its content, so keep going through tags.
-            loop {
-                match stack.last_mut() {
-                    None => return Ok(value),
-                    Some(Frame::Array { items, left }) => {
-                        items.push(value);
-                        if let Some(n) = left {
-                            *n = n.saturating_sub(1);
-                        }
-                        break;
-                    }
-                    Some(Frame::Map { map, key, left }) => {
-                        match key.take() {
-                            None => *key = Some((value, self.r.pos())),
-                            Some((k, at)) => {
-                                match map.entry(k) {
-                                    Entry::Vacant(slot) => {
-                                        slot.insert(value);
-                                    }
-                                    Entry::Occupied(_) => {
-                                        return Err(malformed(format!(
-                                            "duplicate map key ending at offset {at}"
-                                        )));
-                                    }
-                                }
-                                if let Some(n) = left {
-                                    *n = n.saturating_sub(1);
-                                }
-                            }
-                        }
-                        break;
-                    }
-                    Some(Frame::Tag { .. }) => {
-                        let Some(Frame::Tag { tag, at }) = stack.pop() else {
-                            return Err(malformed("decoder stack out of step"));
-                        };
-                        self.depth.leave();
-                        value = apply_tag(tag, value).map_err(|e| match e {
-                            CodecError::Malformed(m) => {
-                                malformed(format!("tag {tag} at offset {at}: {m}"))
-                            }
-                            other => other,
-                        })?;
-                    }
-                }
-            }
-        }
+impl<'a> Items<'a> for Decoder<'a> {
+    type Tag = TagAt;
+    // clj-cbor takes any byte after `f8`, below 32 too.
+    const ONE_BYTE_SIMPLE_IN_TWO: bool = true;
+
+    fn cursor(&mut self) -> (&mut Reader<'a>, &mut Depth) {
+        (&mut self.r, &mut self.depth)
     }
 
-    /// The value of the top frame if it is complete: a definite container
-    /// with all its elements, or an indefinite one followed by a break.
-    fn complete_top(&mut self, stack: &mut Vec<Frame>) -> R<Option<Value>> {
-        let done = match stack.last() {
-            Some(Frame::Array { left: Some(0), .. })
-            | Some(Frame::Map {
-                left: Some(0),
-                key: None,
-                ..
-            }) => true,
-            Some(Frame::Array { left: None, .. })
-            | Some(Frame::Map {
-                left: None,
-                key: None,
-                ..
-            }) => self.r.cbor_break()?,
-            _ => false,
-        };
-        if !done {
-            return Ok(None);
-        }
-        self.depth.leave();
-        Ok(match stack.pop() {
-            Some(Frame::Array { items, .. }) => Some(Value::Vector(items)),
-            Some(Frame::Map { map, .. }) => Some(Value::Map(map)),
-            _ => None,
+    fn open_tag(&mut self, tag: u64, at: usize, stack: &mut Vec<Frame<TagAt>>) -> R<Option<Value>> {
+        stack.push(Frame::Tag(TagAt { tag, at }));
+        Ok(None)
+    }
+
+    fn close_tag(&mut self, TagAt { tag, at }: TagAt, content: Value) -> R<Value> {
+        apply_tag(tag, content).map_err(|e| match e {
+            CodecError::Malformed(m) => malformed(format!("tag {tag} at offset {at}: {m}")),
+            other => other,
         })
-    }
-
-    /// Reads the head of the next item: a scalar comes back whole, a
-    /// container or tag is pushed onto `stack` (`None`).
-    fn read_item(&mut self, stack: &mut Vec<Frame>) -> R<Option<Value>> {
-        let at = self.r.pos();
-        let ib = self.r.byte()?;
-        let (major, info) = (ib >> 5, ib & 0x1f);
-        Ok(Some(match major {
-            0 => Value::integer(BigInt::from(self.r.cbor_arg(info)?)),
-            1 => Value::integer(-1 - BigInt::from(self.r.cbor_arg(info)?)),
-            2 => Value::Bytes(self.read_bytes(info)?),
-            3 => Value::String(self.read_text(info)?),
-            4 | 5 => {
-                let left = if info == 31 {
-                    None
-                } else {
-                    Some(self.r.cbor_arg(info)?)
-                };
-                self.depth.enter()?;
-                stack.push(if major == 4 {
-                    let capacity = left.map_or(0, |n| self.r.capacity(n));
-                    Frame::Array {
-                        items: Vec::with_capacity(capacity),
-                        left,
-                    }
-                } else {
-                    Frame::Map {
-                        map: Map::new(),
-                        key: None,
-                        left,
-                    }
-                });
-                return Ok(None);
-            }
-            6 => {
-                let tag = self.r.cbor_arg(info)?;
-                self.depth.enter()?;
-                stack.push(Frame::Tag { tag, at });
-                return Ok(None);
-            }
-            _ => self.read_simple(info)?,
-        }))
     }
 
     /// A byte string; an indefinite one joins definite byte-string chunks.
@@ -317,34 +176,6 @@ impl Decoder<'_> {
             Ok(())
         })?;
         Ok(out)
-    }
-
-    fn read_simple(&mut self, info: u8) -> R<Value> {
-        Ok(match info {
-            20 => Value::Bool(false),
-            21 => Value::Bool(true),
-            22 => Value::Nil,
-            0..=19 | 23 => cbor_simple(info),
-            // clj-cbor takes any byte here, below 32 too.
-            24 => cbor_simple(self.r.byte()?),
-            // Exact, with NaN sign and payload kept, as clj-cbor's
-            // `float16/decode` gives them.
-            25 => Value::Float(self.r.cbor_half()?),
-            26 => Value::Float(self.r.cbor_single()?),
-            27 => Value::Float(self.r.cbor_double()?),
-            31 => {
-                return Err(malformed(format!(
-                    "break outside an indefinite-length item at offset {}",
-                    self.r.pos().saturating_sub(1)
-                )));
-            }
-            _ => {
-                return Err(malformed(format!(
-                    "reserved simple value head {info} at offset {}",
-                    self.r.pos().saturating_sub(1)
-                )));
-            }
-        })
     }
 }
 
@@ -623,33 +454,6 @@ fn parse_instant(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The double an `f9` half float decodes to.
-    fn f16_to_f64(bits: u16) -> f64 {
-        match decode(&[0xf9, (bits >> 8) as u8, bits as u8]) {
-            Ok(Value::Float(f)) => f,
-            other => panic!("{bits:#x}: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn half_floats() {
-        assert_eq!(f16_to_f64(0x3c00), 1.0);
-        assert_eq!(f16_to_f64(0xc000), -2.0);
-        assert_eq!(f16_to_f64(0x7bff), 65504.0);
-        assert_eq!(f16_to_f64(0x0001), 2f64.powi(-24));
-        assert_eq!(f16_to_f64(0x8000).to_bits(), (-0.0f64).to_bits());
-        assert_eq!(f16_to_f64(0x7c00), f64::INFINITY);
-        assert_eq!(f16_to_f64(0xfc00), f64::NEG_INFINITY);
-        assert!(f16_to_f64(0x7e00).is_nan());
-        for h in 0..=u16::MAX {
-            let v = f16_to_f64(h);
-            if v.is_finite() {
-                // Every finite half is an exact f32.
-                assert_eq!(f64::from(v as f32), v);
-            }
-        }
-    }
 
     #[test]
     fn instants_as_java_parses_them() {

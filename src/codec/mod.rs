@@ -19,6 +19,7 @@ use std::sync::Arc;
 pub mod aes;
 pub mod blob;
 pub mod boring;
+mod cbor;
 pub mod clj_cbor;
 pub mod compress;
 pub mod fressian;
