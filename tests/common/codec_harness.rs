@@ -35,7 +35,10 @@ impl Cuts {
             Every::Bytes(n) => n,
             Every::Hundredth => len / 100,
         };
-        len <= self.all_up_to || cut < self.head || len - cut <= self.tail || cut % step == 0
+        len <= self.all_up_to
+            || cut < self.head
+            || len - cut <= self.tail
+            || cut.is_multiple_of(step)
     }
 }
 
