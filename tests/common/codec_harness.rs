@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use konserve_s3::codec::CodecError;
-use konserve_s3::value::Value;
+use konserve_s3::value::{Symbol, Value};
 
 /// A codec's `decode`.
 pub type Decode = fn(&[u8]) -> Result<Value, CodecError>;
@@ -102,4 +102,137 @@ pub fn never_panics(
         }
     }
     (ok, err)
+}
+
+/// Random values for a codec's round-trip test: the kinds every codec
+/// handles, with the ranges and sizes a codec picks, and the kinds only it
+/// has (`special`).
+pub struct ValueGen {
+    /// Small integers are drawn from `-small_int..small_int`.
+    pub small_int: i64,
+    /// The floats drawn besides random bits and ranges.
+    pub special_floats: &'static [f64],
+    /// Draws the epoch millis of an instant.
+    pub inst: fn(&mut fastrand::Rng) -> i64,
+    /// Whether a list may be a map key or set element (where a codec reads
+    /// lists back as vectors, two keys could become equal).
+    pub lists_in_keys: bool,
+    /// Vectors and lists have fewer elements than this.
+    pub max_vector: usize,
+    /// Maps have fewer entries than this.
+    pub max_map: usize,
+    /// Kinds 12 to 14 (at any depth) and 20 (nested, `depth` above 0):
+    /// `special(gen, rng, kind, depth, key)`.
+    pub special: fn(&ValueGen, &mut fastrand::Rng, usize, usize, bool) -> Value,
+}
+
+impl ValueGen {
+    /// A random value of at most `depth` nesting; `key` for map keys and
+    /// set elements (see [`ValueGen::lists_in_keys`]; characters beyond the
+    /// BMP, which read back as strings, are avoided there).
+    pub fn value(&self, rng: &mut fastrand::Rng, depth: usize, key: bool) -> Value {
+        let kinds = if depth == 0 { 15 } else { 21 };
+        match rng.usize(..kinds) {
+            0 => Value::Nil,
+            1 => Value::Bool(rng.bool()),
+            2 => Value::Int(match rng.u8(..4) {
+                0 => rng.i64(-self.small_int..self.small_int),
+                1 => rng.i64(-70_000..70_000),
+                2 => rng.i64(i64::from(i32::MIN)..=i64::from(u32::MAX)),
+                _ => rng.i64(..),
+            }),
+            3 => {
+                let n = num_bigint::BigInt::from(rng.u64(..)) << rng.usize(..130);
+                Value::integer(if rng.bool() { n } else { -n - 1 })
+            }
+            4 => Value::Float(match rng.u8(..4) {
+                0 => f64::from_bits(rng.u64(..)),
+                1 => rng.f64() * 1e6 - 5e5,
+                2 => f64::from(rng.i32(..)),
+                _ => self.special_floats[rng.usize(..self.special_floats.len())],
+            }),
+            5 => {
+                let len = if rng.u8(..10) == 0 {
+                    rng.usize(..300)
+                } else {
+                    rng.usize(..12)
+                };
+                Value::String((0..len).map(|_| random_char(rng)).collect())
+            }
+            6 => match random_char(rng) {
+                // Would read back as a string, equal to a string key.
+                c if key && u32::from(c) > 0xffff => Value::Char('k'),
+                c => Value::Char(c),
+            },
+            7 => {
+                if rng.bool() {
+                    Value::keyword(random_name(rng))
+                } else {
+                    Value::keyword_ns(random_name(rng), random_name(rng))
+                }
+            }
+            8 => {
+                if rng.bool() {
+                    Value::symbol(random_name(rng))
+                } else {
+                    Value::Symbol(Symbol::ns(random_name(rng), random_name(rng)))
+                }
+            }
+            9 => Value::Uuid(uuid::Uuid::from_u128(rng.u128(..))),
+            10 => Value::Inst((self.inst)(rng)),
+            11 => Value::Bytes((0..rng.usize(..40)).map(|_| rng.u8(..)).collect()),
+            15 | 16 => {
+                let items = (0..rng.usize(..self.max_vector))
+                    .map(|_| self.value(rng, depth - 1, key))
+                    .collect();
+                let list = if self.lists_in_keys {
+                    rng.bool()
+                } else {
+                    !key && rng.bool()
+                };
+                if list {
+                    Value::List(items)
+                } else {
+                    Value::Vector(items)
+                }
+            }
+            17 | 18 => Value::Map(
+                (0..rng.usize(..self.max_map))
+                    .map(|_| {
+                        (
+                            self.value(rng, depth - 1, true),
+                            self.value(rng, depth - 1, key),
+                        )
+                    })
+                    .collect(),
+            ),
+            19 => Value::Set(
+                (0..rng.usize(..6))
+                    .map(|_| self.value(rng, depth - 1, true))
+                    .collect(),
+            ),
+            kind => (self.special)(self, rng, kind, depth, key),
+        }
+    }
+}
+
+/// A random name for a keyword, symbol or tag.
+pub fn random_name(rng: &mut fastrand::Rng) -> String {
+    const NAME: &[char] = &['a', 'b', 'z', '-', '.', '*', '+', '!', '?', '_', '1', 'é'];
+    let mut s: String = ['a', 'k', 'x'][rng.usize(..3)].to_string();
+    for _ in 0..rng.usize(..8) {
+        s.push(NAME[rng.usize(..NAME.len())]);
+    }
+    s
+}
+
+/// A random character: ASCII, the BMP, beyond it, or one of a few that
+/// need escaping or several bytes.
+pub fn random_char(rng: &mut fastrand::Rng) -> char {
+    match rng.u8(..4) {
+        0 => rng.char('\u{0}'..='\u{7f}'),
+        1 => rng.char('\u{80}'..='\u{ffff}'),
+        2 => rng.char('\u{10000}'..='\u{10ffff}'),
+        _ => ['a', 'é', '✓', '日', '🦀', '"', '\\'][rng.usize(..7)],
+    }
 }
