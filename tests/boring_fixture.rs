@@ -11,10 +11,13 @@ use konserve_s3::value::{Keyword, Symbol, Value};
 use num_bigint::BigInt;
 use serde_json::Value as Json;
 
+#[path = "common/codec_harness.rs"]
+mod codec_harness;
 #[path = "common/fixture_blobs.rs"]
 mod fixture_blobs;
 
-use fixture_blobs::{Blob, hex, hex_string, parse};
+use codec_harness::{Cuts, Every, ValueGen, random_name};
+use fixture_blobs::{Blob, hex, hex_string, order_sensitive, parse};
 
 fn blobs() -> Vec<Blob> {
     fixture_blobs::blobs("boring-none-none", SERIALIZER_BORING)
@@ -114,22 +117,6 @@ fn written_edn_differs_only_by_list_becoming_vector() {
     }
 }
 
-/// Does `v` contain a map or set with more than one entry (whose order on
-/// the wire is Clojure's hash or insertion order, not ours)?
-fn order_sensitive(v: &Value) -> bool {
-    match v {
-        Value::Map(m) => {
-            m.len() > 1
-                || m.iter()
-                    .any(|(k, v)| order_sensitive(k) || order_sensitive(v))
-        }
-        Value::Set(s) => s.len() > 1 || s.iter().any(order_sensitive),
-        Value::Vector(items) | Value::List(items) => items.iter().any(order_sensitive),
-        Value::Tagged(_, inner) => order_sensitive(inner),
-        _ => false,
-    }
-}
-
 #[test]
 fn encoder_matches_boring_bytes_where_order_allows() {
     let mut identical = Vec::new();
@@ -198,71 +185,33 @@ fn fixture_values_reencode_and_decode_equal() {
 
 #[test]
 fn truncated_fixture_segments_are_errors() {
-    let mut checked = 0;
+    let mut segments = Vec::new();
     for b in blobs() {
-        let mut segments = vec![b.meta.clone()];
+        segments.push((b.key().to_owned(), b.meta.clone()));
         if !b.is_binary() {
             let used = decode_prefix(&b.value).unwrap().1;
-            segments.push(b.value[..used].to_vec());
-        }
-        for seg in segments {
-            // Every cut for small segments, a spread of cuts for :v14.
-            let cuts: Vec<usize> = if seg.len() <= 4096 {
-                (0..seg.len()).collect()
-            } else {
-                (0..seg.len())
-                    .filter(|i| *i < 96 || seg.len() - i < 96 || i % 997 == 0)
-                    .collect()
-            };
-            for cut in cuts {
-                match decode(&seg[..cut]) {
-                    Err(CodecError::Truncated(_)) => {}
-                    other => panic!("{}: cut at {cut}: {other:?}", b.key()),
-                }
-                checked += 1;
-            }
+            segments.push((b.key().to_owned(), b.value[..used].to_vec()));
         }
     }
+    // Every cut for small segments, a spread of cuts for :v14.
+    let cuts = Cuts {
+        all_up_to: 4096,
+        head: 96,
+        tail: 95,
+        every: Every::Bytes(997),
+    };
+    let checked = codec_harness::assert_prefixes_truncated(decode, &segments, &cuts);
     assert!(checked > 2000, "{checked}");
 }
 
 #[test]
 fn corrupted_fixture_segments_never_panic() {
-    let mut rng = fastrand::Rng::with_seed(0x5eed);
-    let segments: Vec<Vec<u8>> = blobs()
-        .into_iter()
-        .flat_map(|b| [b.meta, b.value])
-        .filter(|s| s.len() < 4096)
-        .collect();
-    let (mut ok, mut err) = (0, 0);
-    for _ in 0..20_000 {
-        let mut seg = segments[rng.usize(..segments.len())].clone();
-        for _ in 0..rng.usize(1..4) {
-            let i = rng.usize(..seg.len());
-            match rng.u8(..3) {
-                0 => seg[i] = rng.u8(..),
-                1 => seg[i] ^= 1 << rng.u8(..8),
-                _ => seg.insert(i, rng.u8(..)),
-            }
-        }
-        match decode(&seg) {
-            Ok(v) => {
-                ok += 1;
-                // Whatever decodes re-encodes to something that decodes equal.
-                assert_eq!(decode(&encode(&v)).unwrap(), v, "{}", hex_string(&seg));
-            }
-            Err(_) => err += 1,
-        }
-    }
+    let segments = fixture_blobs::segments_below(blobs(), 4096);
+    // Whatever decodes re-encodes to something that decodes equal.
+    let (ok, err) = codec_harness::never_panics(decode, &segments, 20_000, 20_000, |v, input| {
+        assert_eq!(decode(&encode(v)).unwrap(), *v, "{}", hex_string(input));
+    });
     assert!(ok > 0 && err > 0, "{ok} {err}");
-    // Random bytes.
-    for _ in 0..20_000 {
-        let len = rng.usize(..64);
-        let bytes: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
-        if let Ok(v) = decode(&bytes) {
-            assert_eq!(decode(&encode(&v)).unwrap(), v, "{}", hex_string(&bytes));
-        }
-    }
 }
 
 #[test]
@@ -558,71 +507,32 @@ fn every_variant_round_trips() {
     assert_eq!(decode(&encode(&parse("(1 2)"))).unwrap(), parse("[1 2]"));
 }
 
-/// A random value of at most `depth` nesting; `key` avoids lists, whose
-/// reading back as vectors could make two keys equal.
-fn random_value(rng: &mut fastrand::Rng, depth: usize, key: bool) -> Value {
-    const NAME: &[char] = &['a', 'b', 'z', '-', '.', '*', '+', '!', '?', '_', '1', 'é'];
-    let name = |rng: &mut fastrand::Rng| -> String {
-        let mut s: String = ['a', 'k', 'x'][rng.usize(..3)].to_string();
-        for _ in 0..rng.usize(..8) {
-            s.push(NAME[rng.usize(..NAME.len())]);
-        }
-        s
-    };
-    let kinds = if depth == 0 { 15 } else { 21 };
-    match rng.usize(..kinds) {
-        0 => Value::Nil,
-        1 => Value::Bool(rng.bool()),
-        2 => Value::Int(match rng.u8(..4) {
-            0 => rng.i64(-30..30),
-            1 => rng.i64(-70_000..70_000),
-            2 => rng.i64(i64::from(i32::MIN)..=i64::from(u32::MAX)),
-            _ => rng.i64(..),
-        }),
-        3 => {
-            let n = BigInt::from(rng.u64(..)) << rng.usize(..130);
-            Value::integer(if rng.bool() { n } else { -n - 1 })
-        }
-        4 => Value::Float(match rng.u8(..4) {
-            0 => f64::from_bits(rng.u64(..)),
-            1 => rng.f64() * 1e6 - 5e5,
-            2 => f64::from(rng.i32(..)),
-            _ => [0.0, -0.0, f64::INFINITY, f64::NAN, 3.25][rng.usize(..5)],
-        }),
-        5 => {
-            let len = if rng.u8(..10) == 0 {
-                rng.usize(..300)
-            } else {
-                rng.usize(..12)
-            };
-            Value::String((0..len).map(|_| random_char(rng)).collect())
-        }
-        6 => match random_char(rng) {
-            // Would read back as a string, equal to a string key.
-            c if key && u32::from(c) > 0xffff => Value::Char('k'),
-            c => Value::Char(c),
-        },
-        7 => {
-            if rng.bool() {
-                Value::keyword(name(rng))
-            } else {
-                Value::keyword_ns(name(rng), name(rng))
-            }
-        }
-        8 => {
-            if rng.bool() {
-                Value::symbol(name(rng))
-            } else {
-                Value::Symbol(Symbol::ns(name(rng), name(rng)))
-            }
-        }
-        9 => Value::Uuid(uuid::Uuid::from_u128(rng.u128(..))),
-        10 => Value::Inst(match rng.u8(..3) {
-            0 => rng.i64(-62_167_219_200_000..253_402_300_800_000),
-            1 => rng.i64(-8_796_093_022_207_999..8_796_093_022_208_000),
-            _ => rng.i64(..) / 1000 * 1000,
-        }),
-        11 => Value::Bytes((0..rng.usize(..40)).map(|_| rng.u8(..)).collect()),
+/// Random values: lists never in keys, whose reading back as vectors could
+/// make two keys equal.
+const VALUES: ValueGen = ValueGen {
+    small_int: 30,
+    special_floats: &[0.0, -0.0, f64::INFINITY, f64::NAN, 3.25],
+    inst: |rng| match rng.u8(..3) {
+        0 => rng.i64(-62_167_219_200_000..253_402_300_800_000),
+        1 => rng.i64(-8_796_093_022_207_999..8_796_093_022_208_000),
+        _ => rng.i64(..) / 1000 * 1000,
+    },
+    lists_in_keys: false,
+    max_vector: 6,
+    max_map: 6,
+    special: special_value,
+};
+
+/// The kinds of random value boring has on its own: simple values,
+/// repeated strings and keywords (for stringrefs), raw and framed tags.
+fn special_value(
+    values: &ValueGen,
+    rng: &mut fastrand::Rng,
+    kind: usize,
+    depth: usize,
+    key: bool,
+) -> Value {
+    match kind {
         12 => Value::Tagged(
             Symbol::ns("cbor", "simple"),
             Box::new(Value::Int(rng.i64(-2..300))),
@@ -632,34 +542,9 @@ fn random_value(rng: &mut fastrand::Rng, depth: usize, key: bool) -> Value {
             Value::from(["repeated", "abc", "user-1", "longer repeated string"][rng.usize(..4)])
         }
         14 => Value::keyword(["id", "name", "n"][rng.usize(..3)]),
-        15 | 16 => {
-            let items = (0..rng.usize(..6))
-                .map(|_| random_value(rng, depth - 1, key))
-                .collect();
-            if !key && rng.bool() {
-                Value::List(items)
-            } else {
-                Value::Vector(items)
-            }
-        }
-        17 | 18 => Value::Map(
-            (0..rng.usize(..6))
-                .map(|_| {
-                    (
-                        random_value(rng, depth - 1, true),
-                        random_value(rng, depth - 1, key),
-                    )
-                })
-                .collect(),
-        ),
-        19 => Value::Set(
-            (0..rng.usize(..6))
-                .map(|_| random_value(rng, depth - 1, true))
-                .collect(),
-        ),
         _ => {
             let tag = match rng.u8(..4) {
-                0 => Symbol::ns(name(rng), name(rng)),
+                0 => Symbol::ns(random_name(rng), random_name(rng)),
                 1 => Symbol::simple("my.ns.Record"),
                 2 => Symbol::ns(
                     "cbor",
@@ -667,18 +552,13 @@ fn random_value(rng: &mut fastrand::Rng, depth: usize, key: bool) -> Value {
                 ),
                 _ => Symbol::ns("cbor", format!("tag-{}", [0, 25, 256, 39][rng.usize(..4)])),
             };
-            Value::Tagged(tag, Box::new(random_value(rng, depth - 1, key)))
+            Value::Tagged(tag, Box::new(values.value(rng, depth - 1, key)))
         }
     }
 }
 
-fn random_char(rng: &mut fastrand::Rng) -> char {
-    match rng.u8(..4) {
-        0 => rng.char('\u{0}'..='\u{7f}'),
-        1 => rng.char('\u{80}'..='\u{ffff}'),
-        2 => rng.char('\u{10000}'..='\u{10ffff}'),
-        _ => ['a', 'é', '✓', '日', '🦀', '"', '\\'][rng.usize(..7)],
-    }
+fn random_value(rng: &mut fastrand::Rng, depth: usize, key: bool) -> Value {
+    VALUES.value(rng, depth, key)
 }
 
 #[test]

@@ -8,9 +8,12 @@ use konserve_s3::hasch;
 use konserve_s3::value::{Symbol, Value};
 use num_bigint::BigInt;
 
+#[path = "common/codec_harness.rs"]
+mod codec_harness;
 #[path = "common/fixture_blobs.rs"]
 mod fixture_blobs;
 
+use codec_harness::{Cuts, Every};
 use fixture_blobs::{Blob, hex, parse};
 
 const STORE: &str = "cbor-none-none";
@@ -123,30 +126,21 @@ fn append_log_blobs_decode() {
 /// and at 100 offsets in between, to keep the test quick in debug builds.
 #[test]
 fn truncation_at_every_offset_is_an_error() {
-    let mut checked = 0;
-    for b in blobs() {
-        let mut segments = vec![&b.meta];
-        if !b.is_binary() {
-            segments.push(&b.value);
-        }
-        for seg in segments {
-            let n = seg.len();
-            for cut in 0..n {
-                if n > 8192 && cut >= 4096 && cut + 64 < n && cut % (n / 100) != 0 {
-                    continue;
-                }
-                match decode(&seg[..cut]) {
-                    Err(CodecError::Truncated(_)) => checked += 1,
-                    other => panic!("{}: cut at {cut} of {n}: {other:?}", b.key()),
-                }
-            }
-            // Trailing bytes after the item are ignored, as clj-cbor does.
-            let mut longer = seg.clone();
-            longer.extend_from_slice(&[0xff, 0x00]);
-            assert_eq!(decode(&longer).unwrap(), decode(seg).unwrap());
-        }
-    }
+    let segments: Vec<_> = blobs().iter().flat_map(Blob::serialized_segments).collect();
+    let cuts = Cuts {
+        all_up_to: 8192,
+        head: 4096,
+        tail: 64,
+        every: Every::Hundredth,
+    };
+    let checked = codec_harness::assert_prefixes_truncated(decode, &segments, &cuts);
     assert!(checked > 3000, "{checked}");
+    // Trailing bytes after the item are ignored, as clj-cbor does.
+    for (_, seg) in &segments {
+        let mut longer = seg.clone();
+        longer.extend_from_slice(&[0xff, 0x00]);
+        assert_eq!(decode(&longer).unwrap(), decode(seg).unwrap());
+    }
 }
 
 #[test]
@@ -399,29 +393,12 @@ fn deep_nesting_is_refused_on_a_small_stack() {
 /// panic.
 #[test]
 fn hostile_input_never_panics() {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    for _ in 0..20_000 {
-        let len = (next() % 64) as usize;
-        let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-        let _ = decode(&bytes);
-    }
-    for b in blobs() {
-        for seg in [&b.meta, &b.value] {
-            if seg.len() > 4096 || b.is_binary() && seg == &b.value {
-                continue;
-            }
-            for _ in 0..200 {
-                let mut m = seg.clone();
-                let i = (next() % m.len() as u64) as usize;
-                m[i] = next() as u8;
-                let _ = decode(&m);
-            }
-        }
-    }
+    let segments: Vec<Vec<u8>> = blobs()
+        .iter()
+        .flat_map(Blob::serialized_segments)
+        .map(|(_, seg)| seg)
+        .filter(|s| s.len() <= 4096)
+        .collect();
+    let (ok, err) = codec_harness::never_panics(decode, &segments, 20_000, 20_000, |_, _| {});
+    assert!(ok > 0 && err > 0, "{ok} {err}");
 }

@@ -11,10 +11,13 @@ use konserve_s3::value::{Keyword, Symbol, Value};
 use num_bigint::BigInt;
 use serde_json::Value as Json;
 
+#[path = "common/codec_harness.rs"]
+mod codec_harness;
 #[path = "common/fixture_blobs.rs"]
 mod fixture_blobs;
 
-use fixture_blobs::{Blob, hex, hex_string, parse};
+use codec_harness::{Cuts, Every, ValueGen, random_name};
+use fixture_blobs::{Blob, hex, hex_string, order_sensitive, parse};
 
 const STORE: &str = "fressian-none-none";
 
@@ -159,22 +162,6 @@ fn append_log_head_and_elements_follow_the_chain() {
     }
 }
 
-/// Does `v` contain a map or set with more than one entry (whose order on
-/// the wire is Clojure's insertion or hash order, not ours)?
-fn order_sensitive(v: &Value) -> bool {
-    match v {
-        Value::Map(m) => {
-            m.len() > 1
-                || m.iter()
-                    .any(|(k, v)| order_sensitive(k) || order_sensitive(v))
-        }
-        Value::Set(s) => s.len() > 1 || s.iter().any(order_sensitive),
-        Value::Vector(items) | Value::List(items) => items.iter().any(order_sensitive),
-        Value::Tagged(_, inner) => order_sensitive(inner),
-        _ => false,
-    }
-}
-
 #[test]
 fn encoder_matches_clojure_bytes_where_order_allows() {
     let mut identical = Vec::new();
@@ -242,80 +229,31 @@ fn fixture_values_reencode_and_decode_equal() {
 
 #[test]
 fn truncated_fixture_segments_are_errors() {
-    let mut checked = 0;
-    for b in blobs() {
-        let mut segments = vec![b.meta.clone()];
-        if !b.is_binary() {
-            segments.push(b.value.clone());
-        }
-        for seg in segments {
-            // Every cut for small segments, a spread of cuts for :v14.
-            let cuts: Vec<usize> = if seg.len() <= 4096 {
-                (0..seg.len()).collect()
-            } else {
-                (0..seg.len())
-                    .filter(|i| *i < 200 || seg.len() - i < 40 || i % 997 == 0)
-                    .collect()
-            };
-            for cut in cuts {
-                match decode(&seg[..cut]) {
-                    Err(CodecError::Truncated(_)) => {}
-                    other => panic!("{}: cut at {cut}: {other:?}", b.key()),
-                }
-                checked += 1;
-            }
-        }
-    }
+    let segments: Vec<_> = blobs().iter().flat_map(Blob::serialized_segments).collect();
+    // Every cut for small segments, a spread of cuts for :v14.
+    let cuts = Cuts {
+        all_up_to: 4096,
+        head: 200,
+        tail: 39,
+        every: Every::Bytes(997),
+    };
+    let checked = codec_harness::assert_prefixes_truncated(decode, &segments, &cuts);
     assert!(checked > 2000, "{checked}");
 }
 
 #[test]
 fn corrupted_fixture_segments_never_panic() {
-    let mut rng = fastrand::Rng::with_seed(0x5eed);
-    let segments: Vec<Vec<u8>> = blobs()
-        .into_iter()
-        .flat_map(|b| [b.meta, b.value])
-        .filter(|s| s.len() < 4096)
-        .collect();
-    let (mut ok, mut err) = (0, 0);
-    for _ in 0..20_000 {
-        let mut seg = segments[rng.usize(..segments.len())].clone();
-        for _ in 0..rng.usize(1..4) {
-            let i = rng.usize(..seg.len());
-            match rng.u8(..3) {
-                0 => seg[i] = rng.u8(..),
-                1 => seg[i] ^= 1 << rng.u8(..8),
-                _ => seg.insert(i, rng.u8(..)),
-            }
-        }
-        match decode(&seg) {
-            Ok(v) => {
-                ok += 1;
-                // Whatever decodes re-encodes to something that decodes equal.
-                assert_eq!(
-                    decode(&encode(&v)).as_ref(),
-                    Ok(&read_back(&v)),
-                    "{}",
-                    hex_string(&seg)
-                );
-            }
-            Err(_) => err += 1,
-        }
-    }
+    let segments = fixture_blobs::segments_below(blobs(), 4096);
+    // Whatever decodes re-encodes to something that decodes equal.
+    let (ok, err) = codec_harness::never_panics(decode, &segments, 20_000, 50_000, |v, input| {
+        assert_eq!(
+            decode(&encode(v)).as_ref(),
+            Ok(&read_back(v)),
+            "{}",
+            hex_string(input)
+        );
+    });
     assert!(ok > 1000 && err > 1000, "{ok} {err}");
-    // Random bytes.
-    for _ in 0..50_000 {
-        let len = rng.usize(..64);
-        let bytes: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
-        if let Ok(v) = decode(&bytes) {
-            assert_eq!(
-                decode(&encode(&v)).as_ref(),
-                Ok(&read_back(&v)),
-                "{}",
-                hex_string(&bytes)
-            );
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1108,122 +1046,63 @@ fn every_variant_round_trips() {
     assert_eq!(encode(&parse("#my/tag 5")), hex("ef e0 6d792f746167 01 05"));
 }
 
-/// A random value of at most `depth` nesting; `key` avoids characters
-/// beyond the BMP, which read back as strings and could equal another key.
-fn random_value(rng: &mut fastrand::Rng, depth: usize, key: bool) -> Value {
-    const NAME: &[char] = &['a', 'b', 'z', '-', '.', '*', '+', '!', '?', '_', '1', 'é'];
-    let name = |rng: &mut fastrand::Rng| -> String {
-        let mut s: String = ['a', 'k', 'x'][rng.usize(..3)].to_string();
-        for _ in 0..rng.usize(..8) {
-            s.push(NAME[rng.usize(..NAME.len())]);
-        }
-        s
-    };
-    let kinds = if depth == 0 { 15 } else { 21 };
-    match rng.usize(..kinds) {
-        0 => Value::Nil,
-        1 => Value::Bool(rng.bool()),
-        2 => Value::Int(match rng.u8(..4) {
-            0 => rng.i64(-70..70),
-            1 => rng.i64(-70_000..70_000),
-            2 => rng.i64(i64::from(i32::MIN)..=i64::from(u32::MAX)),
-            _ => rng.i64(..),
-        }),
-        3 => {
-            let n = BigInt::from(rng.u64(..)) << rng.usize(..130);
-            Value::integer(if rng.bool() { n } else { -n - 1 })
-        }
-        4 => Value::Float(match rng.u8(..4) {
-            0 => f64::from_bits(rng.u64(..)),
-            1 => rng.f64() * 1e6 - 5e5,
-            2 => f64::from(rng.i32(..)),
-            _ => [0.0, -0.0, 1.0, f64::INFINITY, f64::NAN, 3.25][rng.usize(..6)],
-        }),
-        5 => {
-            let len = if rng.u8(..10) == 0 {
-                rng.usize(..300)
-            } else {
-                rng.usize(..12)
-            };
-            Value::String((0..len).map(|_| random_char(rng)).collect())
-        }
-        6 => match random_char(rng) {
-            c if key && u32::from(c) > 0xffff => Value::Char('k'),
-            c => Value::Char(c),
-        },
-        7 => {
-            if rng.bool() {
-                Value::keyword(name(rng))
-            } else {
-                Value::keyword_ns(name(rng), name(rng))
-            }
-        }
-        8 => {
-            if rng.bool() {
-                Value::symbol(name(rng))
-            } else {
-                Value::Symbol(Symbol::ns(name(rng), name(rng)))
-            }
-        }
-        9 => Value::Uuid(uuid::Uuid::from_u128(rng.u128(..))),
-        10 => Value::Inst(match rng.u8(..2) {
-            0 => rng.i64(-62_167_219_200_000..253_402_300_800_000),
-            _ => rng.i64(..),
-        }),
-        11 => Value::Bytes((0..rng.usize(..40)).map(|_| rng.u8(..)).collect()),
+/// Random values (lists may be keys: Fressian keeps them lists).
+const VALUES: ValueGen = ValueGen {
+    small_int: 70,
+    special_floats: &[0.0, -0.0, 1.0, f64::INFINITY, f64::NAN, 3.25],
+    inst: |rng| match rng.u8(..2) {
+        0 => rng.i64(-62_167_219_200_000..253_402_300_800_000),
+        _ => rng.i64(..),
+    },
+    lists_in_keys: true,
+    max_vector: 10,
+    max_map: 12,
+    special: special_value,
+};
+
+/// The kinds of random value Fressian has on its own: repeated strings and
+/// keywords (for the caches), records and the tagged forms of its structs.
+fn special_value(
+    values: &ValueGen,
+    rng: &mut fastrand::Rng,
+    kind: usize,
+    depth: usize,
+    key: bool,
+) -> Value {
+    match kind {
         12 => Value::from(["repeated", "abc", "user-1"][rng.usize(..3)]),
         13 => Value::keyword(["id", "name", "n"][rng.usize(..3)]),
         14 => Value::Vector(Vec::new()),
-        15 | 16 => {
-            let items = (0..rng.usize(..10))
-                .map(|_| random_value(rng, depth - 1, key))
-                .collect();
-            if rng.bool() {
-                Value::List(items)
-            } else {
-                Value::Vector(items)
-            }
-        }
-        17 | 18 => Value::Map(
-            (0..rng.usize(..12))
-                .map(|_| {
-                    (
-                        random_value(rng, depth - 1, true),
-                        random_value(rng, depth - 1, key),
-                    )
-                })
-                .collect(),
-        ),
-        19 => Value::Set(
-            (0..rng.usize(..6))
-                .map(|_| random_value(rng, depth - 1, true))
-                .collect(),
-        ),
         _ => match rng.u8(..6) {
             0 => Value::Tagged(
                 Symbol::simple(format!("my_ns.core.Rec{}", rng.u8(..20))),
                 Box::new(Value::Map(
                     (0..rng.usize(..4))
-                        .map(|_| (Value::keyword(name(rng)), random_value(rng, depth - 1, key)))
+                        .map(|_| {
+                            (
+                                Value::keyword(random_name(rng)),
+                                values.value(rng, depth - 1, key),
+                            )
+                        })
                         .collect(),
                 )),
             ),
             1 => Value::Tagged(
-                Symbol::ns(name(rng), name(rng)),
-                Box::new(random_value(rng, depth - 1, key)),
+                Symbol::ns(random_name(rng), random_name(rng)),
+                Box::new(values.value(rng, depth - 1, key)),
             ),
             2 => Value::Tagged(
                 Symbol::ns("fressian", "regex"),
-                Box::new(Value::from(name(rng))),
+                Box::new(Value::from(random_name(rng))),
             ),
             3 => Value::Tagged(
                 Symbol::ns("fressian", "uri"),
-                Box::new(Value::from(name(rng))),
+                Box::new(Value::from(random_name(rng))),
             ),
             4 => Value::Tagged(
                 Symbol::ns("fressian", "bigdec"),
                 Box::new(Value::vector([
-                    random_value(rng, 0, true),
+                    values.value(rng, 0, true),
                     Value::Int(rng.i64(-20..20)),
                 ])),
             ),
@@ -1238,13 +1117,8 @@ fn random_value(rng: &mut fastrand::Rng, depth: usize, key: bool) -> Value {
     }
 }
 
-fn random_char(rng: &mut fastrand::Rng) -> char {
-    match rng.u8(..4) {
-        0 => rng.char('\u{0}'..='\u{7f}'),
-        1 => rng.char('\u{80}'..='\u{ffff}'),
-        2 => rng.char('\u{10000}'..='\u{10ffff}'),
-        _ => ['a', 'é', '✓', '日', '🦀', '"', '\\'][rng.usize(..7)],
-    }
+fn random_value(rng: &mut fastrand::Rng, depth: usize, key: bool) -> Value {
+    VALUES.value(rng, depth, key)
 }
 
 #[test]

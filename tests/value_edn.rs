@@ -698,3 +698,73 @@ fn random_text_never_panics() {
         }
     }
 }
+
+/// The rows of a tab-separated fixture written by Clojure.
+fn clojure_rows(name: &str) -> Vec<Vec<String>> {
+    let path = format!(
+        "{}/tests/fixtures/clojure_inst/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .map(|line| line.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+/// Clojure's millis column: `None` where Clojure's reader refused the text.
+fn clojure_millis(cell: &str) -> Option<i64> {
+    (cell != "ERROR").then(|| cell.parse().unwrap_or_else(|e| panic!("{cell}: {e}")))
+}
+
+/// `#inst` text as Clojure prints a `java.util.Date` (Julian before
+/// 1582-10-15) and reads it back, from tests/fixtures/clojure_inst/.
+#[test]
+fn inst_text_matches_clojure() {
+    // Julian 0001-01-01T00:00Z: from here on Clojure's text names the year
+    // unambiguously; before it, Java drops the era.
+    const AD_1: i64 = -62_135_769_600_000;
+    let rows = clojure_rows("print.tsv");
+    assert!(rows.len() > 150);
+    for row in &rows {
+        let [ms, text, back] = &row[..] else {
+            panic!("{row:?}")
+        };
+        let ms: i64 = ms.parse().unwrap();
+        let ours = Value::Inst(ms).to_string();
+        let inner = ours
+            .strip_prefix("#inst \"")
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap();
+        // Clojure reads its own text as this (an AD year even for BC dates).
+        if let Some(back) = clojure_millis(back) {
+            assert_eq!(
+                parse(&format!("#inst {text:?}")),
+                Value::Inst(back),
+                "{text}"
+            );
+        }
+        // Ours always reads back as the instant.
+        assert_eq!(parse(&ours), Value::Inst(ms), "{ours}");
+        if ms >= AD_1 {
+            assert_eq!(inner, text, "{ms}");
+        } else {
+            // 1 BC is year 0, 2 BC year -1, …: the rest of the text is Clojure's.
+            let (era_year, rest) = text.split_once('-').unwrap();
+            let era_year: i64 = era_year.parse().unwrap();
+            let year = 1 - era_year;
+            let want = if year < 0 {
+                format!("-{:04}-{rest}", -year)
+            } else {
+                format!("{year:04}-{rest}")
+            };
+            assert_eq!(inner, want, "{ms}: Clojure prints {text}");
+        }
+    }
+    for row in clojure_rows("read.tsv") {
+        let [text, ms] = &row[..] else {
+            panic!("{row:?}")
+        };
+        let ms = clojure_millis(ms).expect("Clojure reads every text of read.tsv");
+        assert_eq!(parse(&format!("#inst {text:?}")), Value::Inst(ms), "{text}");
+    }
+}

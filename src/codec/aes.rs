@@ -62,8 +62,9 @@ pub fn encrypt_with_salt(plain: &[u8], user_key: &Value, salt: &[u8; SALT_LEN]) 
 /// Decrypts one segment.
 ///
 /// # Errors
-/// [`CodecError::Decryption`] for a segment that is too short, not whole
-/// blocks, or does not decrypt with this key (bad padding).
+/// [`CodecError::Decryption`] for a segment that is too short or not whole
+/// blocks, [`CodecError::BadPadding`] for one that does not decrypt with
+/// this key.
 pub fn decrypt(segment: &[u8], user_key: &Value) -> Result<Vec<u8>, CodecError> {
     if segment.len() < SALT_LEN + 16 || !(segment.len() - SALT_LEN).is_multiple_of(16) {
         return Err(CodecError::Decryption(format!(
@@ -75,7 +76,7 @@ pub fn decrypt(segment: &[u8], user_key: &Value) -> Result<Vec<u8>, CodecError> 
     let (key, iv) = key_and_iv(salt, user_key);
     cbc::Decryptor::<Aes256>::new(&key.into(), &iv.into())
         .decrypt_padded_vec::<Pkcs7>(ct)
-        .map_err(|_| CodecError::Decryption("wrong key or corrupt data (bad padding)".into()))
+        .map_err(CodecError::BadPadding)
 }
 
 #[cfg(test)]
@@ -91,6 +92,14 @@ mod tests {
             assert_eq!(decrypt(&enc, &key).unwrap(), plain);
             let wrong = decrypt(&enc, &Value::from("other"));
             assert!(wrong.is_err() || wrong.as_deref() != Ok(plain));
+            if let Err(e) = wrong {
+                assert!(matches!(e, CodecError::BadPadding(_)), "{e:?}");
+                assert!(std::error::Error::source(&e).is_some());
+                assert_eq!(
+                    e.to_string(),
+                    "cannot decrypt: wrong key or corrupt data (bad padding)"
+                );
+            }
         }
         assert!(matches!(
             decrypt(&[0u8; 70], &key),

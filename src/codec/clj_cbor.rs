@@ -65,12 +65,13 @@
 //! # Ok::<(), konserve_s3::codec::CodecError>(())
 //! ```
 
-use std::collections::btree_map::Entry;
-
 use num_bigint::BigInt;
 
 use super::CodecError;
-use crate::value::{Keyword, Map, Set, Symbol, Value};
+use super::cbor::{Frame, Items, cbor_tag, read_value};
+use super::reader::{Depth, Reader, malformed};
+use crate::value::calendar::{days_from_civil, days_in_month};
+use crate::value::{Keyword, Set, Symbol, Value};
 
 /// How deeply [`decode`] lets CBOR items nest: arrays, maps and tags count
 /// one level each; the same bound as [`boring::MAX_NESTING`](super::boring::MAX_NESTING).
@@ -108,305 +109,57 @@ pub const MAX_NESTING: usize = super::boring::MAX_NESTING;
 /// instants outside what [`Value::Inst`] holds.
 pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
     let mut decoder = Decoder {
-        buf: bytes,
-        pos: 0,
-        depth: 0,
+        r: Reader::new(bytes),
+        depth: Depth::new(MAX_NESTING),
     };
-    decoder.read_value()
+    read_value(&mut decoder)
 }
 
 type R<T> = Result<T, CodecError>;
 
-/// The most array elements reserved before they are read.
-const MAX_PREALLOC: usize = 16;
-
-fn malformed(msg: impl Into<String>) -> CodecError {
-    CodecError::Malformed(msg.into())
-}
-
-/// `cbor/tag-N`: the tag of a `Tagged` value for CBOR tag `N`.
-fn cbor_tag(tag: u64, content: Value) -> Value {
-    Value::Tagged(Symbol::ns("cbor", format!("tag-{tag}")), Box::new(content))
-}
-
-/// `cbor/simple`: a simple value other than false, true and null.
-fn cbor_simple(n: u8) -> Value {
-    Value::Tagged(
-        Symbol::ns("cbor", "simple"),
-        Box::new(Value::Int(i64::from(n))),
-    )
-}
-
-/// An open container or tag of [`Decoder::read_value`].
-enum Frame {
-    /// An array; `left` counts the elements still to come (`None`:
-    /// indefinite length, ends at a break).
-    Array {
-        items: Vec<Value>,
-        left: Option<u64>,
-    },
-    /// A map; `key` holds a key (and the offset after it) waiting for its
-    /// value, `left` counts the entries still to come.
-    Map {
-        map: Map,
-        key: Option<(Value, usize)>,
-        left: Option<u64>,
-    },
-    /// A tag waiting for its content; `at` is the offset of its head.
-    Tag { tag: u64, at: usize },
+/// A tag waiting for its content, and the offset of its head.
+struct TagAt {
+    tag: u64,
+    at: usize,
 }
 
 struct Decoder<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    depth: usize,
+    r: Reader<'a>,
+    depth: Depth,
 }
 
-impl<'a> Decoder<'a> {
-    fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
+impl<'a> Items<'a> for Decoder<'a> {
+    type Tag = TagAt;
+    // clj-cbor takes any byte after `f8`, below 32 too.
+    const ONE_BYTE_SIMPLE_IN_TWO: bool = true;
+
+    fn cursor(&mut self) -> (&mut Reader<'a>, &mut Depth) {
+        (&mut self.r, &mut self.depth)
     }
 
-    fn truncated(&self, what: &str) -> CodecError {
-        CodecError::Truncated(format!(
-            "{what} at offset {} of {}",
-            self.pos,
-            self.buf.len()
-        ))
+    fn open_tag(&mut self, tag: u64, at: usize, stack: &mut Vec<Frame<TagAt>>) -> R<Option<Value>> {
+        stack.push(Frame::Tag(TagAt { tag, at }));
+        Ok(None)
     }
 
-    fn byte(&mut self) -> R<u8> {
-        let b = *self
-            .buf
-            .get(self.pos)
-            .ok_or_else(|| self.truncated("input ends"))?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    /// The next `len` bytes, checked against what is left first.
-    fn take(&mut self, len: u64, what: &str) -> R<&'a [u8]> {
-        let left = self.remaining();
-        match usize::try_from(len) {
-            Ok(n) if n <= left => {
-                let start = self.pos;
-                self.pos += n;
-                self.buf
-                    .get(start..start + n)
-                    .ok_or_else(|| self.truncated(what))
-            }
-            _ => Err(CodecError::Truncated(format!(
-                "{what} declares {len} bytes at offset {}, only {left} left",
-                self.pos
-            ))),
-        }
-    }
-
-    /// The argument of a head with additional information `info` (not 31).
-    fn arg(&mut self, info: u8) -> R<u64> {
-        let width = match info {
-            0..=23 => return Ok(u64::from(info)),
-            24 => 1,
-            25 => 2,
-            26 => 4,
-            27 => 8,
-            31 => {
-                return Err(malformed(format!(
-                    "indefinite length not allowed here (offset {})",
-                    self.pos.saturating_sub(1)
-                )));
-            }
-            _ => {
-                return Err(malformed(format!(
-                    "reserved additional information {info} at offset {}",
-                    self.pos.saturating_sub(1)
-                )));
-            }
-        };
-        let bytes = self.take(width, "head argument")?;
-        Ok(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
-    }
-
-    fn enter(&mut self) -> R<()> {
-        if self.depth >= MAX_NESTING {
-            return Err(CodecError::TooDeep(MAX_NESTING));
-        }
-        self.depth += 1;
-        Ok(())
-    }
-
-    fn leave(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
-    }
-
-    /// Consumes a break byte (`ff`) if one is next.
-    fn at_break(&mut self) -> R<bool> {
-        match self.buf.get(self.pos) {
-            None => Err(self.truncated("indefinite-length item not closed")),
-            Some(0xff) => {
-                self.pos += 1;
-                Ok(true)
-            }
-            Some(_) => Ok(false),
-        }
-    }
-
-    /// Reads one data item without recursion: `stack` holds the containers
-    /// and tags still open, innermost on top.
-    fn read_value(&mut self) -> R<Value> {
-        let mut stack: Vec<Frame> = Vec::new();
-        loop {
-            let mut value = match self.complete_top(&mut stack)? {
-                Some(value) => value,
-                None => match self.read_item(&mut stack)? {
-                    Some(value) => value,
-                    None => continue,
-                },
-            };
-            // Hand `value` to the frame waiting for it; a tag is complete as
-            // soon as it has its content, so keep going through tags.
-            loop {
-                match stack.last_mut() {
-                    None => return Ok(value),
-                    Some(Frame::Array { items, left }) => {
-                        items.push(value);
-                        if let Some(n) = left {
-                            *n = n.saturating_sub(1);
-                        }
-                        break;
-                    }
-                    Some(Frame::Map { map, key, left }) => {
-                        match key.take() {
-                            None => *key = Some((value, self.pos)),
-                            Some((k, at)) => {
-                                match map.entry(k) {
-                                    Entry::Vacant(slot) => {
-                                        slot.insert(value);
-                                    }
-                                    Entry::Occupied(_) => {
-                                        return Err(malformed(format!(
-                                            "duplicate map key ending at offset {at}"
-                                        )));
-                                    }
-                                }
-                                if let Some(n) = left {
-                                    *n = n.saturating_sub(1);
-                                }
-                            }
-                        }
-                        break;
-                    }
-                    Some(Frame::Tag { .. }) => {
-                        let Some(Frame::Tag { tag, at }) = stack.pop() else {
-                            return Err(malformed("decoder stack out of step"));
-                        };
-                        self.leave();
-                        value = apply_tag(tag, value).map_err(|e| match e {
-                            CodecError::Malformed(m) => {
-                                malformed(format!("tag {tag} at offset {at}: {m}"))
-                            }
-                            other => other,
-                        })?;
-                    }
-                }
-            }
-        }
-    }
-
-    /// The value of the top frame if it is complete: a definite container
-    /// with all its elements, or an indefinite one followed by a break.
-    fn complete_top(&mut self, stack: &mut Vec<Frame>) -> R<Option<Value>> {
-        let done = match stack.last() {
-            Some(Frame::Array { left: Some(0), .. })
-            | Some(Frame::Map {
-                left: Some(0),
-                key: None,
-                ..
-            }) => true,
-            Some(Frame::Array { left: None, .. })
-            | Some(Frame::Map {
-                left: None,
-                key: None,
-                ..
-            }) => self.at_break()?,
-            _ => false,
-        };
-        if !done {
-            return Ok(None);
-        }
-        self.leave();
-        Ok(match stack.pop() {
-            Some(Frame::Array { items, .. }) => Some(Value::Vector(items)),
-            Some(Frame::Map { map, .. }) => Some(Value::Map(map)),
-            _ => None,
+    fn close_tag(&mut self, TagAt { tag, at }: TagAt, content: Value) -> R<Value> {
+        apply_tag(tag, content).map_err(|e| match e {
+            CodecError::Malformed(m) => malformed(format!("tag {tag} at offset {at}: {m}")),
+            other => other,
         })
-    }
-
-    /// Reads the head of the next item: a scalar comes back whole, a
-    /// container or tag is pushed onto `stack` (`None`).
-    fn read_item(&mut self, stack: &mut Vec<Frame>) -> R<Option<Value>> {
-        let at = self.pos;
-        let ib = self.byte()?;
-        let (major, info) = (ib >> 5, ib & 0x1f);
-        Ok(Some(match major {
-            0 => Value::integer(BigInt::from(self.arg(info)?)),
-            1 => Value::integer(-1 - BigInt::from(self.arg(info)?)),
-            2 => Value::Bytes(self.read_bytes(info)?),
-            3 => Value::String(self.read_text(info)?),
-            4 | 5 => {
-                let left = if info == 31 {
-                    None
-                } else {
-                    Some(self.arg(info)?)
-                };
-                self.enter()?;
-                stack.push(if major == 4 {
-                    let capacity = left.map_or(0, |n| {
-                        usize::try_from(n)
-                            .unwrap_or(usize::MAX)
-                            .min(self.remaining())
-                            .min(MAX_PREALLOC)
-                    });
-                    Frame::Array {
-                        items: Vec::with_capacity(capacity),
-                        left,
-                    }
-                } else {
-                    Frame::Map {
-                        map: Map::new(),
-                        key: None,
-                        left,
-                    }
-                });
-                return Ok(None);
-            }
-            6 => {
-                let tag = self.arg(info)?;
-                self.enter()?;
-                stack.push(Frame::Tag { tag, at });
-                return Ok(None);
-            }
-            _ => self.read_simple(info)?,
-        }))
     }
 
     /// A byte string; an indefinite one joins definite byte-string chunks.
     fn read_bytes(&mut self, info: u8) -> R<Vec<u8>> {
         if info != 31 {
-            let len = self.arg(info)?;
-            return Ok(self.take(len, "byte string")?.to_vec());
+            let len = self.r.cbor_arg(info)?;
+            return Ok(self.r.take(len, "byte string")?.to_vec());
         }
         let mut out = Vec::new();
-        while !self.at_break()? {
-            let ib = self.byte()?;
-            if ib >> 5 != 2 || ib & 0x1f == 31 {
-                return Err(malformed(format!(
-                    "indefinite-length byte string holds a chunk with head {ib:#04x}"
-                )));
-            }
-            let len = self.arg(ib & 0x1f)?;
-            out.extend_from_slice(self.take(len, "byte string chunk")?);
-        }
+        self.r.cbor_chunks(2, "byte string", |_, chunk| {
+            out.extend_from_slice(chunk);
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -414,84 +167,16 @@ impl<'a> Decoder<'a> {
     /// decoded on its own (as clj-cbor does).
     fn read_text(&mut self, info: u8) -> R<String> {
         if info != 31 {
-            let len = self.arg(info)?;
-            return Ok(String::from_utf8_lossy(self.take(len, "text string")?).into_owned());
+            let len = self.r.cbor_arg(info)?;
+            return Ok(String::from_utf8_lossy(self.r.take(len, "text string")?).into_owned());
         }
         let mut out = String::new();
-        while !self.at_break()? {
-            let ib = self.byte()?;
-            if ib >> 5 != 3 || ib & 0x1f == 31 {
-                return Err(malformed(format!(
-                    "indefinite-length text string holds a chunk with head {ib:#04x}"
-                )));
-            }
-            let len = self.arg(ib & 0x1f)?;
-            out.push_str(&String::from_utf8_lossy(
-                self.take(len, "text string chunk")?,
-            ));
-        }
+        self.r.cbor_chunks(3, "text string", |_, chunk| {
+            out.push_str(&String::from_utf8_lossy(chunk));
+            Ok(())
+        })?;
         Ok(out)
     }
-
-    fn read_simple(&mut self, info: u8) -> R<Value> {
-        Ok(match info {
-            20 => Value::Bool(false),
-            21 => Value::Bool(true),
-            22 => Value::Nil,
-            0..=19 | 23 => cbor_simple(info),
-            // clj-cbor takes any byte here, below 32 too.
-            24 => cbor_simple(self.byte()?),
-            25 => {
-                let b = self.take(2, "half float")?;
-                Value::Float(f16_to_f64(u16::from_be_bytes([b[0], b[1]])))
-            }
-            26 => {
-                let b = self.take(4, "single float")?;
-                let bits = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-                Value::Float(f64::from(f32::from_bits(bits)))
-            }
-            27 => {
-                let b = self.take(8, "double float")?;
-                let bits = b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x));
-                Value::Float(f64::from_bits(bits))
-            }
-            31 => {
-                return Err(malformed(format!(
-                    "break outside an indefinite-length item at offset {}",
-                    self.pos.saturating_sub(1)
-                )));
-            }
-            _ => {
-                return Err(malformed(format!(
-                    "reserved simple value head {info} at offset {}",
-                    self.pos.saturating_sub(1)
-                )));
-            }
-        })
-    }
-}
-
-/// An IEEE 754 half-precision float as a double (exact; clj-cbor's
-/// `float16/decode` gives the same `float`).
-fn f16_to_f64(half: u16) -> f64 {
-    let sign = u32::from(half & 0x8000) << 16;
-    let exp = u32::from((half >> 10) & 0x1f);
-    let mant = u32::from(half & 0x3ff);
-    let bits = match exp {
-        // NaN and infinities keep their mantissa bits.
-        31 => sign | 0x7f80_0000 | (mant << 13),
-        0 => {
-            // Zero or subnormal: mant × 2⁻²⁴, exact in an f32.
-            let magnitude = f32::from(half & 0x3ff) * f32::from_bits(0x3380_0000);
-            return if sign != 0 {
-                -f64::from(magnitude)
-            } else {
-                f64::from(magnitude)
-            };
-        }
-        _ => sign | ((exp + 112) << 23) | (mant << 13),
-    };
-    f64::from(f32::from_bits(bits))
 }
 
 /// The value of tag `tag` over its decoded content, as clj-cbor's read
@@ -647,30 +332,6 @@ fn digits(b: &[u8], at: usize, n: usize) -> Option<i64> {
     })
 }
 
-fn is_leap_year(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i128 {
-    let y = i128::from(if month <= 2 { year - 1 } else { year });
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i128::from((month + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i128::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// `YYYY-MM-DD` at the start of `b` as Java's `ISO_LOCAL_DATE` parses it
 /// strictly: four digits, or a sign and up to ten (`+` only beyond four),
 /// and a day that exists. Returns `(year, month, day)` and where it ends.
@@ -784,7 +445,7 @@ fn parse_instant(text: &str) -> Option<i64> {
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let days = days_from_civil(year, month, day) + extra_days;
+    let days = i128::from(days_from_civil(year, month, day)) + extra_days;
     let secs =
         days * 86_400 + i128::from(hour * 3600 + minute * 60 + second) - i128::from(offset_secs);
     i64::try_from(secs * 1000 + i128::from(nanos / 1_000_000)).ok()
@@ -793,25 +454,6 @@ fn parse_instant(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn half_floats() {
-        assert_eq!(f16_to_f64(0x3c00), 1.0);
-        assert_eq!(f16_to_f64(0xc000), -2.0);
-        assert_eq!(f16_to_f64(0x7bff), 65504.0);
-        assert_eq!(f16_to_f64(0x0001), 2f64.powi(-24));
-        assert_eq!(f16_to_f64(0x8000).to_bits(), (-0.0f64).to_bits());
-        assert_eq!(f16_to_f64(0x7c00), f64::INFINITY);
-        assert_eq!(f16_to_f64(0xfc00), f64::NEG_INFINITY);
-        assert!(f16_to_f64(0x7e00).is_nan());
-        for h in 0..=u16::MAX {
-            let v = f16_to_f64(h);
-            if v.is_finite() {
-                // Every finite half is an exact f32.
-                assert_eq!(f64::from(v as f32), v);
-            }
-        }
-    }
 
     #[test]
     fn instants_as_java_parses_them() {

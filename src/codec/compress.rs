@@ -4,6 +4,7 @@
 //! small hostile segment cannot make us allocate without bound.
 
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 use super::CodecError;
 
@@ -15,13 +16,21 @@ pub const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
 /// Magic number at the start of a zstd frame.
 pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
-fn read_capped(mut reader: impl Read, what: &str) -> Result<Vec<u8>, CodecError> {
+/// A decompressor's I/O error, kept as the source.
+fn failed(format: &'static str, source: std::io::Error) -> CodecError {
+    CodecError::Decompression {
+        format,
+        source: Arc::new(source),
+    }
+}
+
+fn read_capped(mut reader: impl Read, what: &'static str) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::new();
     let n = reader
         .by_ref()
         .take(MAX_SEGMENT_BYTES + 1)
         .read_to_end(&mut out)
-        .map_err(|e| CodecError::Malformed(format!("{what}: {e}")))?;
+        .map_err(|e| failed(what, e))?;
     if n as u64 > MAX_SEGMENT_BYTES {
         return Err(CodecError::Malformed(format!(
             "{what}: decompresses to more than {MAX_SEGMENT_BYTES} bytes"
@@ -41,8 +50,9 @@ pub fn lz4_compress(bytes: &[u8]) -> Vec<u8> {
 /// Decompresses an LZ4 frame.
 ///
 /// # Errors
-/// [`CodecError::Malformed`] for anything that is not a valid frame, or one
-/// that expands beyond [`MAX_SEGMENT_BYTES`].
+/// [`CodecError::Malformed`] for input without the LZ4 magic or that expands
+/// beyond [`MAX_SEGMENT_BYTES`], [`CodecError::Decompression`] (with the
+/// decoder's error as its source) for an invalid frame.
 pub fn lz4_decompress(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
     if !bytes.starts_with(&LZ4_MAGIC) {
         return Err(CodecError::Malformed("not an LZ4 frame (bad magic)".into()));
@@ -59,14 +69,14 @@ pub fn zstd_compress(bytes: &[u8]) -> Vec<u8> {
 /// size).
 ///
 /// # Errors
-/// [`CodecError::Malformed`] for anything that is not valid zstd, or one that
-/// expands beyond [`MAX_SEGMENT_BYTES`].
+/// [`CodecError::Malformed`] for input without the zstd magic or that expands
+/// beyond [`MAX_SEGMENT_BYTES`], [`CodecError::Decompression`] (with the
+/// decoder's error as its source) for invalid zstd.
 pub fn zstd_decompress(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
     if !bytes.starts_with(&ZSTD_MAGIC) {
         return Err(CodecError::Malformed("not a zstd frame (bad magic)".into()));
     }
-    let decoder = zstd::stream::read::Decoder::new(bytes)
-        .map_err(|e| CodecError::Malformed(format!("zstd: {e}")))?;
+    let decoder = zstd::stream::read::Decoder::new(bytes).map_err(|e| failed("zstd", e))?;
     read_capped(decoder, "zstd")
 }
 
@@ -98,6 +108,20 @@ mod tests {
         }
         assert!(lz4_decompress(&l[..l.len() / 2]).is_err());
         assert!(zstd_decompress(&z[..z.len() / 2]).is_err());
+        // The decoder's own error is kept as the source, with its text.
+        for e in [
+            lz4_decompress(&l[..l.len() / 2]).unwrap_err(),
+            zstd_decompress(&[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff]).unwrap_err(),
+        ] {
+            let source = std::error::Error::source(&e).expect("a source");
+            assert!(
+                source.downcast_ref::<Arc<std::io::Error>>().is_some(),
+                "{e:?}"
+            );
+            assert!(e.to_string().starts_with("malformed: "), "{e}");
+            assert!(e.to_string().ends_with(&source.to_string()), "{e}");
+            assert_eq!(e.clone(), e);
+        }
         assert!(lz4_decompress(b"nope").is_err());
         assert!(zstd_decompress(&[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff]).is_err());
     }

@@ -84,6 +84,7 @@ use std::collections::HashMap;
 use num_bigint::BigInt;
 
 use super::CodecError;
+use super::reader::{MAX_PREALLOC, Reader, malformed};
 use crate::value::{Keyword, MAX_DEPTH, Map, Set, Symbol, Value};
 
 /// How deeply [`decode`] lets Fressian objects nest: 1024 (twice
@@ -115,9 +116,6 @@ pub const MAX_EXPANSION: usize = 256 << 20;
 
 /// The per-input-byte part of the expansion budget (see [`MAX_EXPANSION`]).
 const EXPANSION_PER_INPUT_BYTE: usize = 128;
-
-/// The most elements reserved before they are read.
-const MAX_PREALLOC: usize = 16;
 
 /// Fressian's codes (`org.fressian.impl.Codes`).
 mod code {
@@ -248,8 +246,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
 /// ```
 pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), CodecError> {
     let mut decoder = Decoder {
-        buf: bytes,
-        pos: 0,
+        r: Reader::new(bytes),
         footer_base: 0,
         cache: Vec::new(),
         structs: Vec::new(),
@@ -259,7 +256,7 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), CodecError> {
         budget: MAX_EXPANSION.saturating_add(bytes.len().saturating_mul(EXPANSION_PER_INPUT_BYTE)),
     };
     let value = decoder.read_value()?;
-    Ok((value, decoder.pos))
+    Ok((value, decoder.r.pos()))
 }
 
 // ---------------------------------------------------------------------------
@@ -605,10 +602,6 @@ fn as_bigint(v: &Value) -> Option<BigInt> {
 
 type R<T> = Result<T, CodecError>;
 
-fn malformed(msg: impl Into<String>) -> CodecError {
-    CodecError::Malformed(msg.into())
-}
-
 /// Roughly what one value costs in memory, without its children.
 const VALUE_COST: usize = std::mem::size_of::<Value>();
 
@@ -681,8 +674,7 @@ enum Step {
 }
 
 struct Decoder<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    r: Reader<'a>,
     /// Where the bytes a footer counts begin.
     footer_base: usize,
     /// The priority cache; `None` while its value is being read.
@@ -699,46 +691,9 @@ struct Decoder<'a> {
 }
 
 impl<'a> Decoder<'a> {
-    fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
-    }
-
-    fn truncated(&self, what: &str) -> CodecError {
-        CodecError::Truncated(format!(
-            "{what} at offset {} of {}",
-            self.pos,
-            self.buf.len()
-        ))
-    }
-
-    fn byte(&mut self) -> R<u8> {
-        let b = *self
-            .buf
-            .get(self.pos)
-            .ok_or_else(|| self.truncated("input ends"))?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    /// The next `len` bytes, checked against what is left.
-    fn take(&mut self, len: usize, what: &str) -> R<&'a [u8]> {
-        let left = self.remaining();
-        if len > left {
-            return Err(CodecError::Truncated(format!(
-                "{what} of {len} bytes at offset {}, only {left} left",
-                self.pos
-            )));
-        }
-        let start = self.pos;
-        self.pos += len;
-        self.buf
-            .get(start..start + len)
-            .ok_or_else(|| self.truncated(what))
-    }
-
-    fn uint(&mut self, width: usize) -> R<i64> {
-        let bytes = self.take(width, "integer")?;
-        Ok(bytes.iter().fold(0i64, |acc, &b| (acc << 8) | i64::from(b)))
+    /// A big-endian integer of `width` bytes (two's complement for 8).
+    fn uint(&mut self, width: u64) -> R<i64> {
+        Ok(self.r.uint(width, "integer")? as i64)
     }
 
     /// The integer of an integer code `c` (its further bytes are read), or
@@ -762,8 +717,8 @@ impl<'a> Decoder<'a> {
     /// A length, count or index: an integer code from 0 to `i32::MAX`
     /// (Java's `readInt32`).
     fn count(&mut self, what: &str) -> R<usize> {
-        let at = self.pos;
-        let c = self.byte()?;
+        let at = self.r.pos();
+        let c = self.r.byte()?;
         let n = self.int_of(c)?.ok_or_else(|| {
             malformed(format!(
                 "{what} at offset {at} must be an integer, not code {c:#04x}"
@@ -778,11 +733,11 @@ impl<'a> Decoder<'a> {
     /// A count of objects still to read: each takes at least one byte.
     fn element_count(&mut self, what: &str) -> R<usize> {
         let n = self.count(what)?;
-        if n > self.remaining() {
+        if n > self.r.remaining() {
             return Err(CodecError::Truncated(format!(
                 "{what} {n} at offset {}, only {} bytes left",
-                self.pos,
-                self.remaining()
+                self.r.pos(),
+                self.r.remaining()
             )));
         }
         Ok(n)
@@ -876,14 +831,11 @@ impl<'a> Decoder<'a> {
             Some(Frame { left: Some(n), .. }) => *n == 0,
             Some(Frame {
                 left: None, open, ..
-            }) => match self.buf.get(self.pos) {
-                Some(&code::END_COLLECTION) => {
-                    self.pos += 1;
-                    true
-                }
+            }) => match self.r.peek() {
+                Some(code::END_COLLECTION) => self.r.eat(code::END_COLLECTION),
                 Some(_) => false,
                 None if *open => true,
-                None => return Err(self.truncated("closed list not ended")),
+                None => return Err(self.r.truncated("closed list not ended")),
             },
         };
         if !done {
@@ -899,8 +851,8 @@ impl<'a> Decoder<'a> {
     /// collection, struct or cache entry is pushed onto `stack` (`None`, as
     /// for codes that are no object, like `RESET_CACHES`).
     fn read_item(&mut self, stack: &mut Vec<Frame>) -> R<Option<(Value, usize)>> {
-        let at = self.pos;
-        let c = self.byte()?;
+        let at = self.r.pos();
+        let c = self.r.byte()?;
         if let Some(i) = self.int_of(c)? {
             self.produce(VALUE_COST);
             return Ok(Some((Value::Int(i), 0)));
@@ -967,11 +919,11 @@ impl<'a> Decoder<'a> {
             code::OBJECT_ARRAY => return self.begin("Object[]", stack),
             code::BYTES_PACKED_LENGTH_START..code::BYTES_PACKED_LENGTH_END => {
                 let len = usize::from(c - code::BYTES_PACKED_LENGTH_START);
-                Value::Bytes(self.take(len, "bytes")?.to_vec())
+                Value::Bytes(self.r.take(len as u64, "bytes")?.to_vec())
             }
             code::BYTES => {
                 let len = self.count("byte count")?;
-                Value::Bytes(self.take(len, "bytes")?.to_vec())
+                Value::Bytes(self.r.take(len as u64, "bytes")?.to_vec())
             }
             code::BYTES_CHUNK => Value::Bytes(self.chunked_bytes()?),
             code::STRING_PACKED_LENGTH_START..code::STRING_PACKED_LENGTH_END => {
@@ -1030,7 +982,7 @@ impl<'a> Decoder<'a> {
     /// the last footer (or the start), a checksum (not checked, as konserve's
     /// reader does not); the caches start afresh.
     fn footer(&mut self, at: usize) -> R<()> {
-        let magic = self.take(3, "footer magic")?;
+        let magic = self.r.take(3, "footer magic")?;
         if magic != [code::FOOTER; 3] {
             return Err(malformed(format!("invalid footer magic at offset {at}")));
         }
@@ -1041,8 +993,8 @@ impl<'a> Decoder<'a> {
                 "footer at offset {at} gives length {length}, not {expected}"
             )));
         }
-        self.take(4, "footer checksum")?;
-        self.footer_base = self.pos;
+        self.r.take(4, "footer checksum")?;
+        self.footer_base = self.r.pos();
         self.reset_caches();
         Ok(())
     }
@@ -1130,11 +1082,11 @@ impl<'a> Decoder<'a> {
             "boolean[]" => (Kind::Array("boolean[]"), self.element_count("array size")?),
             "Object[]" => (Kind::Array("Object[]"), self.element_count("array size")?),
             _ => {
-                if fields > self.remaining() {
+                if fields > self.r.remaining() {
                     return Err(CodecError::Truncated(format!(
                         "struct {tag:?} of {fields} fields at offset {}, only {} bytes left",
-                        self.pos,
-                        self.remaining()
+                        self.r.pos(),
+                        self.r.remaining()
                     )));
                 }
                 (Kind::Unknown(tag), fields)
@@ -1147,13 +1099,13 @@ impl<'a> Decoder<'a> {
         let mut out = Vec::new();
         loop {
             let len = self.count("byte chunk length")?;
-            out.extend_from_slice(self.take(len, "byte chunk")?);
-            let at = self.pos;
-            match self.byte()? {
+            out.extend_from_slice(self.r.take(len as u64, "byte chunk")?);
+            let at = self.r.pos();
+            match self.r.byte()? {
                 code::BYTES_CHUNK => continue,
                 code::BYTES => {
                     let len = self.count("byte count")?;
-                    out.extend_from_slice(self.take(len, "bytes")?);
+                    out.extend_from_slice(self.r.take(len as u64, "bytes")?);
                     return Ok(out);
                 }
                 c => {
@@ -1167,8 +1119,8 @@ impl<'a> Decoder<'a> {
 
     /// A string of `len` bytes.
     fn string(&mut self, len: usize) -> R<String> {
-        let at = self.pos;
-        let bytes = self.take(len, "string")?;
+        let at = self.r.pos();
+        let bytes = self.r.take(len as u64, "string")?;
         // Valid UTF-8 without four-byte sequences is exactly what Java
         // decodes the same way.
         if !bytes.iter().any(|&b| b >= 0xf0)
@@ -1183,27 +1135,27 @@ impl<'a> Decoder<'a> {
 
     /// A chunked string: `STRING_CHUNK`s up to a final string code.
     fn chunked_string(&mut self) -> R<String> {
-        let start = self.pos;
+        let start = self.r.pos();
         let mut units = Vec::new();
         let mut len = self.count("string chunk length")?;
         loop {
-            let at = self.pos;
-            let bytes = self.take(len, "string chunk")?;
+            let at = self.r.pos();
+            let bytes = self.r.take(len as u64, "string chunk")?;
             java_utf16(bytes, at, &mut units)?;
-            let at = self.pos;
-            let c = self.byte()?;
+            let at = self.r.pos();
+            let c = self.r.byte()?;
             match c {
                 code::STRING_CHUNK => len = self.count("string chunk length")?,
                 code::STRING => {
                     len = self.count("string length")?;
-                    let at = self.pos;
-                    java_utf16(self.take(len, "string")?, at, &mut units)?;
+                    let at = self.r.pos();
+                    java_utf16(self.r.take(len as u64, "string")?, at, &mut units)?;
                     break;
                 }
                 code::STRING_PACKED_LENGTH_START..code::STRING_PACKED_LENGTH_END => {
                     len = usize::from(c - code::STRING_PACKED_LENGTH_START);
-                    let at = self.pos;
-                    java_utf16(self.take(len, "string")?, at, &mut units)?;
+                    let at = self.r.pos();
+                    java_utf16(self.r.take(len as u64, "string")?, at, &mut units)?;
                     break;
                 }
                 _ => {

@@ -14,12 +14,16 @@
 //! Pure code: bytes in, values out. Every decoder treats its input as hostile
 //! and answers with a [`CodecError`], never a panic.
 
+use std::sync::Arc;
+
 pub mod aes;
 pub mod blob;
 pub mod boring;
+mod cbor;
 pub mod clj_cbor;
 pub mod compress;
 pub mod fressian;
+mod reader;
 
 /// Size of the blob header in bytes.
 pub const HEADER_LEN: usize = 20;
@@ -39,7 +43,13 @@ pub const COMPRESSOR_NONE: u8 = 0;
 pub const ENCRYPTOR_NONE: u8 = 0;
 
 /// Why bytes could not be decoded.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+///
+/// Where an underlying error exists (a decompressor's I/O error, the AES
+/// padding check), it is kept as the [`source`](std::error::Error::source);
+/// sources are shared ([`Arc`]) so that the error stays [`Clone`], and two
+/// errors compare equal when their variants, texts and (for I/O errors) kinds
+/// and texts agree.
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CodecError {
     /// The input ended early.
@@ -51,9 +61,23 @@ pub enum CodecError {
     /// Nesting deeper than the decoder allows.
     #[error("nested deeper than {0} levels")]
     TooDeep(usize),
-    /// An encrypted segment does not decrypt (wrong key, or corrupt data).
+    /// A compressed segment does not decompress: its decoder failed with
+    /// `source`.
+    #[error("malformed: {format}: {source}")]
+    Decompression {
+        /// `LZ4` or `zstd`.
+        format: &'static str,
+        /// The decompressor's error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// An encrypted segment has no AES shape (too short, not whole blocks).
     #[error("cannot decrypt: {0}")]
     Decryption(String),
+    /// An encrypted segment does not decrypt with this key (wrong key, or
+    /// corrupt data): its padding is invalid.
+    #[error("cannot decrypt: wrong key or corrupt data (bad padding)")]
+    BadPadding(#[source] cbc::cipher::block_padding::Error),
     /// An encrypted blob was read without a key.
     #[error("the blob is encrypted (encryptor id {0}) and no key is configured")]
     MissingKey(u8),
@@ -66,6 +90,36 @@ pub enum CodecError {
         id: u8,
     },
 }
+
+impl PartialEq for CodecError {
+    fn eq(&self, other: &CodecError) -> bool {
+        use CodecError::*;
+        match (self, other) {
+            (Truncated(a), Truncated(b))
+            | (Malformed(a), Malformed(b))
+            | (Decryption(a), Decryption(b)) => a == b,
+            (TooDeep(a), TooDeep(b)) => a == b,
+            (
+                Decompression {
+                    format: a,
+                    source: x,
+                },
+                Decompression {
+                    format: b,
+                    source: y,
+                },
+            ) => a == b && x.kind() == y.kind() && x.to_string() == y.to_string(),
+            (BadPadding(_), BadPadding(_)) => true,
+            (MissingKey(a), MissingKey(b)) => a == b,
+            (UnsupportedFormat { what: a, id: x }, UnsupportedFormat { what: b, id: y }) => {
+                a == b && x == y
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for CodecError {}
 
 /// The decoded 20-byte header of a blob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

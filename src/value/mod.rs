@@ -36,6 +36,12 @@
 //! | `#{…}` | `Set` | `#{1 2 3}` |
 //! | `#my/tag value` (any other tag) | `Tagged` | `#my/tag value` |
 //!
+//! `#inst` text is in the calendar Clojure prints and reads it in
+//! (`java.util.Date`, `GregorianCalendar`): Julian before 1582-10-15, so
+//! `Inst(-12219292800001)` prints as `#inst "1582-10-04T23:59:59.999-00:00"`.
+//! Years before AD 1 print signed and astronomical (1 BC is `0000`), where
+//! Java would drop the era.
+//!
 //! Ratios (`1/2`) and decimals (`1.5M`) are rejected with a typed error.
 //! Nesting deeper than [`MAX_DEPTH`] is rejected too; the reader does not
 //! recurse, so hostile input cannot overflow the stack.
@@ -96,6 +102,7 @@ use std::hash::{Hash, Hasher};
 use num_bigint::BigInt;
 use num_bigint::Sign;
 
+pub(crate) mod calendar;
 mod de;
 mod parse;
 mod print;

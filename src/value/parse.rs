@@ -6,7 +6,7 @@ use std::str::FromStr;
 use base64::Engine as _;
 use num_bigint::BigInt;
 
-use super::print::days_from_civil;
+use super::calendar::{days_from_java_date, java_days_in_month};
 use super::{Keyword, Map, Set, Symbol, Value};
 
 /// Deepest nesting of collections, tagged literals and `#_` discards the
@@ -804,24 +804,13 @@ fn is_float_syntax(s: &str) -> bool {
     i == b.len()
 }
 
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ => {
-            if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
-                29
-            } else {
-                28
-            }
-        }
-    }
-}
-
 /// Parses the text of an `#inst` (RFC 3339 as Clojure's reader accepts it:
 /// `yyyy[-MM[-dd[THH[:mm[:ss[.fff…]]]]]][Z|±hh:mm]`) into UTC epoch millis.
 /// Also accepts a sign and more than four year digits (which this crate prints
-/// for years outside 0..=9999).
+/// for years outside 0..=9999). Dates before 1582-10-15 are Julian, as in
+/// Clojure's reader (`GregorianCalendar`), and the days that exist only
+/// there (`1500-02-29`, which `java.util.Date` prints but Clojure's reader
+/// refuses) are read too; the offset applies after the date is placed.
 pub(crate) fn parse_inst(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let mut i = 0;
@@ -912,14 +901,14 @@ pub(crate) fn parse_inst(s: &str) -> Option<i64> {
     let max_sec = if mi == 59 { 60 } else { 59 };
     if !(1..=12).contains(&mo)
         || d < 1
-        || d > days_in_month(year, mo)
+        || i64::from(d) > java_days_in_month(year, i64::from(mo))
         || h > 23
         || mi > 59
         || sec > max_sec
     {
         return None;
     }
-    let days = days_from_civil(year, mo, d);
+    let days = days_from_java_date(year, i64::from(mo), i64::from(d));
     let ms_of_day = i128::from(((h * 60 + mi) * 60 + sec) * 1000 + ms);
     let total = i128::from(days) * 86_400_000 + ms_of_day - i128::from(offset_min) * 60_000;
     i64::try_from(total).ok()

@@ -5,6 +5,7 @@ use std::fmt::{self, Write};
 use base64::Engine as _;
 
 use super::Value;
+use super::calendar::{MS_PER_DAY, java_date_from_days};
 
 /// A small fixed-capacity text buffer (no allocation) for number formatting.
 pub(crate) struct StackBuf<const N: usize> {
@@ -118,41 +119,20 @@ pub(crate) fn write_java_double<W: Write>(x: f64, w: &mut W) -> fmt::Result {
     }
 }
 
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// (year, month, day), proleptic Gregorian → days since 1970-01-01.
-/// Callers keep `y` within ±10^12 so nothing overflows.
-pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Writes the text of an `#inst` (without tag and quotes) as Clojure prints a
-/// `java.util.Date`: `2024-01-02T03:04:05.678-00:00`. Years outside 0..=9999
-/// print with more digits or a minus sign (Java prints BC dates differently,
-/// and uses the Julian calendar before 1582; this is proleptic Gregorian).
+/// `java.util.Date`: `2024-01-02T03:04:05.678-00:00`, in the calendar
+/// `GregorianCalendar` uses (Julian before 1582-10-15, so the day before
+/// `1582-10-15` prints as `1582-10-04`). Years from 10000 on print with more
+/// digits, as Java does.
+///
+/// The one difference from Clojure is before year 1: Java prints the year
+/// of the era without the era (1 BC as `0001`, which reads back as AD 1);
+/// this prints the astronomical year, signed (1 BC as `0000`, 2 BC as
+/// `-0001`), so that the text reads back as the same instant.
 pub(crate) fn write_inst_text<W: Write>(ms: i64, w: &mut W) -> fmt::Result {
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let (y, mo, d) = civil_from_days(days);
+    let days = ms.div_euclid(MS_PER_DAY);
+    let rem = ms.rem_euclid(MS_PER_DAY);
+    let (y, mo, d) = java_date_from_days(days);
     if y < 0 {
         write!(w, "-{:04}", y.unsigned_abs())?;
     } else {
@@ -320,25 +300,6 @@ mod tests {
         for (x, want) in cases {
             assert_eq!(jd(*x), *want, "{x:e}");
         }
-    }
-
-    #[test]
-    fn civil_round_trip() {
-        for days in [
-            -800_000i64,
-            -719_468,
-            -1,
-            0,
-            1,
-            19_724,
-            2_932_896,
-            10_000_000,
-        ] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_724), (2024, 1, 2));
     }
 
     #[test]

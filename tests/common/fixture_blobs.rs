@@ -71,6 +71,16 @@ impl Blob {
         self.field("type") == ":binary"
     }
 
+    /// Its serialized segments, named by the key: the metadata, and the
+    /// value unless it is binary (stored raw).
+    pub fn serialized_segments(&self) -> Vec<(String, Vec<u8>)> {
+        let mut segments = vec![(self.key().to_owned(), self.meta.clone())];
+        if !self.is_binary() {
+            segments.push((self.key().to_owned(), self.value.clone()));
+        }
+        segments
+    }
+
     /// Asserts that a binary entry's value segment is its raw bytes, and
     /// that they hash (hasch) to the manifest's value UUID.
     pub fn assert_raw_binary(&self) {
@@ -82,6 +92,32 @@ impl Blob {
             self.key()
         );
     }
+}
+
+/// Does `v` contain a map or set with more than one entry (whose order on
+/// the wire is Clojure's hash or insertion order, not ours)?
+pub fn order_sensitive(v: &Value) -> bool {
+    match v {
+        Value::Map(m) => {
+            m.len() > 1
+                || m.iter()
+                    .any(|(k, v)| order_sensitive(k) || order_sensitive(v))
+        }
+        Value::Set(s) => s.len() > 1 || s.iter().any(order_sensitive),
+        Value::Vector(items) | Value::List(items) => items.iter().any(order_sensitive),
+        Value::Tagged(_, inner) => order_sensitive(inner),
+        _ => false,
+    }
+}
+
+/// The segments of `blobs` (metadata and value, binary ones too) shorter
+/// than `limit` bytes: the material the never-panic tests mutate.
+pub fn segments_below(blobs: Vec<Blob>, limit: usize) -> Vec<Vec<u8>> {
+    blobs
+        .into_iter()
+        .flat_map(|b| [b.meta, b.value])
+        .filter(|s| s.len() < limit)
+        .collect()
 }
 
 /// Blob `name` of store `combination`, checked to be written with
