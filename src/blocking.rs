@@ -3,7 +3,7 @@
 //!
 //! The engine (`src/engine/`) is written once, in async style, and compiled
 //! here with `maybe_async::must_be_sync`, which strips `async` and `.await`;
-//! [`crate::nonblocking`] compiles the same files as async code. What differs
+//! `konserve_s3::nonblocking` compiles the same files as async code. What differs
 //! between the modes (transport, byte streams, locks, bounded parallelism)
 //! lives in `src/mode/blocking/`.
 //!

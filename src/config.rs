@@ -32,7 +32,6 @@
 //! Path-style addressing is on by default for IP-address and `localhost`
 //! endpoints and for bucket names with dots, off otherwise.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -41,71 +40,10 @@ use serde_json::{Map, Value as Json};
 use url::Url;
 use uuid::Uuid;
 
+pub use crate::codec::blob::{Compressor, Encoding, Encryptor, Serializer};
+pub use crate::credentials::{Credentials, Secret};
 use crate::error::{Error, Result};
-use crate::s3::retry::RetryPolicy;
-
-/// A secret string: never shown by `Debug`, and without `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-
-    /// The secret itself; keep it out of logs.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(REDACTED)")
-    }
-}
-
-/// Static credentials: access key id, secret, optional session token.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// The access key id (not secret; shown in `Debug`).
-    pub access_key: String,
-    /// The secret access key.
-    pub secret: Secret,
-    /// An STS session token, for temporary credentials.
-    pub session_token: Option<Secret>,
-}
-
-impl Credentials {
-    /// Credentials from an access key id and a secret.
-    pub fn new(access_key: impl Into<String>, secret: impl Into<String>) -> Self {
-        Credentials {
-            access_key: access_key.into(),
-            secret: Secret::new(secret),
-            session_token: None,
-        }
-    }
-
-    /// Adds an STS session token.
-    pub fn with_session_token(mut self, token: impl Into<String>) -> Self {
-        self.session_token = Some(Secret::new(token));
-        self
-    }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key", &self.access_key)
-            .field("secret", &self.secret)
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "REDACTED"),
-            )
-            .finish()
-    }
-}
+pub use crate::retry::RetryPolicy;
 
 /// Whether the provider's conditional writes (`If-Match`, `If-None-Match`)
 /// are used and trusted.
@@ -130,7 +68,7 @@ pub struct StoreOptions {
     /// konserve's `:encoding`: serializer, compressor and encryptor of new
     /// blobs (and the AES key for reading encrypted ones). Default: boring
     /// (CBOR), no compression, no encryption.
-    pub encoding: crate::codec::blob::Encoding,
+    pub encoding: Encoding,
     /// konserve's `optimistic-locking-retries`: 0 (default) is off; with n > 0
     /// every read-modify-write writes conditionally (`If-Match` on the ETag it
     /// read, `If-None-Match: *` for a new key) and, on a conflict, re-reads
@@ -142,14 +80,14 @@ pub struct StoreOptions {
     /// milliseconds (full jitter, doubling). Default 10.
     #[serde(
         rename = "optimistic-locking-backoff-ms",
-        with = "crate::s3::retry::millis"
+        with = "crate::retry::millis"
     )]
     pub locking_backoff: Duration,
     /// Largest backoff ceiling between optimistic-locking retries, in
     /// milliseconds. Default 1000.
     #[serde(
         rename = "optimistic-locking-max-backoff-ms",
-        with = "crate::s3::retry::millis"
+        with = "crate::retry::millis"
     )]
     pub locking_max_backoff: Duration,
     /// How many metadata reads `Store::keys` keeps in flight.
@@ -164,7 +102,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
-            encoding: crate::codec::blob::Encoding::default(),
+            encoding: Encoding::default(),
             optimistic_locking_retries: 0,
             conditional_writes: ConditionalWrites::Auto,
             locking_backoff: Duration::from_millis(10),
@@ -186,14 +124,14 @@ impl StoreOptions {
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct HttpOptions {
     /// Time to establish a connection. Default 5 s.
-    #[serde(rename = "connect-timeout-ms", with = "crate::s3::retry::millis")]
+    #[serde(rename = "connect-timeout-ms", with = "crate::retry::millis")]
     pub connect_timeout: Duration,
     /// Time from sending a request to receiving the answer's head. Default 30 s.
-    #[serde(rename = "response-timeout-ms", with = "crate::s3::retry::millis")]
+    #[serde(rename = "response-timeout-ms", with = "crate::retry::millis")]
     pub response_timeout: Duration,
     /// Longest stall of a single read or write of a body, so large streamed
     /// bodies have no overall limit but a dead peer is noticed. Default 30 s.
-    #[serde(rename = "io-timeout-ms", with = "crate::s3::retry::millis")]
+    #[serde(rename = "io-timeout-ms", with = "crate::retry::millis")]
     pub io_timeout: Duration,
     /// Idle connections kept per host; size it to the store's parallelism.
     /// Default 64.

@@ -1,14 +1,16 @@
 //! The crate's one error type.
 //!
 //! Every S3 response that is not a success is classified exactly once (in
-//! [`crate::s3::classify`]) into an [`Error`] variant. Each S3 variant carries an
+//! `s3::classify`) into an [`Error`] variant. Each S3 variant carries an
 //! [`ErrorContext`]: the action, bucket, object key, HTTP status, the S3 error
 //! code and message, the request id and the number of attempts made. Secrets and
 //! presigned URLs never appear in an error: the context holds no URL at all.
 
 use std::fmt;
 
-use crate::s3::Action;
+use crate::action::Action;
+pub use crate::codec::CodecError;
+pub use crate::path::PathError;
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -184,13 +186,13 @@ pub enum Error {
     Io(#[from] std::io::Error),
     /// A stored blob cannot be decoded: truncated, malformed, or written with
     /// a serializer, compressor or encryptor id this build does not support
-    /// (the [`CodecError`](crate::codec::CodecError) names it).
+    /// (the [`CodecError`] names it).
     #[error("cannot decode blob {blob}: {source}")]
     Blob {
         /// The blob's name in its store (`<uuid>.ksv`).
         blob: String,
         /// What is wrong.
-        source: crate::codec::CodecError,
+        source: CodecError,
     },
     /// `create_store` found the store already there.
     #[error("store {id} already exists in bucket {bucket}")]
@@ -233,7 +235,7 @@ pub enum Error {
     },
     /// A path cannot be followed into the stored value.
     #[error(transparent)]
-    Path(#[from] crate::path::PathError),
+    Path(#[from] PathError),
     /// A value does not convert to or from the Rust type asked for.
     #[error("value conversion: {0}")]
     Value(#[from] crate::value::ValueError),

@@ -26,7 +26,8 @@ pub const MARKER_BODY: &[u8] = b"konserve";
 /// The blob name of a top-level key: `<hasch uuid>.ksv`.
 ///
 /// ```
-/// use konserve_s3::{layout::blob_name, value::Value};
+/// use konserve_s3::internals::layout::blob_name;
+/// use konserve_s3::value::Value;
 /// assert_eq!(blob_name(&Value::from("bar")), "2c8e57a6-ed4e-5746-9f7e-af7ff2ac25c5.ksv");
 /// ```
 pub fn blob_name(key: &Value) -> String {

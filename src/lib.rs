@@ -2,28 +2,47 @@
 //! stores, with the API and on-bucket format of Clojure's konserve and
 //! konserve-s3.
 //!
+//! # The public API
+//!
+//! | module | what for |
+//! | --- | --- |
+//! | [`blocking`] | konserve's API: `Store`, the `Backing` trait and its S3, file and memory backings, the store lifecycle (`create_store`, `connect_store`, …), the raw [`S3Client`]; HTTP on ureq, no async runtime (feature `blocking`, default) |
+//! | `nonblocking` | the same, as `async fn`s on reqwest and tokio; every future is `Send` (feature `async`) |
+//! | [`config`] | [`config::S3Config`] (builder, JSON form, environment), store options, the encodings, credentials, retry policy |
+//! | [`error`] | the one [`Error`] type, its [`ErrorContext`], and the codec and path errors it carries |
+//! | [`value`], [`hasch`] | konserve's EDN data model and its key hashing |
+//! | [`s3`] | what the raw S3 client takes and gives: actions, byte ranges, listings, statistics |
+//! | [`Conditions`] | conditional writes (`If-Match`, `If-None-Match`), as every backing honours them |
+//!
 //! # Layers
 //!
-//! | module | does | I/O |
+//! Top to bottom on a write; pure code apart from I/O (see
+//! `docs/architecture.md`):
+//!
+//! | layer | folder | I/O |
 //! | --- | --- | --- |
-//! | [`blocking`] | [`S3Client`], `Store`, the store lifecycle: S3 requests with retries, statistics, tracing; konserve's API | yes (ureq) |
-//! | `nonblocking` | the same, async (feature `async`) | yes (reqwest) |
-//! | [`s3`] | presigning ([`s3::S3Request`], [`s3::Signer`]), classification of answers, retry policy, redaction, statistics | no |
-//! | [`config`] | [`config::S3Config`]: builder, JSON form, environment resolution | no |
-//! | [`error`] | the one [`Error`] type | no |
-//! | [`hasch`], [`value`] | konserve's EDN data model and key hashing | no |
+//! | engine: konserve's semantics, locking, lifecycle, the backings, the S3 client's retries | `src/engine/`, compiled once per mode by `src/blocking.rs` and `src/nonblocking.rs` | yes |
+//! | mode: transport, streams, locks, bounded parallelism | `src/mode/blocking/`, `src/mode/nonblocking/` | yes |
+//! | S3 protocol: presigning, classification, redaction, statistics | `src/s3/` | no |
+//! | codec: blob header, boring CBOR, Fressian, clj-cbor, LZ4, zstd, AES | `src/codec/` | no |
+//! | konserve's layout, metadata, paths; values and hashing | `src/layout.rs`, `src/meta.rs`, `src/path.rs`, `src/value/`, `src/hasch.rs` | no |
+//! | base types: config, credentials, conditions, retry policy, actions, errors | `src/config.rs`, `src/credentials.rs`, `src/conditions.rs`, `src/retry.rs`, `src/action.rs`, `src/error.rs` | no |
 //!
 //! # Features
 //!
-//! - `blocking` (default): the blocking API on ureq ([`blocking`], also at
-//!   the crate root); no async runtime in the dependency tree.
+//! - `blocking` (default): the blocking API on ureq ([`blocking`], its
+//!   [`S3Client`] also at the crate root); no async runtime in the dependency
+//!   tree.
 //! - `async`: the same API, async, on reqwest and tokio (`nonblocking`);
 //!   every future is `Send`. The features are additive.
+//! - `conformance`: konserve's compliance suite for your own `Backing`
+//!   (`blocking::conformance`, `nonblocking::conformance`,
+//!   `conformance_tests!`).
 //!
 //! # Example
 //!
 //! ```no_run
-//! use konserve_s3::{S3Client, config::S3Config, s3::Conditions};
+//! use konserve_s3::{Conditions, S3Client, config::S3Config};
 //!
 //! let config = S3Config::builder()
 //!     .bucket("my-bucket")
@@ -40,30 +59,88 @@
 #![warn(missing_docs)]
 // The engine is included once per mode on purpose (see `blocking.rs`).
 #![allow(clippy::duplicate_mod)]
+// Built with neither mode, the crate is its pure layers alone (values, key
+// hashing, config): the S3 protocol layer below the engine is compiled but
+// has no caller.
+#![cfg_attr(
+    not(any(feature = "blocking", feature = "async")),
+    allow(dead_code, unused_imports)
+)]
 
-pub mod codec;
+mod action;
+mod conditions;
 pub mod config;
+mod credentials;
 pub mod error;
 pub mod hasch;
-pub mod layout;
-pub mod meta;
-pub mod path;
+mod retry;
 pub mod s3;
 pub mod value;
-
-pub use error::{Error, ErrorContext, Result};
-#[cfg(any(feature = "blocking", feature = "async"))]
-mod http;
-#[cfg(any(feature = "blocking", feature = "async"))]
-mod mode;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
 #[cfg(feature = "async")]
 pub mod nonblocking;
 
+// Below the public API: blob encoding, konserve's object names and metadata,
+// paths into values (see `internals`).
+mod codec;
+mod layout;
+mod meta;
+mod path;
+
+/// Unstable internals for this crate's own tests, fuzzers and benchmark
+/// (feature `internals`): no stability promise, not for users.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    /// The blob codecs.
+    pub mod codec {
+        pub use crate::codec::*;
+    }
+    /// konserve's object names.
+    pub mod layout {
+        pub use crate::layout::*;
+    }
+    /// konserve's metadata.
+    pub mod meta {
+        pub use crate::meta::*;
+    }
+    /// Paths into values.
+    pub mod path {
+        pub use crate::path::*;
+    }
+    /// The S3 layer's insides.
+    pub mod s3 {
+        /// Presigned requests.
+        pub mod request {
+            pub use crate::conditions::md5_etag;
+            pub use crate::s3::request::*;
+        }
+        /// Classification of answers.
+        pub mod classify {
+            pub use crate::s3::classify::*;
+        }
+        /// Object-key validation.
+        pub mod object_key {
+            pub use crate::s3::object_key::*;
+        }
+        /// Redaction.
+        pub mod redact {
+            pub use crate::s3::redact::*;
+        }
+    }
+}
+
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod http;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod mode;
+
 #[cfg(feature = "blocking")]
 pub use blocking::S3Client;
+pub use conditions::Conditions;
+pub use error::{Error, ErrorContext, Result};
 
 /// One `#[test]` per conformance property and mode, each on a fresh store
 /// (feature `conformance`).

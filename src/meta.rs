@@ -85,11 +85,6 @@ pub fn updated(key: &Value, blob_type: BlobType, old: Option<Value>) -> Value {
     }
 }
 
-/// The `:key` of a metadata map.
-pub fn key_of(meta: &Value) -> Option<&Value> {
-    meta.get(&Value::keyword("key"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,7 +96,7 @@ mod tests {
             (Value::keyword("key"), Value::from("ignored")),
         ]);
         let m = fresh(&Value::keyword("k"), BlobType::Edn, Some(&extra));
-        assert_eq!(key_of(&m), Some(&Value::keyword("k")));
+        assert_eq!(m.get(&Value::keyword("key")), Some(&Value::keyword("k")));
         assert_eq!(
             m.get(&Value::keyword("immutable?")),
             Some(&Value::from(true))

@@ -1,5 +1,5 @@
 //! The async API (feature `async`): the same operations as
-//! [`crate::blocking`], as `async fn`s on reqwest and tokio. Every future is
+//! `konserve_s3::blocking`, as `async fn`s on reqwest and tokio. Every future is
 //! `Send`, so it runs on a multi-threaded runtime and in `tokio::spawn`.
 //!
 //! The engine (`src/engine/`) is compiled here with

@@ -24,7 +24,8 @@ fn path_text(path: &[Value]) -> String {
 /// is missing) and returns its replacement. An empty path replaces `value`.
 ///
 /// ```
-/// use konserve_s3::{path::update_in, value::Value};
+/// use konserve_s3::internals::path::update_in;
+/// use konserve_s3::value::Value;
 /// let v: Value = "{:a {:b 1}}".parse().unwrap();
 /// let k = |s: &str| Value::keyword(s);
 /// let out = update_in(v, &[k("a"), k("b")], &mut |old| {

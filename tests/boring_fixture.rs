@@ -1,12 +1,12 @@
 //! konserve's serializer 3 (boring CBOR) against the blobs Clojure wrote
 //! (`tests/fixtures/konserve-clj/boring-none-none`), plus round trips and
-//! hostile input for `konserve_s3::codec::boring`.
+//! hostile input for `konserve_s3::internals::codec::boring`.
 
-use konserve_s3::codec::boring::{
+use konserve_s3::hasch;
+use konserve_s3::internals::codec::boring::{
     self, MAX_EXPANSION, MAX_NESTING, decode, decode_prefix, encode, encode_plain, encode_stringref,
 };
-use konserve_s3::codec::{CodecError, SERIALIZER_BORING};
-use konserve_s3::hasch;
+use konserve_s3::internals::codec::{CodecError, SERIALIZER_BORING};
 use konserve_s3::value::{Keyword, Symbol, Value};
 use num_bigint::BigInt;
 use serde_json::Value as Json;

@@ -1,10 +1,10 @@
 //! konserve's legacy serializer 2 (clj-cbor) against the blobs Clojure wrote
 //! (`tests/fixtures/konserve-clj/cbor-none-none`), plus clj-cbor's mapping
-//! and hostile input for `konserve_s3::codec::clj_cbor`.
+//! and hostile input for `konserve_s3::internals::codec::clj_cbor`.
 
-use konserve_s3::codec::clj_cbor::{MAX_NESTING, decode};
-use konserve_s3::codec::{CodecError, SERIALIZER_CLJ_CBOR, boring};
 use konserve_s3::hasch;
+use konserve_s3::internals::codec::clj_cbor::{MAX_NESTING, decode};
+use konserve_s3::internals::codec::{CodecError, SERIALIZER_CLJ_CBOR, boring};
 use konserve_s3::value::{Symbol, Value};
 use num_bigint::BigInt;
 

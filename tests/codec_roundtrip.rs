@@ -1,9 +1,9 @@
 //! Every serializer × compressor × encryptor combination round-trips
 //! generated values (proptest), and the bytes follow konserve's layout.
 
-use konserve_s3::codec::blob::{Compressor, Encoding, Encryptor, Serializer};
-use konserve_s3::codec::compress::{LZ4_MAGIC, ZSTD_MAGIC};
-use konserve_s3::codec::{BlobHeader, HEADER_LEN};
+use konserve_s3::internals::codec::blob::{Compressor, Encoding, Encryptor, Serializer};
+use konserve_s3::internals::codec::compress::{LZ4_MAGIC, ZSTD_MAGIC};
+use konserve_s3::internals::codec::{BlobHeader, HEADER_LEN};
 use konserve_s3::value::{Keyword, Map, Set, Symbol, Value};
 use num_bigint::BigInt;
 use proptest::prelude::*;

@@ -2,11 +2,11 @@
 //! (`tests/fixtures/konserve-clj/fressian-none-none`) and against bytes the
 //! Java reference writer (fressian 0.6.6 with data.fressian 1.0.0 and
 //! incognito's handlers, as konserve sets them up) wrote, plus round trips
-//! and hostile input for `konserve_s3::codec::fressian`.
+//! and hostile input for `konserve_s3::internals::codec::fressian`.
 
-use konserve_s3::codec::fressian::{MAX_NESTING, decode, decode_prefix, encode};
-use konserve_s3::codec::{CodecError, SERIALIZER_FRESSIAN};
 use konserve_s3::hasch;
+use konserve_s3::internals::codec::fressian::{MAX_NESTING, decode, decode_prefix, encode};
+use konserve_s3::internals::codec::{CodecError, SERIALIZER_FRESSIAN};
 use konserve_s3::value::{Keyword, Symbol, Value};
 use num_bigint::BigInt;
 use serde_json::Value as Json;

@@ -8,12 +8,12 @@ mod common;
 mod fixture_blobs;
 
 use common::{bucket_name, config_for, server};
+use konserve_s3::Conditions;
 use konserve_s3::S3Client;
 use konserve_s3::blocking::{Backing, FileBacking, S3Store, Store, connect_store};
-use konserve_s3::codec::blob::{Encoding, Encryptor};
 use konserve_s3::config::StoreOptions;
-use konserve_s3::layout;
-use konserve_s3::s3::Conditions;
+use konserve_s3::internals::codec::blob::{Encoding, Encryptor};
+use konserve_s3::internals::layout;
 use konserve_s3::value::Value;
 use uuid::Uuid;
 
@@ -168,7 +168,7 @@ fixture_tests! {
 #[test]
 fn encrypted_stores_without_or_with_a_wrong_key_are_typed_errors() {
     use konserve_s3::Error;
-    use konserve_s3::codec::CodecError;
+    use konserve_s3::error::CodecError;
     let store = upload("boring-none-aes", Encoding::default());
     let err = store.get(Value::keyword("foo")).unwrap_err();
     assert!(

@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use common::fault_proxy::{Fault, FaultProxy, Matcher, Rule};
 use common::{bucket_name, config_for, fresh_bucket, server};
+use konserve_s3::Conditions;
+use konserve_s3::config::RetryPolicy;
 use konserve_s3::config::{HttpOptions, S3Config};
-use konserve_s3::s3::request::{ByteRange, md5_etag};
-use konserve_s3::s3::retry::RetryPolicy;
-use konserve_s3::s3::{Action, Conditions, S3Request, Signer};
+use konserve_s3::internals::s3::request::{ByteRange, md5_etag};
+use konserve_s3::internals::s3::request::{S3Request, Signer};
+use konserve_s3::s3::Action;
 use konserve_s3::{Error, S3Client};
 
 fn code(e: &Error) -> Option<&str> {

@@ -304,7 +304,7 @@ fn written_blobs_use_konserves_names_and_format() {
     let name = "06cee0d3-72f7-5bfd-ae3b-af7c2f0fef8f.ksv";
     assert_eq!(dir.names(), [name]);
     let bytes = std::fs::read(dir.path().join(name)).unwrap();
-    let header = konserve_s3::codec::BlobHeader::parse(&bytes).unwrap();
+    let header = konserve_s3::internals::codec::BlobHeader::parse(&bytes).unwrap();
     assert_eq!((header.version, header.serializer), (1, 3));
     // And the fixture's own blob for :foo reads back through a store over
     // this directory once copied in.
@@ -327,10 +327,10 @@ mod blocking_file {
     use std::io::Read;
 
     use bytes::Bytes;
+    use konserve_s3::Conditions;
     use konserve_s3::Error;
     use konserve_s3::blocking::{Backing, FileBacking, Store};
-    use konserve_s3::s3::Conditions;
-    use konserve_s3::s3::request::md5_etag;
+    use konserve_s3::internals::s3::request::md5_etag;
 
     use super::*;
 
@@ -345,7 +345,7 @@ mod blocking_file {
         let (dir, backing) = backing();
         let store = Store::new(backing.clone());
         store.assoc(v(":a"), 1).unwrap();
-        let a = konserve_s3::layout::blob_name(&v(":a"));
+        let a = konserve_s3::internals::layout::blob_name(&v(":a"));
         // A crash mid-write leaves `x.ksv.new`; konserve's in-place mode
         // leaves `x.ksv.backup`; an old layout has subdirectories.
         std::fs::write(dir.path().join("x.ksv.new"), b"garbage").unwrap();
@@ -592,10 +592,10 @@ mod blocking_file {
 #[cfg(feature = "async")]
 mod async_file {
     use bytes::Bytes;
+    use konserve_s3::Conditions;
     use konserve_s3::Error;
+    use konserve_s3::internals::s3::request::md5_etag;
     use konserve_s3::nonblocking::{Backing, FileBacking};
-    use konserve_s3::s3::Conditions;
-    use konserve_s3::s3::request::md5_etag;
     use tokio::io::AsyncReadExt;
 
     use super::*;

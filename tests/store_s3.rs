@@ -8,14 +8,16 @@ use std::sync::OnceLock;
 
 use common::fault_proxy::{Fault, FaultProxy, Matcher, Rule};
 use common::{bucket_name, config_for, server};
+use konserve_s3::Conditions;
+use konserve_s3::Error;
 use konserve_s3::blocking::{
     S3Store, connect_store, create_store, delete_bucket, delete_store, list_stores, store_exists,
 };
-use konserve_s3::codec::CodecError;
 use konserve_s3::config::S3Config;
-use konserve_s3::s3::{Action, Conditions};
+use konserve_s3::error::CodecError;
+use konserve_s3::internals::layout;
+use konserve_s3::s3::Action;
 use konserve_s3::value::Value;
-use konserve_s3::{Error, layout};
 use uuid::Uuid;
 
 /// One bucket for this test binary; every test gets its own store in it.

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt};
 use konserve_s3::blocking::{S3Client, S3Store};
-use konserve_s3::codec::blob::Encoding;
-use konserve_s3::layout;
+use konserve_s3::internals::codec::blob::Encoding;
+use konserve_s3::internals::layout;
 use konserve_s3::nonblocking::S3Store as AsyncS3Store;
 use konserve_s3::value::{Set, Value};
 use object_store::aws::AmazonS3;

@@ -497,7 +497,7 @@ fn run_keys(o: &Options, rt: &tokio::runtime::Runtime, target: &Target) -> Res<K
         store,
         floor: Arc::new(Floor::new(target)?),
         object_store: object_store_for(target)?,
-        prefix: konserve_s3::layout::store_prefix(id),
+        prefix: konserve_s3::internals::layout::store_prefix(id),
     };
     let rounds = if o.quick { 1 } else { 2 };
     let mut timings: Vec<(Lister, Timing)> = Lister::ALL

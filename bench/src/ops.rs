@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use konserve_s3::blocking::S3Store;
-use konserve_s3::layout;
+use konserve_s3::internals::layout;
 use konserve_s3::nonblocking::S3Store as AsyncS3Store;
 use konserve_s3::value::Value;
 use object_store::aws::AmazonS3;
@@ -256,7 +256,7 @@ pub fn run_cell(
     workers: usize,
     per_worker: usize,
 ) -> Res<Sample> {
-    let retries = |stats: konserve_s3::s3::stats::StatsSnapshot| {
+    let retries = |stats: konserve_s3::s3::StatsSnapshot| {
         stats.per_action.values().map(|a| a.retries).sum::<u64>()
     };
     match client {

@@ -71,7 +71,7 @@ impl Machine {
                 .strftime("%Y-%m-%d %H:%M UTC")
                 .to_string(),
             md5_mib_s: hash_speed(&data, |b| {
-                std::hint::black_box(konserve_s3::s3::request::content_md5(b));
+                std::hint::black_box(konserve_s3::internals::s3::request::content_md5(b));
             }),
             sha256_mib_s: hash_speed(&data, |b| {
                 use sha2::Digest;

@@ -2,7 +2,7 @@
 //! AES (with a fixed key), as the store reads them.
 #![no_main]
 
-use konserve_s3::codec::blob::{Encoding, Encryptor};
+use konserve_s3::internals::codec::blob::{Encoding, Encryptor};
 use konserve_s3::value::Value;
 use libfuzzer_sys::fuzz_target;
 

@@ -2,7 +2,7 @@
 //! decodes to the same value.
 #![no_main]
 
-use konserve_s3::codec::boring;
+use konserve_s3::internals::codec::boring;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

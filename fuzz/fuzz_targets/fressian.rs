@@ -2,7 +2,7 @@
 //! to the same value.
 #![no_main]
 
-use konserve_s3::codec::fressian;
+use konserve_s3::internals::codec::fressian;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -109,7 +109,7 @@ impl Encryptor {
 /// as EDN text, for non-string keys).
 ///
 /// ```
-/// use konserve_s3::codec::blob::{Compressor, Encoding, Encryptor, Serializer};
+/// use konserve_s3::config::{Compressor, Encoding, Encryptor, Serializer};
 /// let e: Encoding = serde_json::from_str(
 ///     r#"{"serializer": "fressian", "compressor": "lz4", "encryptor": "aes", "key": "s3cret"}"#,
 /// ).unwrap();

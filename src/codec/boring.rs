@@ -65,14 +65,14 @@
 //! take an index but are never referenced.
 //!
 //! ```
-//! use konserve_s3::codec::boring::{decode, encode};
+//! use konserve_s3::internals::codec::boring::{decode, encode};
 //! use konserve_s3::value::Value;
 //!
 //! let v: Value = r#"{:a 1, :b {:c [1 2]}}"#.parse().unwrap();
 //! let bytes = encode(&v);
 //! assert_eq!(bytes[0], 0xa2); // a CBOR map of two entries
 //! assert_eq!(decode(&bytes)?, v);
-//! # Ok::<(), konserve_s3::codec::CodecError>(())
+//! # Ok::<(), konserve_s3::internals::codec::CodecError>(())
 //! ```
 
 use std::collections::{BTreeSet, HashMap};
@@ -91,7 +91,7 @@ use crate::value::{Keyword, MAX_DEPTH, Map, Set, Symbol, Value};
 /// one (tag 39).
 ///
 /// ```
-/// use konserve_s3::codec::{CodecError, boring};
+/// use konserve_s3::internals::codec::{CodecError, boring};
 /// let deep = vec![0x81; boring::MAX_NESTING + 1]; // [[[[…
 /// assert_eq!(boring::decode(&deep), Err(CodecError::TooDeep(boring::MAX_NESTING)));
 /// ```
@@ -103,7 +103,7 @@ pub const MAX_NESTING: usize = 2 * MAX_DEPTH;
 /// input could ask for a quadratic amount of memory.
 ///
 /// ```
-/// assert_eq!(konserve_s3::codec::boring::MAX_EXPANSION, 256 << 20);
+/// assert_eq!(konserve_s3::internals::codec::boring::MAX_EXPANSION, 256 << 20);
 /// ```
 pub const MAX_EXPANSION: usize = 256 << 20;
 
@@ -112,7 +112,7 @@ pub const MAX_EXPANSION: usize = 256 << 20;
 /// [`encode_stringref`]) and keeps the shorter of the two.
 ///
 /// ```
-/// use konserve_s3::codec::boring::{STRINGREF_MIN_SIZE, encode};
+/// use konserve_s3::internals::codec::boring::{STRINGREF_MIN_SIZE, encode};
 /// use konserve_s3::value::Value;
 /// let small = Value::vector(vec![Value::keyword("repeated"); 10]);
 /// assert!(encode(&small).len() < STRINGREF_MIN_SIZE);
@@ -132,7 +132,7 @@ const INTERPRETED_TAGS: [u64; 12] = [0, 1, 2, 3, 25, 27, 37, 39, 256, 258, 39_64
 /// Never fails and never recurses, whatever the nesting of `value`.
 ///
 /// ```
-/// use konserve_s3::codec::boring::encode;
+/// use konserve_s3::internals::codec::boring::encode;
 /// use konserve_s3::value::Value;
 ///
 /// assert_eq!(encode(&Value::from(42)), [0x18, 0x2a]);
@@ -156,7 +156,7 @@ pub fn encode(value: &Value) -> Vec<u8> {
 /// decoder reads. For most small values this is byte-identical to boring.
 ///
 /// ```
-/// use konserve_s3::codec::boring::encode_plain;
+/// use konserve_s3::internals::codec::boring::encode_plain;
 /// use konserve_s3::value::Value;
 ///
 /// let v: Value = r#"[1 "two" :three]"#.parse().unwrap();
@@ -172,7 +172,7 @@ pub fn encode_plain(value: &Value) -> Vec<u8> {
 /// for large values); it pays off when strings, keywords or map keys repeat.
 ///
 /// ```
-/// use konserve_s3::codec::boring::{decode, encode_plain, encode_stringref};
+/// use konserve_s3::internals::codec::boring::{decode, encode_plain, encode_stringref};
 /// use konserve_s3::value::Value;
 ///
 /// let v = Value::vector((0..100).map(|i| Value::map([(Value::keyword("id"), Value::from(i))])));
@@ -180,7 +180,7 @@ pub fn encode_plain(value: &Value) -> Vec<u8> {
 /// assert_eq!(packed[..3], [0xd9, 0x01, 0x00]); // tag 256
 /// assert!(packed.len() < encode_plain(&v).len());
 /// assert_eq!(decode(&packed)?, v);
-/// # Ok::<(), konserve_s3::codec::CodecError>(())
+/// # Ok::<(), konserve_s3::internals::codec::CodecError>(())
 /// ```
 pub fn encode_stringref(value: &Value) -> Vec<u8> {
     Encoder::new(true).run(value)
@@ -200,7 +200,7 @@ pub fn encode_stringref(value: &Value) -> Vec<u8> {
 /// than [`MAX_EXPANSION`] bytes through references.
 ///
 /// ```
-/// use konserve_s3::codec::{CodecError, boring::decode};
+/// use konserve_s3::internals::codec::{CodecError, boring::decode};
 /// use konserve_s3::value::Value;
 ///
 /// let v = decode(b"\xa1\xd8\x27\x62:a\x01")?;
@@ -221,11 +221,11 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
 /// As [`decode`].
 ///
 /// ```
-/// use konserve_s3::codec::boring::decode_prefix;
+/// use konserve_s3::internals::codec::boring::decode_prefix;
 /// use konserve_s3::value::Value;
 ///
 /// assert_eq!(decode_prefix(&[0x18, 0x2a, 0xf6])?, (Value::from(42), 2));
-/// # Ok::<(), konserve_s3::codec::CodecError>(())
+/// # Ok::<(), konserve_s3::internals::codec::CodecError>(())
 /// ```
 pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), CodecError> {
     let mut decoder = Decoder {

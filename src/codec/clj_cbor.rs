@@ -54,7 +54,7 @@
 //! means a damaged blob.
 //!
 //! ```
-//! use konserve_s3::codec::clj_cbor::decode;
+//! use konserve_s3::internals::codec::clj_cbor::decode;
 //! use konserve_s3::value::Value;
 //!
 //! // {:a 1} as clj-cbor writes it: keywords are tag 39 over ":a".
@@ -62,7 +62,7 @@
 //! assert_eq!(v, Value::map([(Value::keyword("a"), 1)]));
 //! // #{1 2} is tag 258 over an array.
 //! assert_eq!(decode(&[0xd9, 0x01, 0x02, 0x82, 0x01, 0x02])?, Value::set([1, 2]));
-//! # Ok::<(), konserve_s3::codec::CodecError>(())
+//! # Ok::<(), konserve_s3::internals::codec::CodecError>(())
 //! ```
 
 use num_bigint::BigInt;
@@ -78,7 +78,7 @@ use crate::value::{Keyword, Set, Symbol, Value};
 /// Deeper input is a [`CodecError::TooDeep`], whatever the stack size.
 ///
 /// ```
-/// use konserve_s3::codec::{CodecError, clj_cbor};
+/// use konserve_s3::internals::codec::{CodecError, clj_cbor};
 /// let deep = vec![0x81; clj_cbor::MAX_NESTING + 1]; // [[[[…
 /// assert_eq!(clj_cbor::decode(&deep), Err(CodecError::TooDeep(clj_cbor::MAX_NESTING)));
 /// ```
@@ -89,7 +89,7 @@ pub const MAX_NESTING: usize = super::boring::MAX_NESTING;
 /// bytes after the item are ignored.
 ///
 /// ```
-/// use konserve_s3::codec::{CodecError, clj_cbor::decode};
+/// use konserve_s3::internals::codec::{CodecError, clj_cbor::decode};
 /// use konserve_s3::value::Value;
 ///
 /// // #inst "2024-01-02T03:04:05.678-00:00": tag 1 over epoch seconds as a double.

@@ -69,14 +69,14 @@
 //! written as integers, as every Fressian writer writes them.
 //!
 //! ```
-//! use konserve_s3::codec::fressian::{decode, encode};
+//! use konserve_s3::internals::codec::fressian::{decode, encode};
 //! use konserve_s3::value::Value;
 //!
 //! let v: Value = r#"{:a 1, :b {:c [1 2]}}"#.parse().unwrap();
 //! let bytes = encode(&v);
 //! assert_eq!(bytes[..2], [0xc0, 0xe8]); // MAP over a list of 4
 //! assert_eq!(decode(&bytes)?, v);
-//! # Ok::<(), konserve_s3::codec::CodecError>(())
+//! # Ok::<(), konserve_s3::internals::codec::CodecError>(())
 //! ```
 
 use std::collections::HashMap;
@@ -93,7 +93,7 @@ use crate::value::{Keyword, MAX_DEPTH, Map, Set, Symbol, Value};
 /// the levels it had when it was cached.
 ///
 /// ```
-/// use konserve_s3::codec::{CodecError, fressian};
+/// use konserve_s3::internals::codec::{CodecError, fressian};
 /// let deep = vec![0xe5; fressian::MAX_NESTING + 1]; // lists of one list of …
 /// assert_eq!(fressian::decode(&deep), Err(CodecError::TooDeep(fressian::MAX_NESTING)));
 /// ```
@@ -110,7 +110,7 @@ pub const MAX_NESTING: usize = 2 * MAX_DEPTH;
 /// times, readable.
 ///
 /// ```
-/// assert_eq!(konserve_s3::codec::fressian::MAX_EXPANSION, 256 << 20);
+/// assert_eq!(konserve_s3::internals::codec::fressian::MAX_EXPANSION, 256 << 20);
 /// ```
 pub const MAX_EXPANSION: usize = 256 << 20;
 
@@ -191,7 +191,7 @@ const OWN_NS: &str = "fressian";
 /// Never fails and never recurses, whatever the nesting of `value`.
 ///
 /// ```
-/// use konserve_s3::codec::fressian::encode;
+/// use konserve_s3::internals::codec::fressian::encode;
 /// use konserve_s3::value::Value;
 ///
 /// assert_eq!(encode(&Value::from(42)), [0x2a]);
@@ -217,7 +217,7 @@ pub fn encode(value: &Value) -> Vec<u8> {
 /// [`MAX_EXPANSION`] through the cache.
 ///
 /// ```
-/// use konserve_s3::codec::{CodecError, fressian::decode};
+/// use konserve_s3::internals::codec::{CodecError, fressian::decode};
 /// use konserve_s3::value::Value;
 ///
 /// // {:a 1} as Clojure writes it: MAP, a list of 2, KEY nil "a" (cached), 1.
@@ -238,11 +238,11 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
 /// As [`decode`].
 ///
 /// ```
-/// use konserve_s3::codec::fressian::decode_prefix;
+/// use konserve_s3::internals::codec::fressian::decode_prefix;
 /// use konserve_s3::value::Value;
 ///
 /// assert_eq!(decode_prefix(&[0x2a, 0xf7])?, (Value::from(42), 1));
-/// # Ok::<(), konserve_s3::codec::CodecError>(())
+/// # Ok::<(), konserve_s3::internals::codec::CodecError>(())
 /// ```
 pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), CodecError> {
     let mut decoder = Decoder {

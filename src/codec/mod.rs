@@ -138,7 +138,7 @@ pub struct BlobHeader {
 
 impl BlobHeader {
     /// The 20 bytes of this header.
-    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+    pub fn to_bytes(self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
         b[0] = self.version;
         b[1] = self.serializer;
@@ -151,7 +151,7 @@ impl BlobHeader {
     /// Parses a header from the start of `bytes`.
     ///
     /// ```
-    /// use konserve_s3::codec::BlobHeader;
+    /// use konserve_s3::internals::codec::BlobHeader;
     /// let h = BlobHeader { version: 1, serializer: 3, compressor: 0, encryptor: 0, meta_size: 71 };
     /// assert_eq!(BlobHeader::parse(&h.to_bytes()).unwrap(), h);
     /// assert!(BlobHeader::parse(&[1, 3]).is_err());

@@ -6,8 +6,8 @@ use std::future::Future;
 
 use bytes::Bytes;
 
+use crate::Conditions;
 use crate::error::Result;
-use crate::s3::Conditions;
 
 use super::io;
 use super::mode::{BodyReader, BodySource};

@@ -5,15 +5,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::Conditions;
 use crate::config::{ResolvedConfig, S3Config};
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::{ResponseHead, TransportError};
+use crate::retry::{Decision, RetryPolicy};
 use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed};
 use crate::s3::request::{ByteRange, MAX_DELETE_BATCH};
 use crate::s3::responses::{self, ListPage, ListedObject};
-use crate::s3::retry::{Decision, RetryPolicy};
 use crate::s3::stats::{Attempt, RequestStats, StatsSnapshot};
-use crate::s3::{Conditions, S3Request, Signer};
+use crate::s3::{S3Request, Signer};
 
 use super::io;
 use super::mode::{self, BodyReader, Transport, TransportBody, body_reader, reader_of};
@@ -28,6 +29,17 @@ pub struct ObjectInfo {
     pub size: Option<u64>,
     /// `Last-Modified`, as the server printed it.
     pub last_modified: Option<String>,
+}
+
+impl ObjectInfo {
+    /// The facts an answer's head gives about the whole object.
+    fn of(head: ResponseHead) -> Self {
+        ObjectInfo {
+            size: head.total_size(),
+            etag: head.etag,
+            last_modified: head.last_modified,
+        }
+    }
 }
 
 /// A fetched object (or byte range of one).
@@ -245,7 +257,7 @@ impl S3Client {
     /// # Errors
     /// The classified [`Error`] of the last attempt, with the number of
     /// attempts in its context.
-    pub async fn execute(&self, req: &S3Request) -> Result<(ResponseHead, Vec<u8>)> {
+    pub(crate) async fn execute(&self, req: &S3Request) -> Result<(ResponseHead, Vec<u8>)> {
         match self.execute_with(req, false).await? {
             (head, Payload::Read(bytes)) => Ok((head, bytes)),
             (head, Payload::Stream(body)) => {
@@ -263,12 +275,13 @@ impl S3Client {
     ///
     /// # Errors
     /// [`Error::NotFound`] when it does not exist, and any other failure.
-    pub async fn get_object_stream(&self, key: &str) -> Result<(ResponseHead, BodyReader)> {
+    pub async fn get_object_stream(&self, key: &str) -> Result<(ObjectInfo, BodyReader)> {
         let req = S3Request::get_object(key, None)?;
-        match self.execute_with(&req, true).await? {
-            (head, Payload::Stream(body)) => Ok((head, body_reader(body))),
-            (head, Payload::Read(bytes)) => Ok((head, reader_of(Bytes::from(bytes)))),
-        }
+        let (head, body) = match self.execute_with(&req, true).await? {
+            (head, Payload::Stream(body)) => (head, body_reader(body)),
+            (head, Payload::Read(bytes)) => (head, reader_of(Bytes::from(bytes))),
+        };
+        Ok((ObjectInfo::of(head), body))
     }
 
     async fn execute_with(&self, req: &S3Request, stream: bool) -> Result<(ResponseHead, Payload)> {
@@ -407,11 +420,7 @@ impl S3Client {
     /// [`Error::NotFound`] when it does not exist, and any other failure.
     pub async fn head_object(&self, key: &str) -> Result<ObjectInfo> {
         let (head, _) = self.execute(&S3Request::head_object(key)?).await?;
-        Ok(ObjectInfo {
-            etag: head.etag,
-            size: head.content_length,
-            last_modified: head.last_modified,
-        })
+        Ok(ObjectInfo::of(head))
     }
 
     /// Whether an object exists (`HeadObject`).

@@ -25,9 +25,9 @@ use bytes::Bytes;
 use md5::{Digest as _, Md5};
 
 use super::backing::{Backing, BlobStream, StoredBlob};
+use crate::Conditions;
+use crate::conditions::md5_etag;
 use crate::error::{Error, Result};
-use crate::s3::Conditions;
-use crate::s3::request::md5_etag;
 
 use super::io;
 use super::mode::{self, BodySource, KeyLocks, fill, reader_of};

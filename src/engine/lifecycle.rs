@@ -11,10 +11,10 @@ use super::client::S3Client;
 use super::s3_backing::S3Backing;
 use super::store::Store;
 use super::{io, mode};
+use crate::Conditions;
 use crate::config::{ConditionalWrites, S3Config};
 use crate::error::{Error, Result};
 use crate::layout::{self, BlobKind};
-use crate::s3::Conditions;
 
 /// A konserve store in S3.
 pub type S3Store = Store<S3Backing>;

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 
 use super::backing::{Backing, BlobStream, StoredBlob};
+use crate::Conditions;
+use crate::conditions::md5_etag;
 use crate::error::{Error, Result};
-use crate::s3::Conditions;
-use crate::s3::request::md5_etag;
 
 use super::io;
 use super::mode::{self, BodySource, read_all, reader_of};

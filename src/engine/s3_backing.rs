@@ -5,9 +5,9 @@ use uuid::Uuid;
 
 use super::backing::{Backing, BlobStream, StoredBlob};
 use super::client::S3Client;
+use crate::Conditions;
 use crate::error::{Error, Result};
 use crate::layout;
-use crate::s3::Conditions;
 use crate::s3::request::ByteRange;
 
 use super::io;
@@ -189,8 +189,8 @@ impl Backing for S3Backing {
 
     async fn read_blob_stream(&self, name: &str) -> Result<Option<BlobStream>> {
         let got = missing_as_none(self.client.get_object_stream(&self.object(name)).await)?;
-        Ok(got.map(|(head, body)| BlobStream {
-            total_size: head.total_size(),
+        Ok(got.map(|(info, body)| BlobStream {
+            total_size: info.size,
             reader: body,
         }))
     }

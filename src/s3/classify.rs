@@ -57,7 +57,7 @@ pub fn is_error_body(body: &[u8]) -> bool {
 /// `<Error>` element give an empty [`S3ErrorBody`].
 ///
 /// ```
-/// use konserve_s3::s3::classify::parse_error_body;
+/// use konserve_s3::internals::s3::classify::parse_error_body;
 /// let e = parse_error_body(b"<Error><Code>NoSuchKey</Code><Message>a &amp; b</Message></Error>");
 /// assert_eq!(e.code.as_deref(), Some("NoSuchKey"));
 /// assert_eq!(e.message.as_deref(), Some("a & b"));
@@ -102,7 +102,8 @@ pub struct FailedAnswer<'a> {
 /// Maps a non-success answer to its [`Error`].
 ///
 /// ```
-/// use konserve_s3::{Error, error::ErrorContext, s3::{Action, classify::{classify, FailedAnswer}}};
+/// use konserve_s3::internals::s3::classify::{FailedAnswer, classify};
+/// use konserve_s3::{Error, error::ErrorContext, s3::Action};
 /// let body = b"<Error><Code>SlowDown</Code><Message>Reduce your rate</Message><RequestId>R1</RequestId></Error>";
 /// let ctx = ErrorContext::new(Action::PutObject, "bkt", Some("k"));
 /// let e = classify(ctx, FailedAnswer { status: 503, request_id_header: None, body, had_if_match: false });
@@ -124,7 +125,8 @@ pub fn classify(ctx: ErrorContext, answer: FailedAnswer<'_>) -> Error {
 /// is this after [`parse_error_body`].
 ///
 /// ```
-/// use konserve_s3::{Error, error::ErrorContext, s3::{Action, classify::{classify_parsed, S3ErrorBody}}};
+/// use konserve_s3::internals::s3::classify::{S3ErrorBody, classify_parsed};
+/// use konserve_s3::{Error, error::ErrorContext, s3::Action};
 /// let ctx = ErrorContext::new(Action::DeleteObjects, "bkt", Some("k"));
 /// let fields = S3ErrorBody { code: Some("AccessDenied".into()), ..S3ErrorBody::default() };
 /// assert!(matches!(classify_parsed(ctx, 400, fields, None, false), Error::AccessDenied(_)));

@@ -1,132 +1,26 @@
-//! The S3 protocol layer: pure code, no I/O.
+//! The S3 protocol layer: pure code, no I/O. What it offers users of the raw
+//! [`S3Client`](crate::blocking::S3Client): the [`Action`]s it performs, a
+//! [`ByteRange`] for ranged reads, listing pages ([`ListPage`],
+//! [`ListedObject`]) and request statistics ([`StatsSnapshot`]).
 //!
-//! - [`request`]: describe one S3 action ([`S3Request`]) and presign it with
-//!   rusty-s3 into a [`SignedRequest`] (method, URL, headers, body).
-//! - [`classify`]: turn an HTTP status and S3 XML error body into a typed
-//!   [`Error`](crate::Error), once.
-//! - [`retry`]: which failures are retried, and how long to wait.
-//! - [`object_key`]: validation of the object keys the crate builds.
-//! - [`redact`]: scrubbing signatures and credentials out of text.
-//! - [`stats`]: request counters and latencies per action.
-//! - [`responses`]: parsing of successful XML answers (listing, batch delete,
-//!   multipart).
-//!
-//! The transport that sends a [`SignedRequest`] lives elsewhere, so everything
-//! here is testable without a network and shared by the blocking and async
-//! modes.
+//! Inside (crate-private): `request` describes one S3 action and presigns it
+//! with rusty-s3; `classify` turns a status and an S3 XML error body into a
+//! typed [`Error`](crate::Error), once; `object_key` validates the object
+//! keys the crate builds; `redact` scrubs signatures and credentials out of
+//! text; `stats` counts requests, bytes and latencies per action;
+//! `responses` parses successful XML answers. The transport that sends a
+//! signed request lives in each mode (`src/mode/`), so everything here is
+//! testable without a network and shared by both modes.
 
-use std::fmt;
+pub(crate) mod classify;
+pub(crate) mod object_key;
+pub(crate) mod redact;
+pub(crate) mod request;
+pub(crate) mod responses;
+pub(crate) mod stats;
 
-pub mod classify;
-pub mod object_key;
-pub mod redact;
-pub mod request;
-pub mod responses;
-pub mod retry;
-pub mod stats;
-
-pub use request::{Conditions, S3Request, SignedRequest, Signer};
-
-/// The S3 actions this crate performs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Action {
-    /// `HEAD /bucket`
-    HeadBucket,
-    /// `PUT /bucket`
-    CreateBucket,
-    /// `DELETE /bucket`
-    DeleteBucket,
-    /// `PUT /bucket/key`
-    PutObject,
-    /// `GET /bucket/key`
-    GetObject,
-    /// `HEAD /bucket/key`
-    HeadObject,
-    /// `DELETE /bucket/key`
-    DeleteObject,
-    /// `POST /bucket?delete`
-    DeleteObjects,
-    /// `GET /bucket?list-type=2`
-    ListObjectsV2,
-    /// `PUT /bucket/key` with `x-amz-copy-source`
-    CopyObject,
-    /// `POST /bucket/key?uploads`
-    CreateMultipartUpload,
-    /// `PUT /bucket/key?partNumber&uploadId`
-    UploadPart,
-    /// `POST /bucket/key?uploadId`
-    CompleteMultipartUpload,
-    /// `DELETE /bucket/key?uploadId`
-    AbortMultipartUpload,
-}
-
-impl Action {
-    /// Every action, in a fixed order (the index of each is `action as usize`).
-    pub const ALL: [Action; 14] = [
-        Action::HeadBucket,
-        Action::CreateBucket,
-        Action::DeleteBucket,
-        Action::PutObject,
-        Action::GetObject,
-        Action::HeadObject,
-        Action::DeleteObject,
-        Action::DeleteObjects,
-        Action::ListObjectsV2,
-        Action::CopyObject,
-        Action::CreateMultipartUpload,
-        Action::UploadPart,
-        Action::CompleteMultipartUpload,
-        Action::AbortMultipartUpload,
-    ];
-
-    /// The action's name as in the S3 API reference.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Action::HeadBucket => "HeadBucket",
-            Action::CreateBucket => "CreateBucket",
-            Action::DeleteBucket => "DeleteBucket",
-            Action::PutObject => "PutObject",
-            Action::GetObject => "GetObject",
-            Action::HeadObject => "HeadObject",
-            Action::DeleteObject => "DeleteObject",
-            Action::DeleteObjects => "DeleteObjects",
-            Action::ListObjectsV2 => "ListObjectsV2",
-            Action::CopyObject => "CopyObject",
-            Action::CreateMultipartUpload => "CreateMultipartUpload",
-            Action::UploadPart => "UploadPart",
-            Action::CompleteMultipartUpload => "CompleteMultipartUpload",
-            Action::AbortMultipartUpload => "AbortMultipartUpload",
-        }
-    }
-
-    /// Whether the action addresses an object (as opposed to the bucket).
-    pub const fn is_object_level(self) -> bool {
-        !matches!(
-            self,
-            Action::HeadBucket
-                | Action::CreateBucket
-                | Action::DeleteBucket
-                | Action::DeleteObjects
-                | Action::ListObjectsV2
-        )
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Action;
-
-    #[test]
-    fn all_is_indexed_by_discriminant() {
-        for (i, a) in Action::ALL.iter().enumerate() {
-            assert_eq!(*a as usize, i, "{a}");
-        }
-    }
-}
+pub use crate::action::Action;
+pub use request::ByteRange;
+pub(crate) use request::{S3Request, SignedRequest, Signer};
+pub use responses::{ListPage, ListedObject};
+pub use stats::{ActionStats, StatsSnapshot};

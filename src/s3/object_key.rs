@@ -14,7 +14,7 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// Checks that `key` is safe to use as an S3 object key.
 ///
 /// ```
-/// use konserve_s3::s3::object_key::validate;
+/// use konserve_s3::internals::s3::object_key::validate;
 /// assert!(validate("store_2c8e57a6.ksv").is_ok());
 /// assert!(validate("").is_err());
 /// assert!(validate("a/../b").is_err());

@@ -25,7 +25,7 @@ pub const REDACTED: &str = "REDACTED";
 /// ```
 /// let url = url::Url::parse("http://h/b/k?X-Amz-Signature=abc&x=1").unwrap();
 /// assert_eq!(
-///     konserve_s3::s3::redact::redact_url(&url),
+///     konserve_s3::internals::s3::redact::redact_url(&url),
 ///     "http://h/b/k?X-Amz-Signature=REDACTED&x=1"
 /// );
 /// ```

@@ -28,7 +28,8 @@ use url::Url;
 use super::Action;
 use super::object_key;
 use super::redact::redact_url;
-use crate::config::Credentials;
+use crate::conditions::Conditions;
+use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 
 /// The most keys one `DeleteObjects` request may carry (an S3 limit).
@@ -36,69 +37,6 @@ pub const MAX_DELETE_BATCH: usize = 1000;
 
 /// The most parts one multipart upload may have (an S3 limit).
 const MAX_PARTS: u16 = 10_000;
-
-/// Conditional-request headers of a request.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Conditions {
-    /// `If-Match: <etag>`: only if the object's current ETag is this one.
-    pub if_match: Option<String>,
-    /// `If-None-Match: <etag or *>`: `*` means only if the object does not exist.
-    pub if_none_match: Option<String>,
-}
-
-impl Conditions {
-    /// No conditions.
-    pub const NONE: Conditions = Conditions {
-        if_match: None,
-        if_none_match: None,
-    };
-
-    /// `If-Match: etag`.
-    pub fn if_match(etag: impl Into<String>) -> Self {
-        Conditions {
-            if_match: Some(etag.into()),
-            if_none_match: None,
-        }
-    }
-
-    /// `If-None-Match: *` (create only).
-    pub fn if_absent() -> Self {
-        Conditions {
-            if_match: None,
-            if_none_match: Some("*".to_owned()),
-        }
-    }
-
-    /// Whether any condition is set.
-    pub fn is_conditional(&self) -> bool {
-        self.if_match.is_some() || self.if_none_match.is_some()
-    }
-
-    /// Whether a write under these conditions goes ahead when the object's
-    /// current ETag is `current` (`None`: there is no object), as S3 decides
-    /// it; `false` is S3's 412 Precondition Failed.
-    ///
-    /// ```
-    /// use konserve_s3::s3::request::Conditions;
-    ///
-    /// assert!(Conditions::if_absent().hold_for(None));
-    /// assert!(!Conditions::if_absent().hold_for(Some("\"a\"")));
-    /// assert!(Conditions::if_match("\"a\"").hold_for(Some("\"a\"")));
-    /// assert!(!Conditions::if_match("\"a\"").hold_for(None));
-    /// ```
-    pub fn hold_for(&self, current: Option<&str>) -> bool {
-        let match_holds = self
-            .if_match
-            .as_deref()
-            .is_none_or(|etag| current == Some(etag));
-        let none_match_holds = match self.if_none_match.as_deref() {
-            None => true,
-            Some("*") => current.is_none(),
-            Some(etag) => current != Some(etag),
-        };
-        match_holds && none_match_holds
-    }
-}
 
 /// A byte range of an object, for a ranged `GetObject`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,18 +116,6 @@ impl fmt::Debug for S3Request {
 /// The base64 `Content-MD5` of `body`.
 pub fn content_md5(body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
-}
-
-/// The quoted hex MD5 of `body`: the ETag S3 gives an object uploaded in one PUT.
-pub fn md5_etag(body: &[u8]) -> String {
-    let digest = Md5::digest(body);
-    let mut s = String::with_capacity(34);
-    s.push('"');
-    for b in digest.iter() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s.push('"');
-    s
 }
 
 impl S3Request {
@@ -423,6 +349,7 @@ impl S3Request {
     }
 
     /// Sets the `Content-Type` of a request with a body.
+    #[cfg(test)]
     pub fn with_content_type(mut self, content_type: impl Into<String>) -> Self {
         self.content_type = Some(content_type.into());
         self
@@ -459,6 +386,7 @@ impl S3Request {
     }
 
     /// The body, if any.
+    #[cfg(test)]
     pub fn body(&self) -> Option<&Bytes> {
         self.body.as_ref()
     }
@@ -473,11 +401,6 @@ impl S3Request {
             return false;
         }
         !matches!(self.op, Op::CompleteMultipartUpload { .. })
-    }
-
-    /// Whether the answer has a body worth reading on success.
-    pub fn expects_body(&self) -> bool {
-        !matches!(self.op, Op::HeadBucket | Op::HeadObject)
     }
 }
 
@@ -757,6 +680,7 @@ fn finish<'a, A: S3Action<'a>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conditions::md5_etag;
 
     fn signer() -> Signer {
         Signer::new(

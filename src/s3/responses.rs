@@ -4,7 +4,6 @@
 use rusty_s3::actions::{CreateMultipartUpload, DeleteObjectsResponse, ListObjectsV2};
 
 use crate::error::{Error, ErrorContext, Result};
-use crate::s3::Action;
 
 /// One object of a listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,14 +112,10 @@ pub fn check_embedded_error(body: &[u8], ctx: &ErrorContext) -> Result<()> {
     Ok(())
 }
 
-/// The action a context belongs to (for messages).
-pub fn action_of(ctx: &ErrorContext) -> Option<Action> {
-    ctx.action
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::s3::Action;
 
     fn ctx() -> ErrorContext {
         ErrorContext::new(Action::ListObjectsV2, "b", None)

@@ -94,13 +94,6 @@ impl RequestStats {
         c.buckets[bucket_of(micros)].fetch_add(1, Relaxed);
     }
 
-    /// Adds body bytes read after the attempt was recorded (streamed bodies).
-    pub fn add_bytes_received(&self, action: Action, bytes: u64) {
-        self.per_action[action as usize]
-            .bytes_received
-            .fetch_add(bytes, Relaxed);
-    }
-
     /// A consistent-enough copy of the counters (actions never used are left out).
     pub fn snapshot(&self) -> StatsSnapshot {
         let mut per_action = BTreeMap::new();

@@ -5,7 +5,7 @@
 //! Include it with `#[path = "common/codec_harness.rs"] mod codec_harness;`.
 #![allow(dead_code)]
 
-use konserve_s3::codec::CodecError;
+use konserve_s3::error::CodecError;
 use konserve_s3::value::{Symbol, Value};
 
 /// A codec's `decode`.

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use konserve_s3::codec::{BlobHeader, HEADER_LEN};
+use konserve_s3::internals::codec::{BlobHeader, HEADER_LEN};
 use konserve_s3::value::Value;
 use serde_json::Value as Json;
 

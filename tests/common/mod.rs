@@ -12,8 +12,8 @@ pub mod fault_proxy;
 use std::sync::OnceLock;
 
 use konserve_s3::S3Client;
+use konserve_s3::config::RetryPolicy;
 use konserve_s3::config::{HttpOptions, S3Config};
-use konserve_s3::s3::retry::RetryPolicy;
 use konserve_s3_dev::SeaweedFs;
 
 /// Where the test server is and how to sign for it.

@@ -3,7 +3,7 @@
 //! writers with their own store handles.
 
 use konserve_s3::s3::Action;
-use konserve_s3::s3::stats::StatsSnapshot;
+use konserve_s3::s3::StatsSnapshot;
 use konserve_s3::value::Value;
 use uuid::Uuid;
 

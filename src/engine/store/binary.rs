@@ -64,7 +64,7 @@ impl<B: Backing> Store<B> {
     ///
     /// With optimistic locking the write is conditional, but a reader
     /// cannot be replayed: a conflict is
-    /// [`Error::OptimisticLockConflict`] after one attempt.
+    /// [`Error::OptimisticLockConflict`](crate::Error::OptimisticLockConflict) after one attempt.
     ///
     /// # Errors
     /// Backing failures; the reader's I/O errors.
@@ -108,7 +108,7 @@ impl<B: Backing> Store<B> {
     /// missing. One GET on S3; the value is not held in memory.
     ///
     /// # Errors
-    /// Backing failures; [`Error::Blob`] for a malformed blob.
+    /// Backing failures; [`Error::Blob`](crate::Error::Blob) for a malformed blob.
     pub async fn bget(&self, key: impl Into<Value>) -> Result<Option<BinaryValue>> {
         let name = layout::blob_name(&key.into());
         let _guard = self.inner.locks.lock(&name).await;

@@ -6,12 +6,12 @@ use super::Backing;
 use super::io;
 use super::mode::Transport;
 use super::{Settled, Store, blob_error};
+use crate::Conditions;
 use crate::codec::CodecError;
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::meta::{self, BlobType};
 use crate::path;
-use crate::s3::Conditions;
 use crate::value::Value;
 
 #[io(AFIT)]

@@ -7,14 +7,14 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 
 use super::backing::Backing;
+use crate::Conditions;
 use crate::codec::blob::{self, Encoding};
 use crate::codec::{BlobHeader, CodecError};
 use crate::config::StoreOptions;
 use crate::error::{Error, Result};
 use crate::layout::{self, BlobKind};
 use crate::meta::BlobType;
-use crate::s3::Conditions;
-use crate::s3::retry::RetryPolicy;
+use crate::retry::RetryPolicy;
 use crate::value::{Map, Set, Value};
 
 mod binary;
@@ -191,7 +191,7 @@ struct Inner<B> {
 /// A konserve store over a [`Backing`].
 ///
 /// Keys and values are EDN [`Value`]s; anything that converts into a
-/// `Value` (`&str`, integers, [`Uuid`], keywords, …) can be passed as a key.
+/// `Value` (`&str`, integers, [`Uuid`](uuid::Uuid), keywords, …) can be passed as a key.
 /// The `*_as` methods take and return plain Rust types through serde.
 ///
 /// Cheap to clone: clones share the backing, locks and hooks.

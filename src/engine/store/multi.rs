@@ -16,7 +16,7 @@ impl<B: Backing> Store<B> {
     /// one point in time.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] on backings without atomic multi-key
+    /// [`Error::Unsupported`](crate::Error::Unsupported) on backings without atomic multi-key
     /// operations (S3).
     pub async fn multi_get(&self, keys: &[Value]) -> Result<BTreeMap<Value, Value>> {
         self.require_multi_key("multi-get")?;
@@ -37,7 +37,7 @@ impl<B: Backing> Store<B> {
     /// `meta` gives caller metadata per key. Returns `{key true}`.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] on S3.
+    /// [`Error::Unsupported`](crate::Error::Unsupported) on S3.
     pub async fn multi_assoc(
         &self,
         kvs: Vec<(Value, Value)>,
@@ -65,7 +65,7 @@ impl<B: Backing> Store<B> {
     /// each whether it existed.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] on S3.
+    /// [`Error::Unsupported`](crate::Error::Unsupported) on S3.
     pub async fn multi_dissoc(&self, keys: &[Value]) -> Result<BTreeMap<Value, bool>> {
         self.require_multi_key("multi-dissoc")?;
         let names: Vec<String> = keys.iter().map(layout::blob_name).collect();

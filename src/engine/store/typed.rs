@@ -21,7 +21,7 @@ impl<B: Backing> Store<B> {
     /// The value of `key` as a `T` (through serde).
     ///
     /// # Errors
-    /// As [`Store::get`]; [`Error::Value`] when it is not a `T`.
+    /// As [`Store::get`]; [`Error::Value`](crate::Error::Value) when it is not a `T`.
     pub async fn get_as<T: DeserializeOwned>(&self, key: impl Into<Value>) -> Result<Option<T>> {
         match self.get(key).await? {
             None => Ok(None),
@@ -32,7 +32,7 @@ impl<B: Backing> Store<B> {
     /// The value at `path` as a `T`.
     ///
     /// # Errors
-    /// As [`Store::get_in`]; [`Error::Value`].
+    /// As [`Store::get_in`]; [`Error::Value`](crate::Error::Value).
     pub async fn get_in_as<T: DeserializeOwned>(&self, path: &[Value]) -> Result<Option<T>> {
         match self.get_in(path).await? {
             None => Ok(None),
@@ -43,7 +43,7 @@ impl<B: Backing> Store<B> {
     /// Stores a `T` (struct fields become keyword keys).
     ///
     /// # Errors
-    /// As [`Store::assoc`]; [`Error::Value`].
+    /// As [`Store::assoc`]; [`Error::Value`](crate::Error::Value).
     pub async fn assoc_as<T: Serialize + ?Sized>(
         &self,
         key: impl Into<Value>,
@@ -57,7 +57,7 @@ impl<B: Backing> Store<B> {
     /// than once when optimistic locking retries.
     ///
     /// # Errors
-    /// As [`Store::update`]; [`Error::Value`] when the stored value is not
+    /// As [`Store::update`]; [`Error::Value`](crate::Error::Value) when the stored value is not
     /// a `T` (nothing is written then).
     pub async fn update_as<T: Serialize + DeserializeOwned + MaybeSend>(
         &self,

@@ -7,12 +7,12 @@ use super::Backing;
 use super::io;
 use super::mode::{MaybeSend, Transport};
 use super::{ApiOp, Current, DissocOptions, Store, Version, WriteEvent, split_path};
+use crate::Conditions;
+use crate::conditions::md5_etag;
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::meta::{self, BlobType};
 use crate::path;
-use crate::s3::Conditions;
-use crate::s3::request::md5_etag;
 use crate::value::Value;
 
 /// How a failed conditional write turned out after looking again.
