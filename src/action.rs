@@ -36,11 +36,13 @@ pub enum Action {
     CompleteMultipartUpload,
     /// `DELETE /bucket/key?uploadId`
     AbortMultipartUpload,
+    /// `GET /bucket?uploads`
+    ListMultipartUploads,
 }
 
 impl Action {
     /// Every action, in a fixed order (the index of each is `action as usize`).
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::HeadBucket,
         Action::CreateBucket,
         Action::DeleteBucket,
@@ -55,6 +57,7 @@ impl Action {
         Action::UploadPart,
         Action::CompleteMultipartUpload,
         Action::AbortMultipartUpload,
+        Action::ListMultipartUploads,
     ];
 
     /// The action's name as in the S3 API reference.
@@ -74,6 +77,7 @@ impl Action {
             Action::UploadPart => "UploadPart",
             Action::CompleteMultipartUpload => "CompleteMultipartUpload",
             Action::AbortMultipartUpload => "AbortMultipartUpload",
+            Action::ListMultipartUploads => "ListMultipartUploads",
         }
     }
 
@@ -86,6 +90,7 @@ impl Action {
                 | Action::DeleteBucket
                 | Action::DeleteObjects
                 | Action::ListObjectsV2
+                | Action::ListMultipartUploads
         )
     }
 }

@@ -1,6 +1,6 @@
 //! [`S3Client`]: S3 actions with retries, statistics and tracing.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -12,7 +12,7 @@ use crate::http::{ResponseHead, TransportError};
 use crate::retry::{Decision, RetryPolicy};
 use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed};
 use crate::s3::request::{ByteRange, MAX_DELETE_BATCH};
-use crate::s3::responses::{self, ListPage, ListedObject};
+use crate::s3::responses::{self, ListPage, ListedObject, MultipartUpload};
 use crate::s3::stats::{Attempt, RequestStats, StatsSnapshot};
 use crate::s3::{S3Request, Signer};
 
@@ -60,6 +60,9 @@ struct Inner {
     retry: RetryPolicy,
     stats: RequestStats,
     request_spans: bool,
+    /// Uploads (key, id) whose abort could not be sent or failed: aborted
+    /// by the next cleanup.
+    abandoned: Mutex<Vec<(String, String)>>,
 }
 
 /// A client for one bucket: presigns with rusty-s3, sends, classifies,
@@ -111,6 +114,7 @@ impl S3Client {
                 retry: config.retry,
                 stats: RequestStats::default(),
                 request_spans: config.request_spans,
+                abandoned: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -128,6 +132,27 @@ impl S3Client {
     /// Zeroes the request statistics.
     pub fn reset_stats(&self) {
         self.inner.stats.reset();
+    }
+
+    /// Notes an upload whose abort could not be sent or failed, for
+    /// the next cleanup.
+    pub(crate) fn remember_abandoned_upload(&self, key: String, upload_id: String) {
+        let mut list = self
+            .inner
+            .abandoned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        list.push((key, upload_id));
+    }
+
+    /// Takes the uploads noted by [`S3Client::remember_abandoned_upload`].
+    pub(crate) fn take_abandoned_uploads(&self) -> Vec<(String, String)> {
+        let mut list = self
+            .inner
+            .abandoned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::take(&mut *list)
     }
 
     fn context(&self, req: &S3Request) -> ErrorContext {
@@ -567,5 +592,32 @@ impl S3Client {
     pub async fn abort_multipart_upload(&self, key: &str, upload_id: &str) -> Result<()> {
         let req = S3Request::abort_multipart_upload(key, upload_id)?;
         self.execute(&req).await.map(|_| ())
+    }
+
+    /// Every multipart upload in progress under `prefix` (all of the bucket
+    /// for `None`), following the key and upload-id markers.
+    ///
+    /// # Errors
+    /// Any failure; [`Error::CorruptData`] for an unparseable answer.
+    pub async fn list_multipart_uploads(
+        &self,
+        prefix: Option<&str>,
+    ) -> Result<Vec<MultipartUpload>> {
+        let mut all = Vec::new();
+        let mut marker: Option<(String, String)> = None;
+        loop {
+            let req = S3Request::list_multipart_uploads(
+                prefix,
+                marker.as_ref().map(|m| m.0.as_str()),
+                marker.as_ref().map(|m| m.1.as_str()),
+            );
+            let (_, body) = self.execute(&req).await?;
+            let page = responses::parse_uploads_page(&body, &self.context(&req))?;
+            all.extend(page.uploads);
+            match page.next {
+                Some(next) if Some(&next) != marker.as_ref() => marker = Some(next),
+                _ => return Ok(all),
+            }
+        }
     }
 }

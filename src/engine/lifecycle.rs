@@ -3,6 +3,7 @@
 //! `<id>_.konserve-metadata`.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use bytes::Bytes;
 use uuid::Uuid;
@@ -162,10 +163,13 @@ pub async fn store_exists(config: &S3Config) -> Result<bool> {
 
 /// Deletes every object of the store of `config` — its `.ksv`,
 /// `.ksv.new` and `.ksv.backup` blobs and its marker — and nothing else,
-/// in `DeleteObjects` batches of 1000. The bucket stays.
+/// in `DeleteObjects` batches of 1000, after aborting the store's
+/// incomplete multipart uploads (which hold storage but are no objects).
+/// The bucket stays.
 ///
 /// # Errors
-/// S3 failures (a missing bucket or store is not an error).
+/// S3 failures (a missing bucket or store is not an error, nor a
+/// provider without `ListMultipartUploads`).
 #[io(AFIT)]
 pub async fn delete_store(config: &S3Config) -> Result<()> {
     let (client, id) = client_and_id(config)?;
@@ -184,6 +188,13 @@ pub async fn delete_store(config: &S3Config) -> Result<()> {
             None => {}
         }
     }
+    match S3Backing::new(client.clone(), id)
+        .cleanup_incomplete_uploads(Duration::ZERO)
+        .await
+    {
+        Ok(_) | Err(Error::NotImplemented(_)) => {}
+        Err(e) => return Err(e),
+    }
     // The marker goes last: a store whose deletion failed half-way is
     // still listed, so the deletion can be repeated.
     client.delete_objects(&doomed).await?;
@@ -191,6 +202,32 @@ pub async fn delete_store(config: &S3Config) -> Result<()> {
         client.delete_object(&m, &Conditions::NONE).await?;
     }
     Ok(())
+}
+
+/// Aborts the incomplete multipart uploads of the store of `config` that
+/// were started more than `older_than` ago (all of them for
+/// [`Duration::ZERO`]): the parts of large binary values whose write
+/// crashed, was cancelled, or lost the answer to its
+/// `CreateMultipartUpload`. Returns how many it aborted. See
+/// [`S3Backing::cleanup_incomplete_uploads`]; a bucket lifecycle rule
+/// `AbortIncompleteMultipartUpload` is the provider-side safety net
+/// (docs/consistency.md).
+///
+#[doc = mode::doc_example!("cleanup_incomplete_uploads")]
+///
+/// # Errors
+/// [`Error::InvalidConfig`] without an `id`; S3 failures (a missing
+/// bucket has no uploads).
+#[io(AFIT)]
+pub async fn cleanup_incomplete_uploads(config: &S3Config, older_than: Duration) -> Result<usize> {
+    let (client, id) = client_and_id(config)?;
+    match S3Backing::new(client, id)
+        .cleanup_incomplete_uploads(older_than)
+        .await
+    {
+        Err(Error::NoSuchBucket(_)) => Ok(0),
+        other => other,
+    }
 }
 
 /// The ids of every store in the bucket of `config` (from their

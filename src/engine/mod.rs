@@ -24,8 +24,8 @@ pub use backing::{Backing, BlobStream, StoredBlob};
 pub use client::{GetObjectOutput, ObjectInfo, S3Client};
 pub use file::FileBacking;
 pub use lifecycle::{
-    S3Store, connect_store, create_store, delete_bucket, delete_store, list_stores, release_store,
-    store_exists,
+    S3Store, cleanup_incomplete_uploads, connect_store, create_store, delete_bucket, delete_store,
+    list_stores, release_store, store_exists,
 };
 pub use memory::MemoryBacking;
 pub use s3_backing::S3Backing;

@@ -1,5 +1,7 @@
 //! [`S3Backing`]: a store's blobs as objects `<store-id>_<name>` in a bucket.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use uuid::Uuid;
 
@@ -11,7 +13,7 @@ use crate::layout;
 use crate::s3::request::ByteRange;
 
 use super::io;
-use super::mode::{BodySource, fill, run_bounded};
+use super::mode::{self, BodySource, fill, run_bounded};
 
 /// Smallest part S3 accepts in a multipart upload (except the last one).
 pub const MIN_PART_SIZE: usize = 5 << 20;
@@ -68,6 +70,59 @@ impl S3Backing {
     }
 }
 
+/// Aborts a multipart upload when dropped armed: when the write that
+/// started it is cancelled (its future dropped, in the async mode) or
+/// unwinds before it has completed or aborted the upload itself.
+struct UploadGuard {
+    client: S3Client,
+    armed: Option<(String, String)>,
+}
+
+impl UploadGuard {
+    fn new(client: &S3Client, key: &str, upload_id: &str) -> Self {
+        UploadGuard {
+            client: client.clone(),
+            armed: Some((key.to_owned(), upload_id.to_owned())),
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.armed = None;
+    }
+}
+
+impl Drop for UploadGuard {
+    fn drop(&mut self) {
+        if let Some((key, upload_id)) = self.armed.take() {
+            abort_detached(self.client.clone(), key, upload_id);
+        }
+    }
+}
+
+/// Aborts an upload from a `Drop`: in the async mode on a task of the
+/// current tokio runtime, in the blocking mode in place. An upload whose
+/// abort cannot be started or fails is noted on the client for the next
+/// [`S3Backing::cleanup_incomplete_uploads`].
+#[io(AFIT)]
+fn abort_detached(client: S3Client, key: String, upload_id: String) {
+    let fallback = (client.clone(), key.clone(), upload_id.clone());
+    let started = mode::spawn_detached(async move {
+        // Whether the upload is gone (a value, not `()`, so that the
+        // blocking mode's plain block is no unit argument).
+        match client.abort_multipart_upload(&key, &upload_id).await {
+            Ok(()) | Err(Error::NotFound(_)) => true,
+            Err(_) => {
+                client.remember_abandoned_upload(key, upload_id);
+                false
+            }
+        }
+    });
+    if !started {
+        let (client, key, upload_id) = fallback;
+        client.remember_abandoned_upload(key, upload_id);
+    }
+}
+
 fn missing_as_none<T>(r: Result<T>) -> Result<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
@@ -78,6 +133,65 @@ fn missing_as_none<T>(r: Result<T>) -> Result<Option<T>> {
 
 #[io(AFIT)]
 impl S3Backing {
+    /// Aborts this store's incomplete multipart uploads that were started
+    /// more than `older_than` ago (all of them for [`Duration::ZERO`];
+    /// an upload whose start the server does not report is kept unless
+    /// `older_than` is zero), and every upload this handle failed to
+    /// abort before (a cancelled write without a runtime to abort on, an
+    /// abort that failed). Returns how many it aborted.
+    ///
+    /// An upload younger than `older_than` may belong to a write in
+    /// progress, here or in another process: aborting it makes that write
+    /// fail. Configure the bucket's `AbortIncompleteMultipartUpload`
+    /// lifecycle rule as well (docs/consistency.md).
+    ///
+    #[doc = mode::doc_example!("cleanup_incomplete_uploads")]
+    ///
+    /// # Errors
+    /// S3 failures of the listing, or the first abort that failed (the
+    /// others are still tried).
+    pub async fn cleanup_incomplete_uploads(&self, older_than: Duration) -> Result<usize> {
+        let mut aborted = 0;
+        let mut first_error = None;
+        for (key, upload_id) in self.client.take_abandoned_uploads() {
+            match self.client.abort_multipart_upload(&key, &upload_id).await {
+                Ok(()) => aborted += 1,
+                Err(Error::NotFound(_)) => {}
+                Err(e) => {
+                    self.client.remember_abandoned_upload(key, upload_id);
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let cutoff = jiff::Timestamp::now().checked_sub(older_than).ok();
+        let listed = self
+            .client
+            .list_multipart_uploads(Some(&self.prefix))
+            .await?;
+        for upload in listed {
+            let old = older_than.is_zero()
+                || matches!((upload.initiated, cutoff), (Some(t), Some(c)) if t <= c);
+            if !old {
+                continue;
+            }
+            match self
+                .client
+                .abort_multipart_upload(&upload.key, &upload.upload_id)
+                .await
+            {
+                Ok(()) => aborted += 1,
+                Err(Error::NotFound(_)) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(aborted),
+        }
+    }
+
     /// Uploads `first` and the rest of `reader` as parts, up to
     /// [`PARTS_IN_FLIGHT`] at once: reads that many parts, sends them
     /// concurrently, and so on, so at most that many parts are held in
@@ -221,17 +335,28 @@ impl Backing for S3Backing {
                 .map(|_| ());
         }
         let upload_id = self.client.create_multipart_upload(&key).await?;
-        match self
+        // From here on the upload is aborted on every way out but a
+        // successful Complete: an error (below), a cancelled future or an
+        // unwinding panic (the guard).
+        let mut guard = UploadGuard::new(&self.client, &key, &upload_id);
+        let result = self
             .upload_parts(&key, &upload_id, first, reader, conditions)
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                // Free the parts; the original error is what matters.
-                let _ = self.client.abort_multipart_upload(&key, &upload_id).await;
-                Err(e)
+            .await;
+        if let Err(e) = result {
+            // Free the parts; the original error is what matters. After
+            // a Complete whose outcome is unclear the upload may be gone
+            // already (NoSuchUpload), which is fine.
+            let aborted = self.client.abort_multipart_upload(&key, &upload_id).await;
+            guard.disarm();
+            if let Err(abort_error) = aborted
+                && !abort_error.is_not_found()
+            {
+                self.client.remember_abandoned_upload(key, upload_id);
             }
+            return Err(e);
         }
+        guard.disarm();
+        Ok(())
     }
 
     async fn blob_exists(&self, name: &str) -> Result<bool> {

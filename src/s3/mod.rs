@@ -22,5 +22,5 @@ pub(crate) mod stats;
 pub use crate::action::Action;
 pub use request::ByteRange;
 pub(crate) use request::{S3Request, SignedRequest, Signer};
-pub use responses::{ListPage, ListedObject};
+pub use responses::{ListPage, ListedObject, MultipartUpload};
 pub use stats::{ActionStats, StatsSnapshot};

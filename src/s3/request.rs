@@ -86,6 +86,11 @@ enum Op {
     AbortMultipartUpload {
         upload_id: String,
     },
+    ListMultipartUploads {
+        prefix: Option<String>,
+        key_marker: Option<String>,
+        upload_id_marker: Option<String>,
+    },
 }
 
 /// One S3 request, before signing.
@@ -342,6 +347,21 @@ impl S3Request {
         )
     }
 
+    /// `GET /bucket?uploads`: one page of the multipart uploads in progress
+    /// under `prefix`, after the (`key_marker`, `upload_id_marker`) of the
+    /// previous page's last entry.
+    pub fn list_multipart_uploads(
+        prefix: Option<&str>,
+        key_marker: Option<&str>,
+        upload_id_marker: Option<&str>,
+    ) -> Self {
+        Self::bucket_op(Op::ListMultipartUploads {
+            prefix: prefix.map(str::to_owned),
+            key_marker: key_marker.map(str::to_owned),
+            upload_id_marker: upload_id_marker.map(str::to_owned),
+        })
+    }
+
     /// Adds conditions (`If-Match` / `If-None-Match`).
     pub fn with_conditions(mut self, conditions: Conditions) -> Self {
         self.conditions = conditions;
@@ -372,6 +392,7 @@ impl S3Request {
             Op::UploadPart { .. } => Action::UploadPart,
             Op::CompleteMultipartUpload { .. } => Action::CompleteMultipartUpload,
             Op::AbortMultipartUpload { .. } => Action::AbortMultipartUpload,
+            Op::ListMultipartUploads { .. } => Action::ListMultipartUploads,
         }
     }
 
@@ -641,6 +662,36 @@ impl Signer {
                 self.expiry,
                 time,
             ),
+            Op::ListMultipartUploads {
+                prefix,
+                key_marker,
+                upload_id_marker,
+            } => {
+                // rusty-s3 0.11 has no ListMultipartUploads action.
+                let mut query: Vec<(&str, &str)> = vec![("uploads", "")];
+                for (name, value) in [
+                    ("prefix", prefix),
+                    ("key-marker", key_marker),
+                    ("upload-id-marker", upload_id_marker),
+                ] {
+                    if let Some(v) = value {
+                        query.push((name, v.as_str()));
+                    }
+                }
+                query.sort_unstable();
+                rusty_s3::signing::sign(
+                    time,
+                    rusty_s3::Method::Get,
+                    b.base_url().clone(),
+                    self.credentials.key(),
+                    self.credentials.secret(),
+                    self.credentials.token(),
+                    b.region(),
+                    self.expiry.as_secs().max(1),
+                    query.iter().copied(),
+                    headers.iter().map(|(k, v)| (*k, v.as_str())),
+                )
+            }
         };
         SignedRequest {
             action: req.action(),
@@ -655,7 +706,7 @@ impl Signer {
 fn method_of(action: Action) -> &'static str {
     match action {
         Action::HeadBucket | Action::HeadObject => "HEAD",
-        Action::GetObject | Action::ListObjectsV2 => "GET",
+        Action::GetObject | Action::ListObjectsV2 | Action::ListMultipartUploads => "GET",
         Action::CreateBucket | Action::PutObject | Action::CopyObject | Action::UploadPart => "PUT",
         Action::DeleteBucket | Action::DeleteObject | Action::AbortMultipartUpload => "DELETE",
         Action::DeleteObjects | Action::CreateMultipartUpload | Action::CompleteMultipartUpload => {
@@ -801,6 +852,12 @@ mod tests {
                 "DELETE",
                 "/bkt/k",
                 Some("uploadId=UP"),
+            ),
+            (
+                S3Request::list_multipart_uploads(Some("p_"), Some("k m"), Some("U")),
+                "GET",
+                "/bkt/",
+                Some("key-marker=k%20m"),
             ),
         ];
         for (req, method, path, query_part) in cases {

@@ -74,6 +74,78 @@ pub fn parse_delete_failures(
         .collect())
 }
 
+/// A multipart upload in progress, from a `ListMultipartUploads` answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MultipartUpload {
+    /// The object key the upload will write.
+    pub key: String,
+    /// The upload id.
+    pub upload_id: String,
+    /// When it was started, when the server says and the time parses.
+    pub initiated: Option<jiff::Timestamp>,
+}
+
+/// One page of a `ListMultipartUploads` answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UploadsPage {
+    /// The uploads of this page.
+    pub uploads: Vec<MultipartUpload>,
+    /// `(key-marker, upload-id-marker)` of the next page; `None` on the
+    /// last page.
+    pub next: Option<(String, String)>,
+}
+
+/// Parses a `ListMultipartUploads` answer (rusty-s3 0.11 has no parser for
+/// it; the elements are read by name, whatever their namespace).
+///
+/// # Errors
+/// [`Error::CorruptData`] for a body that is not a
+/// `ListMultipartUploadsResult`, or an `<Upload>` without key or id.
+pub fn parse_uploads_page(body: &[u8], ctx: &ErrorContext) -> Result<UploadsPage> {
+    let text = utf8(body, ctx)?;
+    let bad = |why: &str| {
+        Error::corrupt(
+            ctx.clone(),
+            format!("bad ListMultipartUploads answer: {why}"),
+        )
+    };
+    let root: instant_xml::AnyElement<'_> =
+        instant_xml::from_str(text).map_err(|e| bad(&e.to_string()))?;
+    if root.name != "ListMultipartUploadsResult" {
+        return Err(bad(&format!("root element {}", root.name)));
+    }
+    let text_of = |e: &instant_xml::AnyElement<'_>, name: &str| {
+        e.children
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.text.as_deref())
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+    };
+    let mut uploads = Vec::new();
+    for u in root.children.iter().filter(|c| c.name == "Upload") {
+        let (Some(key), Some(upload_id)) = (text_of(u, "Key"), text_of(u, "UploadId")) else {
+            return Err(bad("an Upload without Key or UploadId"));
+        };
+        let initiated = text_of(u, "Initiated").and_then(|t| t.parse().ok());
+        uploads.push(MultipartUpload {
+            key,
+            upload_id,
+            initiated,
+        });
+    }
+    let truncated = text_of(&root, "IsTruncated").is_some_and(|t| t == "true");
+    let next = if truncated {
+        let key = text_of(&root, "NextKeyMarker").or_else(|| uploads.last().map(|u| u.key.clone()));
+        let id = text_of(&root, "NextUploadIdMarker")
+            .or_else(|| uploads.last().map(|u| u.upload_id.clone()));
+        key.zip(id)
+    } else {
+        None
+    };
+    Ok(UploadsPage { uploads, next })
+}
+
 /// The upload id of a `CreateMultipartUpload` answer.
 ///
 /// # Errors
@@ -171,6 +243,32 @@ mod tests {
         let f = parse_delete_failures(xml, &ctx()).unwrap();
         assert_eq!(f, vec![("k1".into(), "AccessDenied".into(), "no".into())]);
         assert!(parse_delete_failures(b"", &ctx()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn parses_uploads_page() {
+        let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>b</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><NextKeyMarker>p_b</NextKeyMarker><NextUploadIdMarker>U2</NextUploadIdMarker><Prefix>p_</Prefix><MaxUploads>2</MaxUploads><IsTruncated>true</IsTruncated>
+<Upload><Key>p_a&amp;</Key><UploadId>U1</UploadId><Initiated>2024-01-02T03:04:05.000Z</Initiated></Upload>
+<Upload><Key>p_b</Key><UploadId>U2</UploadId></Upload></ListMultipartUploadsResult>"#;
+        let page = parse_uploads_page(xml, &ctx()).unwrap();
+        assert_eq!(page.uploads.len(), 2);
+        assert_eq!(page.uploads[0].key, "p_a&");
+        assert_eq!(page.uploads[0].upload_id, "U1");
+        assert_eq!(
+            page.uploads[0].initiated,
+            Some("2024-01-02T03:04:05Z".parse().unwrap())
+        );
+        assert_eq!(page.uploads[1].initiated, None);
+        assert_eq!(page.next, Some(("p_b".into(), "U2".into())));
+        let last = br#"<ListMultipartUploadsResult><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>"#;
+        assert_eq!(
+            parse_uploads_page(last, &ctx()).unwrap(),
+            UploadsPage::default()
+        );
+        for bad in [&b"<x/>"[..], b"<ListMultipartUploadsResult><Upload><Key>k</Key></Upload></ListMultipartUploadsResult>", b"<nope"] {
+            assert!(matches!(parse_uploads_page(bad, &ctx()), Err(Error::CorruptData { .. })));
+        }
     }
 
     #[test]

@@ -196,6 +196,12 @@ struct Inner<B> {
 ///
 /// Cheap to clone: clones share the backing, locks and hooks.
 ///
+/// A write that is cancelled — its future dropped before it finished, in
+/// the async mode — may still have landed: what was sent is not unsent.
+/// Read the value back to know. The parts of a large binary value's
+/// multipart upload are aborted when its write is cancelled or fails
+/// (docs/consistency.md, "Large binary values").
+///
 #[doc = mode::doc_example!("store")]
 pub struct Store<B> {
     inner: Arc<Inner<B>>,

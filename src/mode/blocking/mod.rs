@@ -116,6 +116,14 @@ pub fn chain(first: Vec<u8>, rest: BodyReader) -> BodyReader {
     Box::new(std::io::Cursor::new(first).chain(rest))
 }
 
+/// The blocking counterpart of the async mode's `spawn_detached`: the
+/// engine's `async` block was turned into a plain block, so the work was
+/// done in place, before this call, and there is nothing left to run.
+/// Always `true`.
+pub fn spawn_detached<T>(_done: T) -> bool {
+    true
+}
+
 /// Runs `n` copies of `f` at once (threads), for the conformance suite.
 #[cfg(feature = "conformance")]
 pub(crate) fn concurrently<F: Fn() + Sync>(n: usize, f: F) {

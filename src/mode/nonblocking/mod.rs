@@ -107,6 +107,23 @@ where
     results.into_iter().map(|(_, r)| r).collect()
 }
 
+/// Runs `task` in the background on the current tokio runtime (cleanup
+/// from a `Drop`, which cannot wait). `false` when there is no runtime:
+/// the task is dropped unrun and the caller records the work for later.
+pub fn spawn_detached<F>(task: F) -> bool
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            drop(handle.spawn(task));
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 /// Runs `n` copies of `f`'s future at once (concurrent futures), for the
 /// conformance suite.
 #[cfg(feature = "conformance")]
