@@ -1,6 +1,7 @@
 //! Multipart uploads never outlive their write: aborted on every error
 //! path, on a cancelled (dropped) async write and on unwinding, by
-//! `delete_store` and by `cleanup_incomplete_uploads`.
+//! `delete_store` and by `cleanup_incomplete_uploads`; a transient failure
+//! of `CompleteMultipartUpload` is retried.
 //! Against SeaweedFS, with the fault proxy where a failure is needed.
 
 mod common;
@@ -115,6 +116,27 @@ fn listing_shows_every_upload_under_the_prefix() {
         cleanup_incomplete_uploads(&config, Duration::ZERO).unwrap(),
         5
     );
+}
+
+#[test]
+fn one_503_on_complete_is_retried() {
+    let proxy = FaultProxy::start(&server().endpoint);
+    let id = Uuid::new_v4();
+    let store = create_store(&config_on(&proxy.endpoint(), id)).unwrap();
+    proxy.push(Rule::new(
+        Matcher::method("POST").query_contains("uploadId"),
+        1,
+        Fault::SlowDown,
+    ));
+    let before = store.backing().client().stats();
+    let mut body = std::io::repeat(3).take(LARGE as u64);
+    store.bassoc_reader(k("big"), &mut body).unwrap();
+    let used = store.backing().client().stats().since(&before);
+    assert_eq!(used.requests(Action::CompleteMultipartUpload), 2);
+    assert!(proxy.pending_rules().is_empty());
+    let got = store.bget(k("big")).unwrap().unwrap();
+    assert_eq!(got.size, LARGE as u64);
+    assert_eq!(uploads_of(id), Vec::<String>::new());
 }
 
 #[test]

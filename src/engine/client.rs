@@ -570,8 +570,17 @@ impl S3Client {
     /// answer's ETag is not used (some servers leave it empty): HEAD the
     /// object when it is needed.
     ///
+    /// Transient failures (5xx, throttling, timeouts, transport errors) are
+    /// retried with the same conditions, as the [`RetryPolicy`] allows: the
+    /// upload id makes a repeat harmless (see
+    /// [`S3Request::is_safe_to_repeat`]).
+    ///
     /// # Errors
-    /// Any failure, also one reported inside a 200 answer.
+    /// Any failure, also one reported inside a 200 answer. A failure after
+    /// a repeat may hide an earlier attempt that landed: a 412 then comes
+    /// as [`Error::PreconditionFailed`] with `attempts > 1`, and so does a
+    /// `NoSuchUpload` (the upload is gone, most likely completed by that
+    /// attempt), so that the caller checks the object before believing it.
     pub async fn complete_multipart_upload<S: AsRef<str>>(
         &self,
         key: &str,
@@ -581,7 +590,18 @@ impl S3Client {
     ) -> Result<()> {
         let req = S3Request::complete_multipart_upload(key, upload_id, part_etags)?
             .with_conditions(conditions.clone());
-        let (_, body) = self.execute(&req).await?;
+        let (_, body) = match self.execute(&req).await {
+            Ok(answer) => answer,
+            // Settling (does the object carry our multipart ETag now?) is
+            // the caller's: store/write.rs `settle` treats a repeated 412 as
+            // unclear.
+            Err(Error::NotFound(c))
+                if c.attempts > 1 && c.code.as_deref() == Some("NoSuchUpload") =>
+            {
+                return Err(Error::PreconditionFailed(c));
+            }
+            Err(e) => return Err(e),
+        };
         responses::check_embedded_error(&body, &self.context(&req))
     }
 

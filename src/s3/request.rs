@@ -414,14 +414,20 @@ impl S3Request {
 
     /// Whether repeating this request after an unclear outcome (timeout,
     /// reset, 5xx) cannot change the result: reads, listings, deletes,
-    /// unconditional puts and part uploads. Conditional writes and
-    /// `CompleteMultipartUpload` are not: their retries are decided by the
+    /// unconditional puts, part uploads and `CompleteMultipartUpload`.
+    /// Other conditional writes are not: their retries are decided by the
     /// caller (optimistic locking), which can check what landed.
+    ///
+    /// `CompleteMultipartUpload` is repeated, with its conditions, because
+    /// its upload id makes it single-use: a repeat after an attempt that
+    /// landed cannot write anything else, it fails (`NoSuchUpload`, or 412
+    /// under a condition) — with `attempts > 1` in the error's context,
+    /// which tells the caller that the outcome is unclear.
     pub fn is_safe_to_repeat(&self) -> bool {
-        if self.conditions.is_conditional() && self.action() != Action::GetObject {
-            return false;
+        if matches!(self.op, Op::CompleteMultipartUpload { .. }) {
+            return true;
         }
-        !matches!(self.op, Op::CompleteMultipartUpload { .. })
+        !self.conditions.is_conditional() || self.action() == Action::GetObject
     }
 }
 
@@ -868,6 +874,23 @@ mod tests {
                 assert!(s.url.query().unwrap().contains(q), "{req:?}: {}", s.url);
             }
         }
+    }
+
+    #[test]
+    fn complete_is_repeated_with_its_conditions() {
+        let complete = S3Request::complete_multipart_upload("k", "UP", &["\"e1\""]).unwrap();
+        assert!(complete.is_safe_to_repeat());
+        assert!(
+            complete
+                .with_conditions(Conditions::if_absent())
+                .is_safe_to_repeat()
+        );
+        let put = S3Request::put_object("k", &b""[..]).unwrap();
+        assert!(
+            !put.with_conditions(Conditions::if_absent())
+                .is_safe_to_repeat()
+        );
+        assert!(S3Request::list_multipart_uploads(None, None, None).is_safe_to_repeat());
     }
 
     #[test]
