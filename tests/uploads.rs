@@ -1,7 +1,7 @@
 //! Multipart uploads never outlive their write: aborted on every error
 //! path, on a cancelled (dropped) async write and on unwinding, by
 //! `delete_store` and by `cleanup_incomplete_uploads`; a transient failure
-//! of `CompleteMultipartUpload` is retried.
+//! of `CompleteMultipartUpload` or of the connect-time probe is retried.
 //! Against SeaweedFS, with the fault proxy where a failure is needed.
 
 mod common;
@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use common::fault_proxy::{Fault, FaultProxy, Matcher, Rule};
 use common::{bucket_name, config_for, server};
-use konserve_s3::blocking::{S3Client, cleanup_incomplete_uploads, create_store, delete_store};
+use konserve_s3::blocking::{
+    S3Client, cleanup_incomplete_uploads, connect_store, create_store, delete_store,
+};
 use konserve_s3::config::S3Config;
 use konserve_s3::internals::layout;
 use konserve_s3::s3::Action;
@@ -187,6 +189,52 @@ fn a_write_that_unwinds_aborts_its_upload() {
     assert_eq!(used.requests(Action::CreateMultipartUpload), 1);
     assert_eq!(used.requests(Action::AbortMultipartUpload), 1);
     assert_eq!(uploads_of(id), Vec::<String>::new());
+}
+
+fn locking_config(endpoint: &str, id: Uuid) -> S3Config {
+    let mut c = config_on(endpoint, id);
+    c.store.optimistic_locking_retries = 5;
+    c
+}
+
+#[test]
+fn connect_survives_transient_failures_of_the_probe() {
+    let id = Uuid::new_v4();
+    create_store(&locking_config(&server().endpoint, id)).unwrap();
+    let proxy = FaultProxy::start(&server().endpoint);
+    let config = locking_config(&proxy.endpoint(), id);
+    let probe = || Matcher::method("PUT").path_contains("conditional-write-probe");
+
+    // A 500 on the first write of the probe.
+    proxy.push(Rule::new(
+        probe(),
+        1,
+        Fault::Status {
+            status: 500,
+            code: "InternalError".into(),
+        },
+    ));
+    connect_store(&config).unwrap();
+    assert!(proxy.pending_rules().is_empty());
+
+    // A 500 on the second write (the first goes through).
+    proxy.push(Rule::new(probe(), 1, Fault::Delay(Duration::ZERO)));
+    proxy.push(Rule::new(
+        probe(),
+        1,
+        Fault::Status {
+            status: 503,
+            code: "ServiceUnavailable".into(),
+        },
+    ));
+    connect_store(&config).unwrap();
+    assert!(proxy.pending_rules().is_empty());
+
+    // The first write lands, its answer is lost: the repeat's 412 is ours.
+    proxy.push(Rule::new(probe(), 1, Fault::ResetAfterForward));
+    connect_store(&config).unwrap();
+    assert!(proxy.pending_rules().is_empty());
+    delete_store(&config).unwrap();
 }
 
 #[cfg(feature = "async")]

@@ -3,7 +3,7 @@
 //! `<id>_.konserve-metadata`.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use crate::Conditions;
 use crate::config::{ConditionalWrites, S3Config};
 use crate::error::{Error, Result};
 use crate::layout::{self, BlobKind};
+use crate::retry::Decision;
 
 /// A konserve store in S3.
 pub type S3Store = Store<S3Backing>;
@@ -49,26 +50,50 @@ fn judge_probe(first: Result<()>, second: Result<()>) -> Result<()> {
     }
 }
 
+/// One create-only write of the probe, repeated on transient failures as
+/// the client's retry policy allows: the probe key is new and written by
+/// nobody else, so a repeat cannot undo anything. `first`: a repeat of
+/// the first write refused with 412 means an earlier attempt landed.
+#[io(AFIT)]
+async fn probe_write(client: &S3Client, key: &str, first: bool) -> Result<()> {
+    let policy = client.retry_policy();
+    let started = Instant::now();
+    let mut attempt = 1;
+    loop {
+        let sent = client
+            .put_object(key, Bytes::from_static(b"probe"), &Conditions::if_absent())
+            .await;
+        let error = match sent {
+            Ok(_) => return Ok(()),
+            Err(Error::PreconditionFailed(c)) if first && (attempt > 1 || c.attempts > 1) => {
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        match policy.decide(&error, true, attempt, started.elapsed(), fastrand::f64()) {
+            Decision::RetryAfter(wait) => {
+                mode::Transport::sleep(wait).await;
+                attempt += 1;
+            }
+            Decision::GiveUp => return Err(error),
+        }
+    }
+}
+
 /// With optimistic locking on and `conditional-writes` `auto`: writes a
 /// random key twice with `If-None-Match: *` (expecting 200, then 412) and
 /// removes it, so locking never runs on a provider that would silently
-/// lose updates.
+/// lose updates. Transient failures (a 500, a reset) are retried, as for
+/// any request.
 #[io(AFIT)]
 async fn check_conditional_writes(config: &S3Config, client: &S3Client, id: Uuid) -> Result<()> {
     if !config.store.locking() || config.store.conditional_writes != ConditionalWrites::Auto {
         return Ok(());
     }
     let key = layout::object_key(id, &format!(".conditional-write-probe-{}", Uuid::new_v4()));
-    let body = Bytes::from_static(b"probe");
-    let first = client
-        .put_object(&key, body.clone(), &Conditions::if_absent())
-        .await
-        .map(|_| ());
+    let first = probe_write(client, &key, true).await;
     let second = if first.is_ok() {
-        client
-            .put_object(&key, body, &Conditions::if_absent())
-            .await
-            .map(|_| ())
+        probe_write(client, &key, false).await
     } else {
         Ok(())
     };
