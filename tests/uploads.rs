@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::fault_proxy::{Fault, FaultProxy, Matcher, Rule};
 use common::{bucket_name, config_for, server};
 use konserve_s3::blocking::{
-    S3Client, cleanup_incomplete_uploads, connect_store, create_store, delete_store,
+    S3Client, S3Store, cleanup_incomplete_uploads, connect_store, create_store, delete_store,
 };
 use konserve_s3::config::S3Config;
 use konserve_s3::internals::layout;
@@ -52,6 +52,14 @@ fn uploads_of(id: Uuid) -> Vec<String> {
         .into_iter()
         .map(|u| u.key)
         .collect()
+}
+
+/// An S3 error answer.
+fn failing(status: u16, code: &str) -> Fault {
+    Fault::Status {
+        status,
+        code: code.into(),
+    }
 }
 
 fn k(name: &str) -> Value {
@@ -120,16 +128,20 @@ fn listing_shows_every_upload_under_the_prefix() {
     );
 }
 
-#[test]
-fn one_503_on_complete_is_retried() {
+/// A new store behind a proxy that answers the next `times`
+/// `CompleteMultipartUpload` requests with `fault`.
+fn store_failing_complete(times: usize, fault: Fault) -> (FaultProxy, S3Store, Uuid) {
     let proxy = FaultProxy::start(&server().endpoint);
     let id = Uuid::new_v4();
     let store = create_store(&config_on(&proxy.endpoint(), id)).unwrap();
-    proxy.push(Rule::new(
-        Matcher::method("POST").query_contains("uploadId"),
-        1,
-        Fault::SlowDown,
-    ));
+    let complete = Matcher::method("POST").query_contains("uploadId");
+    proxy.push(Rule::new(complete, times, fault));
+    (proxy, store, id)
+}
+
+#[test]
+fn one_503_on_complete_is_retried() {
+    let (proxy, store, id) = store_failing_complete(1, Fault::SlowDown);
     let before = store.backing().client().stats();
     let mut body = std::io::repeat(3).take(LARGE as u64);
     store.bassoc_reader(k("big"), &mut body).unwrap();
@@ -143,17 +155,7 @@ fn one_503_on_complete_is_retried() {
 
 #[test]
 fn a_failed_complete_leaves_no_upload() {
-    let proxy = FaultProxy::start(&server().endpoint);
-    let id = Uuid::new_v4();
-    let store = create_store(&config_on(&proxy.endpoint(), id)).unwrap();
-    proxy.push(Rule::new(
-        Matcher::method("POST").query_contains("uploadId"),
-        100,
-        Fault::Status {
-            status: 500,
-            code: "InternalError".into(),
-        },
-    ));
+    let (_proxy, store, id) = store_failing_complete(100, failing(500, "InternalError"));
     let mut body = std::io::repeat(3).take(LARGE as u64);
     let err = store.bassoc_reader(k("big"), &mut body).unwrap_err();
     assert!(err.is_retryable(), "{err}");
@@ -206,27 +208,13 @@ fn connect_survives_transient_failures_of_the_probe() {
     let probe = || Matcher::method("PUT").path_contains("conditional-write-probe");
 
     // A 500 on the first write of the probe.
-    proxy.push(Rule::new(
-        probe(),
-        1,
-        Fault::Status {
-            status: 500,
-            code: "InternalError".into(),
-        },
-    ));
+    proxy.push(Rule::new(probe(), 1, failing(500, "InternalError")));
     connect_store(&config).unwrap();
     assert!(proxy.pending_rules().is_empty());
 
     // A 500 on the second write (the first goes through).
     proxy.push(Rule::new(probe(), 1, Fault::Delay(Duration::ZERO)));
-    proxy.push(Rule::new(
-        probe(),
-        1,
-        Fault::Status {
-            status: 503,
-            code: "ServiceUnavailable".into(),
-        },
-    ));
+    proxy.push(Rule::new(probe(), 1, failing(503, "ServiceUnavailable")));
     connect_store(&config).unwrap();
     assert!(proxy.pending_rules().is_empty());
 

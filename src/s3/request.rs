@@ -626,21 +626,13 @@ impl Signer {
                 }
                 finish(action, &headers, self.expiry, time)
             }
-            Op::CopyObject { .. } => {
-                let query: [(&str, &str); 0] = [];
-                rusty_s3::signing::sign(
-                    time,
-                    rusty_s3::Method::Put,
-                    b.object_url(key),
-                    self.credentials.key(),
-                    self.credentials.secret(),
-                    self.credentials.token(),
-                    b.region(),
-                    self.expiry.as_secs().max(1),
-                    query.iter().copied(),
-                    headers.iter().map(|(k, v)| (*k, v.as_str())),
-                )
-            }
+            Op::CopyObject { .. } => self.sign_raw(
+                rusty_s3::Method::Put,
+                b.object_url(key),
+                &[],
+                &headers,
+                time,
+            ),
             Op::CreateMultipartUpload => finish(
                 CreateMultipartUpload::new(b, creds, key),
                 &headers,
@@ -685,17 +677,12 @@ impl Signer {
                     }
                 }
                 query.sort_unstable();
-                rusty_s3::signing::sign(
-                    time,
+                self.sign_raw(
                     rusty_s3::Method::Get,
                     b.base_url().clone(),
-                    self.credentials.key(),
-                    self.credentials.secret(),
-                    self.credentials.token(),
-                    b.region(),
-                    self.expiry.as_secs().max(1),
-                    query.iter().copied(),
-                    headers.iter().map(|(k, v)| (*k, v.as_str())),
+                    &query,
+                    &headers,
+                    time,
                 )
             }
         };
@@ -706,6 +693,32 @@ impl Signer {
             headers,
             body: req.body.clone(),
         }
+    }
+}
+
+impl Signer {
+    /// Presigns a request that rusty-s3 has no action type for: `url`
+    /// with the (sorted) `query` and `headers`.
+    fn sign_raw(
+        &self,
+        method: rusty_s3::Method,
+        url: Url,
+        query: &[(&str, &str)],
+        headers: &[(&'static str, String)],
+        time: &jiff::Timestamp,
+    ) -> Url {
+        rusty_s3::signing::sign(
+            time,
+            method,
+            url,
+            self.credentials.key(),
+            self.credentials.secret(),
+            self.credentials.token(),
+            self.bucket.region(),
+            self.expiry.as_secs().max(1),
+            query.iter().copied(),
+            headers.iter().map(|(k, v)| (*k, v.as_str())),
+        )
     }
 }
 
