@@ -1,0 +1,475 @@
+//! A hostile (or broken) server: a tiny HTTP server on 127.0.0.1, run in
+//! this test's threads, that echoes the signed request into its error
+//! answers, declares more body than it sends, sends an endless body, sends
+//! its head one byte a second, answers a first attempt late with a 503, or
+//! says the clock is skewed. The client must keep every secret out of its
+//! errors, stay bounded in time and memory, sign each attempt afresh, and
+//! report the skew as a typed error.
+//!
+//! Each case runs in a thread joined with a deadline ([`WALL_LIMIT`]): a
+//! case that does not finish fails the test.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use konserve_s3::Error;
+use konserve_s3::blocking::{S3Backing, S3Client, S3Store, Store};
+use konserve_s3::config::{Credentials, HttpOptions, RetryPolicy, S3Config};
+use konserve_s3::value::Value;
+use uuid::Uuid;
+
+/// Gate for fix (4) (server text in errors redacted): until it is merged,
+/// secrets the server echoes into its own `<Message>` and request id are
+/// counted and printed rather than asserted absent. Secrets the client
+/// itself puts into an error are asserted absent either way.
+const STRICT_AFTER_REDACTION_FIX: bool = false;
+/// Gate for the endless-body limit (fix (3) bounds decoded sizes; a limit on
+/// the bytes read for one answer may come with it or later): until then,
+/// the memory an endless answer made the client hold is printed, and only
+/// the time bound is asserted.
+const STRICT_AFTER_BODY_LIMIT: bool = false;
+/// Gate for a clock hint in the `RequestTimeTooSkewed` error (no change
+/// scheduled yet): until then, its `Display` must name the S3 code.
+const STRICT_CLOCK_HINT: bool = false;
+
+const ACCESS_KEY: &str = "AKIAHOSTILETEST00001";
+const SECRET: &str = "hostile-secret-key-0123456789abcdefghij";
+const TOKEN: &str = "hostile-session-token-FQoGZXIvYXdzEJr";
+/// Each case must finish within this (generous) time.
+const WALL_LIMIT: Duration = Duration::from_secs(60);
+/// The client's timeouts in these tests.
+const TIMEOUT: Duration = Duration::from_secs(2);
+/// Most bytes the endless body sends before it stalls (a guard for the
+/// machine should the client have no limit).
+const ENDLESS_CAP: usize = 96 << 20;
+
+/// What the server does with each request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Behaviour {
+    /// Echo the request target into the `<Message>` and `x-amz-request-id`
+    /// of an S3 error with this status.
+    Echo(u16),
+    /// Declare 1000 body bytes, send 10, close.
+    ShortBody,
+    /// Declare a terabyte, send up to [`ENDLESS_CAP`], then stall.
+    Endless,
+    /// Send the head one byte a second.
+    Slowloris,
+    /// First request: wait 1.5 s, then 503 `SlowDown`; later ones: 200.
+    SlowFirst503,
+    /// 403 `RequestTimeTooSkewed`.
+    Skewed,
+}
+
+struct Hostile {
+    endpoint: String,
+    /// The request heads seen, in order.
+    heads: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn start(behaviour: Behaviour) -> Hostile {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (h, s) = (Arc::clone(&heads), Arc::clone(&stop));
+    std::thread::spawn(move || {
+        let served = Arc::new(AtomicUsize::new(0));
+        while !s.load(Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let (h, s, served) = (Arc::clone(&h), Arc::clone(&s), Arc::clone(&served));
+                    std::thread::spawn(move || serve(stream, behaviour, &h, &s, &served));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    });
+    Hostile {
+        endpoint,
+        heads,
+        stop,
+    }
+}
+
+/// Serves the requests of one connection.
+fn serve(
+    mut stream: TcpStream,
+    behaviour: Behaviour,
+    heads: &Mutex<Vec<String>>,
+    stop: &AtomicBool,
+    served: &AtomicUsize,
+) {
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let end = loop {
+            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end;
+            }
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+        buffer.drain(..end + 4);
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        while buffer.len() < length {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buffer.drain(..length);
+        let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
+        let is_head = head.starts_with("HEAD ");
+        heads.lock().unwrap().push(head);
+        let number = served.fetch_add(1, Ordering::SeqCst);
+        let keep_open = match behaviour {
+            Behaviour::Echo(status) => {
+                let body = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+                    xml_escape(&target),
+                    xml_escape(&target)
+                );
+                let answer = format!(
+                    "HTTP/1.1 {status} Error\r\nContent-Type: application/xml\r\nx-amz-request-id: {target}\r\nContent-Length: {}\r\n\r\n{}",
+                    body.len(),
+                    if is_head { "" } else { &body }
+                );
+                stream.write_all(answer.as_bytes()).is_ok()
+            }
+            Behaviour::ShortBody => {
+                let _ =
+                    stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789");
+                false
+            }
+            Behaviour::Endless => {
+                let _ =
+                    stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1099511627776\r\n\r\n");
+                let block = vec![b'x'; 64 << 10];
+                let mut sent = 0;
+                while sent < ENDLESS_CAP && !stop.load(Ordering::SeqCst) {
+                    if stream.write_all(&block).is_err() {
+                        return;
+                    }
+                    sent += block.len();
+                }
+                // Stall until the client gives up (or the test ends).
+                let deadline = Instant::now() + WALL_LIMIT;
+                while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                    if let Ok(0) | Err(_) = stream.read(&mut chunk) {
+                        return;
+                    }
+                }
+                false
+            }
+            Behaviour::Slowloris => {
+                for b in b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" {
+                    if stop.load(Ordering::SeqCst) || stream.write_all(&[*b]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                false
+            }
+            Behaviour::SlowFirst503 if number == 0 => {
+                std::thread::sleep(Duration::from_millis(1500));
+                let body = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+                let answer = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: {}\r\n\r\n{}",
+                    body.len(),
+                    if is_head { "" } else { body }
+                );
+                stream.write_all(answer.as_bytes()).is_ok()
+            }
+            Behaviour::SlowFirst503 => {
+                let answer = "HTTP/1.1 200 OK\r\nETag: \"0123456789abcdef0123456789abcdef\"\r\nContent-Length: 0\r\n\r\n";
+                stream.write_all(answer.as_bytes()).is_ok()
+            }
+            Behaviour::Skewed => {
+                let body = "<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the current time is too large.</Message><MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds></Error>";
+                let answer = format!(
+                    "HTTP/1.1 403 Forbidden\r\nContent-Length: {}\r\n\r\n{}",
+                    body.len(),
+                    if is_head { "" } else { body }
+                );
+                stream.write_all(answer.as_bytes()).is_ok()
+            }
+        };
+        if !keep_open {
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn config(endpoint: &str, attempts: u32) -> S3Config {
+    let mut config = S3Config::builder()
+        .bucket("hostile")
+        .id(Uuid::new_v4())
+        .endpoint(endpoint)
+        .region("us-east-1")
+        .credentials_full(Credentials::new(ACCESS_KEY, SECRET).with_session_token(TOKEN))
+        .http(HttpOptions {
+            connect_timeout: TIMEOUT,
+            response_timeout: TIMEOUT,
+            io_timeout: TIMEOUT,
+            ..HttpOptions::default()
+        })
+        .retry(RetryPolicy {
+            max_attempts: attempts,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            total_budget: Duration::from_secs(20),
+        })
+        .build()
+        .unwrap();
+    config.store.optimistic_locking_retries = 0;
+    config
+}
+
+fn store(config: &S3Config) -> S3Store {
+    let client = S3Client::new(config).unwrap();
+    Store::with_options(
+        S3Backing::new(client, config.id.unwrap()),
+        config.store.clone(),
+    )
+}
+
+/// Runs `f` in a thread and fails if it does not finish within
+/// [`WALL_LIMIT`]; returns its result and how long it took.
+fn bounded<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> (T, Duration) {
+    let (send, receive) = mpsc::channel();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        let _ = send.send(f());
+    });
+    match receive.recv_timeout(WALL_LIMIT) {
+        Ok(value) => (value, started.elapsed()),
+        Err(_) => panic!("{name}: did not finish within {WALL_LIMIT:?}"),
+    }
+}
+
+/// Every text an error shows: `Display` and `Debug` of it and of each
+/// source below it.
+fn error_texts(e: &Error) -> String {
+    let mut out = format!("{e}\n{e:?}\n");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(&format!("{s}\n{s:?}\n"));
+        source = s.source();
+    }
+    out
+}
+
+/// The value of query parameter `name` in a request head's target, as sent
+/// (percent-encoded) and decoded.
+fn query_values(head: &str, name: &str) -> Vec<String> {
+    let target = head.split(' ').nth(1).unwrap_or_default();
+    let url = url::Url::parse(&format!("http://h{target}")).unwrap();
+    let mut out = Vec::new();
+    for (n, v) in url.query_pairs() {
+        if n.eq_ignore_ascii_case(name) {
+            out.push(v.clone().into_owned());
+            let raw = url
+                .query()
+                .unwrap_or_default()
+                .split('&')
+                .find_map(|p| p.strip_prefix(&format!("{name}=")))
+                .unwrap_or_default()
+                .to_owned();
+            out.push(raw);
+        }
+    }
+    out.retain(|v| v.len() >= 8);
+    out
+}
+
+/// The secrets a request head carries, plus the configured ones.
+fn secrets(heads: &[String]) -> Vec<String> {
+    let mut out = vec![SECRET.to_owned(), TOKEN.to_owned()];
+    for head in heads {
+        for name in [
+            "X-Amz-Signature",
+            "X-Amz-Credential",
+            "X-Amz-Security-Token",
+        ] {
+            out.extend(query_values(head, name));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn echoed_request_in_error_answers_leaks_no_secret() {
+    for status in [500, 403] {
+        let server = start(Behaviour::Echo(status));
+        let cfg = config(&server.endpoint, 2);
+        let (result, took) = bounded("echo", move || store(&cfg).get(Value::keyword("k")));
+        let e = result.expect_err("an error answer");
+        let heads = server.heads.lock().unwrap().clone();
+        assert!(!heads.is_empty(), "the request reached the server");
+        let secrets = secrets(&heads);
+        assert!(
+            secrets.len() >= 4,
+            "signature, credential and token found: {secrets:?}"
+        );
+        let texts = error_texts(&e);
+        let shown: Vec<&String> = secrets
+            .iter()
+            .filter(|s| texts.contains(s.as_str()))
+            .collect();
+        eprintln!(
+            "hostile [echo {status}]: {} attempt(s) in {took:?}; error kind {}; secrets shown: {}",
+            heads.len(),
+            format!("{e:?}")
+                .split(['(', ' ', '{'])
+                .next()
+                .unwrap_or_default(),
+            shown.len()
+        );
+        // The configured secret and token never reach a URL, so they can
+        // never be echoed: they must not show whatever the server says.
+        assert!(!texts.contains(SECRET), "the secret key shows: {texts}");
+        if STRICT_AFTER_REDACTION_FIX {
+            assert!(shown.is_empty(), "secrets shown: {shown:?} in {texts}");
+        }
+    }
+}
+
+#[test]
+fn short_body_fails_within_bounds() {
+    let server = start(Behaviour::ShortBody);
+    let cfg = config(&server.endpoint, 2);
+    let (result, took) = bounded("short body", move || store(&cfg).get(Value::keyword("k")));
+    let e = result.expect_err("a body shorter than declared is an error");
+    eprintln!("hostile [short body]: {e} after {took:?}");
+    drop(server);
+}
+
+fn vm_hwm_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn endless_body_fails_within_bounds() {
+    let server = start(Behaviour::Endless);
+    let cfg = config(&server.endpoint, 1);
+    let before = vm_hwm_kb();
+    let (result, took) = bounded("endless body", move || store(&cfg).get(Value::keyword("k")));
+    let e = result.expect_err("an endless body is an error");
+    let grown = vm_hwm_kb().saturating_sub(before);
+    eprintln!(
+        "hostile [endless body]: {e} after {took:?}; peak RSS grew {grown} kB (VmHWM {} kB; the server sends at most {} MiB)",
+        vm_hwm_kb(),
+        ENDLESS_CAP >> 20
+    );
+    if STRICT_AFTER_BODY_LIMIT {
+        assert!(
+            grown < 64 << 10,
+            "the client held {grown} kB of an endless body"
+        );
+    }
+}
+
+#[test]
+fn slowloris_head_fails_within_bounds() {
+    let server = start(Behaviour::Slowloris);
+    let cfg = config(&server.endpoint, 2);
+    let (result, took) = bounded("slowloris", move || store(&cfg).get(Value::keyword("k")));
+    let e = result.expect_err("a head sent a byte a second is an error");
+    eprintln!("hostile [slowloris]: {e} after {took:?}");
+    assert!(matches!(e, Error::Timeout(_)), "a timeout: {e:?}");
+}
+
+#[test]
+fn retry_after_presign_expiry_is_signed_afresh() {
+    let server = start(Behaviour::SlowFirst503);
+    let mut cfg = config(&server.endpoint, 3);
+    // Expires before the first answer arrives.
+    cfg.http.presign_expiry = Duration::from_secs(1);
+    let client = S3Client::new(&cfg).unwrap();
+    let (result, _) = bounded("presign", move || client.head_object("k"));
+    result.expect("the retry succeeds");
+    let heads = server.heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 2, "one 503, one retry");
+    let dates: Vec<Vec<String>> = heads
+        .iter()
+        .map(|h| query_values(h, "X-Amz-Date"))
+        .collect();
+    let signatures: Vec<Vec<String>> = heads
+        .iter()
+        .map(|h| query_values(h, "X-Amz-Signature"))
+        .collect();
+    eprintln!("hostile [presign]: dates {dates:?}");
+    assert!(
+        !dates[0].is_empty() && !signatures[0].is_empty(),
+        "presigned"
+    );
+    assert_ne!(dates[0], dates[1], "the retry carries a new X-Amz-Date");
+    assert_ne!(signatures[0], signatures[1], "the retry is signed afresh");
+}
+
+#[test]
+fn request_time_too_skewed_is_a_typed_error() {
+    let server = start(Behaviour::Skewed);
+    let cfg = config(&server.endpoint, 3);
+    let (result, _) = bounded("skew", move || store(&cfg).get(Value::keyword("k")));
+    let e = result.expect_err("a 403");
+    let text = e.to_string();
+    eprintln!("hostile [skew]: {text}");
+    assert!(matches!(e, Error::InvalidCredentials(_)), "typed: {e:?}");
+    assert_eq!(server.heads.lock().unwrap().len(), 1, "not retried");
+    assert!(
+        text.contains("RequestTimeTooSkewed"),
+        "names the S3 code: {text}"
+    );
+    if STRICT_CLOCK_HINT {
+        assert!(
+            text.to_lowercase().contains("clock"),
+            "mentions the clock: {text}"
+        );
+    }
+}
