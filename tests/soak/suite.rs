@@ -126,13 +126,16 @@ enum State {
 /// One write to a writer's own key and how the call ended.
 struct Write {
     state: State,
-    result: Result<(), String>,
+    result: Outcome,
 }
+
+/// How a call ended: `Ok`, or the kind of its error.
+type Outcome = Result<(), String>;
 
 #[derive(Default)]
 struct Ledger {
-    /// Per counter: (operation id, result) of each `update_in`.
-    increments: BTreeMap<usize, Vec<(String, Result<(), String>)>>,
+    /// Per counter: (operation id, outcome) of each `update_in`.
+    increments: BTreeMap<usize, Vec<(String, Outcome)>>,
     /// Per own key (by name), its writes in order.
     writes: BTreeMap<String, Vec<Write>>,
     /// Errors surfaced, by "operation: kind".
@@ -147,7 +150,7 @@ impl Ledger {
         kind
     }
 
-    fn result(&mut self, op: &str, result: &Result<(), Error>) -> Result<(), String> {
+    fn result(&mut self, op: &str, result: &Result<(), Error>) -> Outcome {
         self.operations += 1;
         match result {
             Ok(()) => Ok(()),
@@ -176,7 +179,7 @@ fn binary(tag: &str, len: usize) -> Vec<u8> {
 fn read_state(bytes: &[u8]) -> Option<State> {
     let colon = bytes.iter().position(|&b| b == b':')?;
     let tag = std::str::from_utf8(&bytes[..colon]).ok()?.to_owned();
-    (binary(&tag, bytes.len()) == bytes).then(|| State::Binary(tag, bytes.len()))
+    (binary(&tag, bytes.len()) == bytes).then_some(State::Binary(tag, bytes.len()))
 }
 
 fn pick_fault(rng: &mut fastrand::Rng) -> Rule {
