@@ -155,12 +155,10 @@ fn serve(
                     xml_escape(&target),
                     xml_escape(&target)
                 );
-                let answer = format!(
-                    "HTTP/1.1 {status} Error\r\nContent-Type: application/xml\r\nx-amz-request-id: {target}\r\nContent-Length: {}\r\n\r\n{}",
-                    body.len(),
-                    if is_head { "" } else { &body }
-                );
-                stream.write_all(answer.as_bytes()).is_ok()
+                let headers =
+                    format!("Content-Type: application/xml\r\nx-amz-request-id: {target}\r\n");
+                let bytes = answer(&format!("{status} Error"), &headers, &body, is_head);
+                stream.write_all(&bytes).is_ok()
             }
             Behaviour::ShortBody => {
                 let _ =
@@ -199,25 +197,20 @@ fn serve(
             Behaviour::SlowFirst503 if number == 0 => {
                 std::thread::sleep(Duration::from_millis(1500));
                 let body = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
-                let answer = format!(
-                    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: {}\r\n\r\n{}",
-                    body.len(),
-                    if is_head { "" } else { body }
-                );
-                stream.write_all(answer.as_bytes()).is_ok()
+                let bytes = answer("503 Service Unavailable", "", body, is_head);
+                stream.write_all(&bytes).is_ok()
             }
             Behaviour::SlowFirst503 => {
-                let answer = "HTTP/1.1 200 OK\r\nETag: \"0123456789abcdef0123456789abcdef\"\r\nContent-Length: 0\r\n\r\n";
-                stream.write_all(answer.as_bytes()).is_ok()
+                let etag = "ETag: \"0123456789abcdef0123456789abcdef\"\r\n";
+                stream
+                    .write_all(&answer("200 OK", etag, "", is_head))
+                    .is_ok()
             }
             Behaviour::Skewed => {
                 let body = "<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the current time is too large.</Message><MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds></Error>";
-                let answer = format!(
-                    "HTTP/1.1 403 Forbidden\r\nContent-Length: {}\r\n\r\n{}",
-                    body.len(),
-                    if is_head { "" } else { body }
-                );
-                stream.write_all(answer.as_bytes()).is_ok()
+                stream
+                    .write_all(&answer("403 Forbidden", "", body, is_head))
+                    .is_ok()
             }
         };
         if !keep_open {
@@ -225,6 +218,18 @@ fn serve(
             return;
         }
     }
+}
+
+/// An answer with `status` (e.g. `503 Service Unavailable`), extra
+/// `headers` (each ending in CRLF) and `body` (left out for HEAD, its
+/// length declared either way).
+fn answer(status: &str, headers: &str, body: &str, is_head: bool) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\n\r\n{}",
+        body.len(),
+        if is_head { "" } else { body }
+    )
+    .into_bytes()
 }
 
 fn xml_escape(text: &str) -> String {
@@ -278,6 +283,17 @@ fn bounded<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static
         Ok(value) => (value, started.elapsed()),
         Err(_) => panic!("{name}: did not finish within {WALL_LIMIT:?}"),
     }
+}
+
+/// A `get` through a store on a server behaving so, which must fail within
+/// [`WALL_LIMIT`]: the server, the error and how long it took.
+fn failed_get(behaviour: Behaviour, attempts: u32) -> (Hostile, Error, Duration) {
+    let server = start(behaviour);
+    let cfg = config(&server.endpoint, attempts);
+    let name = format!("{behaviour:?}");
+    let (result, took) = bounded(&name, move || store(&cfg).get(Value::keyword("k")));
+    let e = result.expect_err(&format!("{name}: an error"));
+    (server, e, took)
 }
 
 /// Every text an error shows: `Display` and `Debug` of it and of each
@@ -335,10 +351,7 @@ fn secrets(heads: &[String]) -> Vec<String> {
 #[test]
 fn echoed_request_in_error_answers_leaks_no_secret() {
     for status in [500, 403] {
-        let server = start(Behaviour::Echo(status));
-        let cfg = config(&server.endpoint, 2);
-        let (result, took) = bounded("echo", move || store(&cfg).get(Value::keyword("k")));
-        let e = result.expect_err("an error answer");
+        let (server, e, took) = failed_get(Behaviour::Echo(status), 2);
         let heads = server.heads.lock().unwrap().clone();
         assert!(!heads.is_empty(), "the request reached the server");
         let secrets = secrets(&heads);
@@ -371,12 +384,8 @@ fn echoed_request_in_error_answers_leaks_no_secret() {
 
 #[test]
 fn short_body_fails_within_bounds() {
-    let server = start(Behaviour::ShortBody);
-    let cfg = config(&server.endpoint, 2);
-    let (result, took) = bounded("short body", move || store(&cfg).get(Value::keyword("k")));
-    let e = result.expect_err("a body shorter than declared is an error");
+    let (_server, e, took) = failed_get(Behaviour::ShortBody, 2);
     eprintln!("hostile [short body]: {e} after {took:?}");
-    drop(server);
 }
 
 fn vm_hwm_kb() -> u64 {
@@ -395,11 +404,8 @@ fn vm_hwm_kb() -> u64 {
 
 #[test]
 fn endless_body_fails_within_bounds() {
-    let server = start(Behaviour::Endless);
-    let cfg = config(&server.endpoint, 1);
     let before = vm_hwm_kb();
-    let (result, took) = bounded("endless body", move || store(&cfg).get(Value::keyword("k")));
-    let e = result.expect_err("an endless body is an error");
+    let (_server, e, took) = failed_get(Behaviour::Endless, 1);
     let grown = vm_hwm_kb().saturating_sub(before);
     eprintln!(
         "hostile [endless body]: {e} after {took:?}; peak RSS grew {grown} kB (VmHWM {} kB; the server sends at most {} MiB)",
@@ -416,10 +422,7 @@ fn endless_body_fails_within_bounds() {
 
 #[test]
 fn slowloris_head_fails_within_bounds() {
-    let server = start(Behaviour::Slowloris);
-    let cfg = config(&server.endpoint, 2);
-    let (result, took) = bounded("slowloris", move || store(&cfg).get(Value::keyword("k")));
-    let e = result.expect_err("a head sent a byte a second is an error");
+    let (_server, e, took) = failed_get(Behaviour::Slowloris, 2);
     eprintln!("hostile [slowloris]: {e} after {took:?}");
     assert!(matches!(e, Error::Timeout(_)), "a timeout: {e:?}");
 }
@@ -454,10 +457,7 @@ fn retry_after_presign_expiry_is_signed_afresh() {
 
 #[test]
 fn request_time_too_skewed_is_a_typed_error() {
-    let server = start(Behaviour::Skewed);
-    let cfg = config(&server.endpoint, 3);
-    let (result, _) = bounded("skew", move || store(&cfg).get(Value::keyword("k")));
-    let e = result.expect_err("a 403");
+    let (server, e, _) = failed_get(Behaviour::Skewed, 3);
     let text = e.to_string();
     eprintln!("hostile [skew]: {text}");
     assert!(matches!(e, Error::InvalidCredentials(_)), "typed: {e:?}");

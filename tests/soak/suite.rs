@@ -150,6 +150,15 @@ impl Ledger {
         kind
     }
 
+    /// Records a write of `op` to the own key `name` meant to leave `state`.
+    fn write(&mut self, op: &str, name: String, state: State, result: &Result<(), Error>) {
+        let result = self.result(op, result);
+        self.writes
+            .entry(name)
+            .or_default()
+            .push(Write { state, result });
+    }
+
     fn result(&mut self, op: &str, result: &Result<(), Error>) -> Outcome {
         self.operations += 1;
         match result {
@@ -279,11 +288,11 @@ pub async fn fault_soak_loses_and_doubles_no_acknowledged_write() {
                 let len = PART + PART / 2;
                 let mut body = std::io::Cursor::new(binary(&tag, len));
                 let result = store.bassoc_reader(k(&name), &mut body).await;
-                let mut l = ledger.lock().unwrap();
-                let result = l.result("bassoc_reader", &result);
                 let state = State::Binary(tag, len);
-                let entry = l.writes.entry(name).or_default();
-                entry.push(Write { state, result });
+                ledger
+                    .lock()
+                    .unwrap()
+                    .write("bassoc_reader", name, state, &result);
                 continue;
             }
             match rng.u8(..100) {
@@ -300,35 +309,20 @@ pub async fn fault_soak_loses_and_doubles_no_acknowledged_write() {
                 30..50 => {
                     let value = Value::from(tag.as_str());
                     let result = store.assoc(k(&own), value.clone()).await;
-                    let mut l = ledger.lock().unwrap();
-                    let result = l.result("assoc", &result);
                     let state = State::Edn(value);
-                    l.writes
-                        .entry(own)
-                        .or_default()
-                        .push(Write { state, result });
+                    ledger.lock().unwrap().write("assoc", own, state, &result);
                 }
                 50..58 => {
                     let result = store.dissoc(k(&own)).await.map(|_| ());
-                    let mut l = ledger.lock().unwrap();
-                    let result = l.result("dissoc", &result);
                     let state = State::Absent;
-                    l.writes
-                        .entry(own)
-                        .or_default()
-                        .push(Write { state, result });
+                    ledger.lock().unwrap().write("dissoc", own, state, &result);
                 }
                 58..70 => {
                     let name = format!("w{w}-bin");
                     let len = 64 + rng.usize(..4096);
                     let result = store.bassoc(k(&name), binary(&tag, len)).await;
-                    let mut l = ledger.lock().unwrap();
-                    let result = l.result("bassoc", &result);
                     let state = State::Binary(tag, len);
-                    l.writes
-                        .entry(name)
-                        .or_default()
-                        .push(Write { state, result });
+                    ledger.lock().unwrap().write("bassoc", name, state, &result);
                 }
                 70..85 => {
                     let result = store.get(k(&own)).await.map(|_| ());
