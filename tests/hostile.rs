@@ -271,6 +271,56 @@ fn store(config: &S3Config) -> S3Store {
     )
 }
 
+/// The API a case runs through.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Blocking,
+    #[cfg(feature = "async")]
+    Async,
+}
+
+/// Every mode this build has.
+const MODES: &[Mode] = &[
+    Mode::Blocking,
+    #[cfg(feature = "async")]
+    Mode::Async,
+];
+
+#[cfg(feature = "async")]
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// `Store::get` of a key, in `mode`.
+fn get(mode: Mode, config: &S3Config) -> Result<Option<Value>, Error> {
+    match mode {
+        Mode::Blocking => store(config).get(Value::keyword("k")),
+        #[cfg(feature = "async")]
+        Mode::Async => runtime().block_on(async {
+            use konserve_s3::nonblocking as nb;
+            let client = nb::S3Client::new(config)?;
+            let backing = nb::S3Backing::new(client, config.id.unwrap());
+            let store = nb::Store::with_options(backing, config.store.clone());
+            store.get(Value::keyword("k")).await
+        }),
+    }
+}
+
+/// `S3Client::head_object` of a key, in `mode`.
+fn head(mode: Mode, config: &S3Config) -> Result<(), Error> {
+    match mode {
+        Mode::Blocking => S3Client::new(config)?.head_object("k").map(|_| ()),
+        #[cfg(feature = "async")]
+        Mode::Async => runtime().block_on(async {
+            let client = konserve_s3::nonblocking::S3Client::new(config)?;
+            client.head_object("k").await.map(|_| ())
+        }),
+    }
+}
+
 /// Runs `f` in a thread and fails if it does not finish within
 /// [`WALL_LIMIT`]; returns its result and how long it took.
 fn bounded<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> (T, Duration) {
@@ -287,11 +337,11 @@ fn bounded<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static
 
 /// A `get` through a store on a server behaving so, which must fail within
 /// [`WALL_LIMIT`]: the server, the error and how long it took.
-fn failed_get(behaviour: Behaviour, attempts: u32) -> (Hostile, Error, Duration) {
+fn failed_get(mode: Mode, behaviour: Behaviour, attempts: u32) -> (Hostile, Error, Duration) {
     let server = start(behaviour);
     let cfg = config(&server.endpoint, attempts);
-    let name = format!("{behaviour:?}");
-    let (result, took) = bounded(&name, move || store(&cfg).get(Value::keyword("k")));
+    let name = format!("{behaviour:?} ({mode:?})");
+    let (result, took) = bounded(&name, move || get(mode, &cfg));
     let e = result.expect_err(&format!("{name}: an error"));
     (server, e, took)
 }
@@ -350,8 +400,8 @@ fn secrets(heads: &[String]) -> Vec<String> {
 
 #[test]
 fn echoed_request_in_error_answers_leaks_no_secret() {
-    for status in [500, 403] {
-        let (server, e, took) = failed_get(Behaviour::Echo(status), 2);
+    for (&mode, status) in MODES.iter().flat_map(|m| [(m, 500), (m, 403)]) {
+        let (server, e, took) = failed_get(mode, Behaviour::Echo(status), 2);
         let heads = server.heads.lock().unwrap().clone();
         assert!(!heads.is_empty(), "the request reached the server");
         let secrets = secrets(&heads);
@@ -365,7 +415,7 @@ fn echoed_request_in_error_answers_leaks_no_secret() {
             .filter(|s| texts.contains(s.as_str()))
             .collect();
         eprintln!(
-            "hostile [echo {status}]: {} attempt(s) in {took:?}; error kind {}; secrets shown: {}",
+            "hostile [echo {status}, {mode:?}]: {} attempt(s) in {took:?}; error kind {}; secrets shown: {}",
             heads.len(),
             format!("{e:?}")
                 .split(['(', ' ', '{'])
@@ -384,16 +434,19 @@ fn echoed_request_in_error_answers_leaks_no_secret() {
 
 #[test]
 fn short_body_fails_within_bounds() {
-    let (_server, e, took) = failed_get(Behaviour::ShortBody, 2);
-    eprintln!("hostile [short body]: {e} after {took:?}");
+    for &mode in MODES {
+        let (_server, e, took) = failed_get(mode, Behaviour::ShortBody, 2);
+        eprintln!("hostile [short body, {mode:?}]: {e} after {took:?}");
+    }
 }
 
-fn vm_hwm_kb() -> u64 {
+/// A field of `/proc/self/status`, in kB.
+fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))?
+                .find(|l| l.starts_with(field))?
                 .split_whitespace()
                 .nth(1)?
                 .parse()
@@ -402,74 +455,103 @@ fn vm_hwm_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// Runs `f`, sampling the resident set every 5 ms: `f`'s result and the
+/// most the resident set grew meanwhile, in kB (other tests running at the
+/// same time add to it, so it is an upper bound).
+fn rss_growth_during<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let base = status_kb("VmRSS:");
+    let sampler = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut peak = base;
+            while !stop.load(Ordering::SeqCst) {
+                peak = peak.max(status_kb("VmRSS:"));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
+    let result = f();
+    stop.store(true, Ordering::SeqCst);
+    let peak = sampler.join().unwrap();
+    (result, peak.saturating_sub(base))
+}
+
 #[test]
 fn endless_body_fails_within_bounds() {
-    let before = vm_hwm_kb();
-    let (_server, e, took) = failed_get(Behaviour::Endless, 1);
-    let grown = vm_hwm_kb().saturating_sub(before);
-    eprintln!(
-        "hostile [endless body]: {e} after {took:?}; peak RSS grew {grown} kB (VmHWM {} kB; the server sends at most {} MiB)",
-        vm_hwm_kb(),
-        ENDLESS_CAP >> 20
-    );
-    if STRICT_AFTER_BODY_LIMIT {
-        assert!(
-            grown < 64 << 10,
-            "the client held {grown} kB of an endless body"
+    for &mode in MODES {
+        let ((_server, e, took), grown) =
+            rss_growth_during(|| failed_get(mode, Behaviour::Endless, 1));
+        eprintln!(
+            "hostile [endless body, {mode:?}]: {e} after {took:?}; resident set grew up to {grown} kB meanwhile (VmHWM {} kB; the server sends at most {} MiB, then stalls)",
+            status_kb("VmHWM:"),
+            ENDLESS_CAP >> 20
         );
+        if STRICT_AFTER_BODY_LIMIT {
+            assert!(
+                grown < 64 << 10,
+                "the client held {grown} kB of an endless body"
+            );
+        }
     }
 }
 
 #[test]
 fn slowloris_head_fails_within_bounds() {
-    let (_server, e, took) = failed_get(Behaviour::Slowloris, 2);
-    eprintln!("hostile [slowloris]: {e} after {took:?}");
-    assert!(matches!(e, Error::Timeout(_)), "a timeout: {e:?}");
+    for &mode in MODES {
+        let (_server, e, took) = failed_get(mode, Behaviour::Slowloris, 2);
+        eprintln!("hostile [slowloris, {mode:?}]: {e} after {took:?}");
+        assert!(matches!(e, Error::Timeout(_)), "a timeout: {e:?}");
+    }
 }
 
 #[test]
 fn retry_after_presign_expiry_is_signed_afresh() {
-    let server = start(Behaviour::SlowFirst503);
-    let mut cfg = config(&server.endpoint, 3);
-    // Expires before the first answer arrives.
-    cfg.http.presign_expiry = Duration::from_secs(1);
-    let client = S3Client::new(&cfg).unwrap();
-    let (result, _) = bounded("presign", move || client.head_object("k"));
-    result.expect("the retry succeeds");
-    let heads = server.heads.lock().unwrap().clone();
-    assert_eq!(heads.len(), 2, "one 503, one retry");
-    let dates: Vec<Vec<String>> = heads
-        .iter()
-        .map(|h| query_values(h, "X-Amz-Date"))
-        .collect();
-    let signatures: Vec<Vec<String>> = heads
-        .iter()
-        .map(|h| query_values(h, "X-Amz-Signature"))
-        .collect();
-    eprintln!("hostile [presign]: dates {dates:?}");
-    assert!(
-        !dates[0].is_empty() && !signatures[0].is_empty(),
-        "presigned"
-    );
-    assert_ne!(dates[0], dates[1], "the retry carries a new X-Amz-Date");
-    assert_ne!(signatures[0], signatures[1], "the retry is signed afresh");
+    for &mode in MODES {
+        let server = start(Behaviour::SlowFirst503);
+        let mut cfg = config(&server.endpoint, 3);
+        // Expires before the first answer arrives.
+        cfg.http.presign_expiry = Duration::from_secs(1);
+        let (result, _) = bounded("presign", move || head(mode, &cfg));
+        result.expect("the retry succeeds");
+        let heads = server.heads.lock().unwrap().clone();
+        assert_eq!(heads.len(), 2, "one 503, one retry");
+        let dates: Vec<Vec<String>> = heads
+            .iter()
+            .map(|h| query_values(h, "X-Amz-Date"))
+            .collect();
+        let signatures: Vec<Vec<String>> = heads
+            .iter()
+            .map(|h| query_values(h, "X-Amz-Signature"))
+            .collect();
+        eprintln!("hostile [presign, {mode:?}]: dates {dates:?}");
+        assert!(
+            !dates[0].is_empty() && !signatures[0].is_empty(),
+            "presigned"
+        );
+        assert_ne!(dates[0], dates[1], "the retry carries a new X-Amz-Date");
+        assert_ne!(signatures[0], signatures[1], "the retry is signed afresh");
+    }
 }
 
 #[test]
 fn request_time_too_skewed_is_a_typed_error() {
-    let (server, e, _) = failed_get(Behaviour::Skewed, 3);
-    let text = e.to_string();
-    eprintln!("hostile [skew]: {text}");
-    assert!(matches!(e, Error::InvalidCredentials(_)), "typed: {e:?}");
-    assert_eq!(server.heads.lock().unwrap().len(), 1, "not retried");
-    assert!(
-        text.contains("RequestTimeTooSkewed"),
-        "names the S3 code: {text}"
-    );
-    if STRICT_CLOCK_HINT {
+    for &mode in MODES {
+        let (server, e, _) = failed_get(mode, Behaviour::Skewed, 3);
+        let text = e.to_string();
+        eprintln!("hostile [skew, {mode:?}]: {text}");
+        assert!(matches!(e, Error::InvalidCredentials(_)), "typed: {e:?}");
+        assert_eq!(server.heads.lock().unwrap().len(), 1, "not retried");
         assert!(
-            text.to_lowercase().contains("clock"),
-            "mentions the clock: {text}"
+            text.contains("RequestTimeTooSkewed"),
+            "names the S3 code: {text}"
         );
+        if STRICT_CLOCK_HINT {
+            assert!(
+                text.to_lowercase().contains("clock"),
+                "mentions the clock: {text}"
+            );
+        }
     }
 }
