@@ -58,6 +58,24 @@ fn step(n: i64) -> Value {
     Value::vector(vec![Value::from(n); ITEMS])
 }
 
+/// The update loop's function: the next step after the stored one.
+fn next_step(old: Option<Value>) -> Value {
+    let n = old
+        .as_ref()
+        .and_then(Value::as_seq)
+        .and_then(|s| s.first())
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    step(n + 1)
+}
+
+/// Tells the parent that the step `new` is acknowledged.
+fn acked(new: &Value) {
+    let n = new.as_seq().unwrap()[0].as_i64().unwrap();
+    println!("acked {n}");
+    std::io::stdout().flush().unwrap();
+}
+
 /// A reader of `total` patterned bytes that says on stdout when it has
 /// produced more than two parts (so the upload exists and its first parts
 /// are sent) and from then on is slow, so that the kill lands mid-upload.
@@ -96,21 +114,26 @@ fn child_process_role() {
     let store = handle(&config);
     match role.as_str() {
         "update-loop" => loop {
-            let (_, new) = store
-                .update_in(&[k("state")], |old| {
-                    let n = old
-                        .as_ref()
-                        .and_then(Value::as_seq)
-                        .and_then(|s| s.first())
-                        .and_then(Value::as_i64)
-                        .unwrap_or(0);
-                    step(n + 1)
-                })
-                .unwrap();
-            let n = new.as_seq().unwrap()[0].as_i64().unwrap();
-            println!("acked {n}");
-            std::io::stdout().flush().unwrap();
+            let (_, new) = store.update_in(&[k("state")], next_step).unwrap();
+            acked(&new);
         },
+        #[cfg(feature = "async")]
+        "update-loop-async" => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                use konserve_s3::nonblocking as nb;
+                let client = nb::S3Client::new(&config).unwrap();
+                let backing = nb::S3Backing::new(client, config.id.unwrap());
+                let store = nb::Store::with_options(backing, config.store.clone());
+                loop {
+                    let (_, new) = store.update_in(&[k("state")], next_step).await.unwrap();
+                    acked(&new);
+                }
+            });
+        }
         "bassoc-reader" => {
             let mut reader = SlowReader {
                 produced: 0,
@@ -253,13 +276,25 @@ fn new_store() -> (S3Config, String) {
 
 #[test]
 fn killed_update_loop_leaves_the_old_or_the_new_value_whole() {
+    killed_update_loop("update-loop");
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn killed_async_update_loop_leaves_the_old_or_the_new_value_whole() {
+    killed_update_loop("update-loop-async");
+}
+
+fn killed_update_loop(role: &str) {
     let (config, json) = new_store();
-    let worker = Worker::start("update-loop", &json);
+    let worker = Worker::start(role, &json);
     let mut last = 0;
     for _ in 0..15 {
         let line = worker.next_line("acked ");
         last = line["acked ".len()..].parse::<i64>().unwrap();
     }
+    // Somewhere in the next update's read or write.
+    std::thread::sleep(Duration::from_millis(fastrand::u64(..40)));
     for line in worker.kill() {
         if let Some(at) = line.find("acked ") {
             last = line[at + "acked ".len()..].parse::<i64>().unwrap();
@@ -278,7 +313,7 @@ fn killed_update_loop_leaves_the_old_or_the_new_value_whole() {
         n == last || n == last + 1,
         "the last acknowledged step {last} or the one in flight, read {n}"
     );
-    eprintln!("crash [update loop]: killed after step {last} was acknowledged; read step {n}");
+    eprintln!("crash [{role}]: killed after step {last} was acknowledged; read step {n}");
     let left = cleanup_and_check_no_upload_left(&config);
     assert_eq!(left, 0, "the update loop uses no multipart upload");
 }

@@ -381,6 +381,8 @@ pub async fn fault_soak_loses_and_doubles_no_acknowledged_write() {
     let mut unknown = 0u64;
     let mut unknown_landed = 0u64;
     let mut landed_despite_error: BTreeMap<String, u64> = BTreeMap::new();
+    // The counters' total: how many increments the bucket holds.
+    let mut counted = 0u64;
     for (counter, increments) in &ledger.increments {
         let got = check.get(k(&format!("counter{counter}"))).await.unwrap();
         let got = got.unwrap_or(Value::vector(Vec::<Value>::new()));
@@ -390,6 +392,7 @@ pub async fn fault_soak_loses_and_doubles_no_acknowledged_write() {
             .iter()
             .map(|v| v.as_str().expect("operation ids are strings"))
             .collect();
+        counted += applied.len() as u64;
         let times = |op: &str| applied.iter().filter(|a| **a == op).count();
         for (op, result) in increments {
             let n = times(op);
@@ -501,7 +504,7 @@ pub async fn fault_soak_loses_and_doubles_no_acknowledged_write() {
         ledger.errors
     );
     eprintln!(
-        "soak [{MODE}]: increments acked {acked}, lost {}, doubled {} {doubled:?}, outcome unknown {unknown} (landed {unknown_landed}), landed despite another error {landed_despite_error:?}",
+        "soak [{MODE}]: counters hold {counted} increments; acked {acked}, lost {}, doubled {} {doubled:?}, outcome unknown {unknown} (landed {unknown_landed}), landed despite another error {landed_despite_error:?}",
         lost.len(),
         doubled.len()
     );
@@ -515,9 +518,17 @@ pub async fn fault_soak_loses_and_doubles_no_acknowledged_write() {
 
     assert!(injected > 0, "the soak injected no fault");
     assert!(lost.is_empty(), "acknowledged increments lost: {lost:?}");
+    assert!(
+        counted >= acked,
+        "counters {counted} < acknowledged {acked}"
+    );
     assert!(stale.is_empty(), "acknowledged writes lost: {stale:?}");
     if strict() {
         assert!(doubled.is_empty(), "increments applied twice: {doubled:?}");
+        assert!(
+            counted <= acked + unknown,
+            "counters {counted} > acknowledged {acked} + outcome unknown {unknown}"
+        );
         assert!(
             landed_despite_error.is_empty() && landed_despite_error_own.is_empty(),
             "writes landed although their call failed without saying the outcome is unknown: {landed_despite_error:?} {landed_despite_error_own:?}"
