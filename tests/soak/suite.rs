@@ -537,5 +537,9 @@ pub async fn fault_soak_loses_and_doubles_no_acknowledged_write() {
             conflicts_landed, 0,
             "a conflict was reported for a write that landed"
         );
+        assert!(
+            zombies.is_empty(),
+            "acknowledged writes overwritten by an older attempt the client had given up on: {zombies:?}"
+        );
     }
 }
