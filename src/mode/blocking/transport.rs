@@ -98,21 +98,13 @@ fn with_headers<B>(
 
 fn split(response: Response<ureq::Body>) -> (ResponseHead, UreqBody) {
     let (parts, body) = response.into_parts();
-    let header = |name: &str| {
+    let head = ResponseHead::from_headers(parts.status.as_u16(), |name| {
         parts
             .headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
-    };
-    let head = ResponseHead {
-        status: parts.status.as_u16(),
-        etag: header("etag"),
-        request_id: header("x-amz-request-id"),
-        content_length: header("content-length").and_then(|v| v.parse().ok()),
-        last_modified: header("last-modified"),
-        content_range: header("content-range"),
-    };
+    });
     (head, UreqBody(body))
 }
 
