@@ -1288,10 +1288,14 @@ mod tests {
             .unwrap_err();
         assert_eq!(field_of(err), "AWS_ACCESS_KEY_ID");
         // The bounds themselves are accepted.
-        let mut h = HttpOptions::default();
-        h.connect_timeout = MAX_TIMEOUT;
-        let mut o = StoreOptions::default();
-        o.keys_parallelism = MAX_KEYS_PARALLELISM;
+        let h = HttpOptions {
+            connect_timeout: MAX_TIMEOUT,
+            ..HttpOptions::default()
+        };
+        let o = StoreOptions {
+            keys_parallelism: MAX_KEYS_PARALLELISM,
+            ..StoreOptions::default()
+        };
         ok().http(h).store_options(o).build().unwrap();
     }
 

@@ -3,6 +3,8 @@
 //! hex-dump request heads at TRACE) while a store works in both modes.
 //! One test: a process can install env_logger only once.
 
+#![allow(clippy::duplicate_mod)] // the workload is compiled once per mode
+
 mod common;
 
 #[path = "no_url_in_logs/blocking.rs"]

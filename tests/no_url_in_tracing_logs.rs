@@ -3,6 +3,8 @@
 //! while a store works in both modes. One test: the subscriber and the
 //! bridge are global.
 
+#![allow(clippy::duplicate_mod)] // the workload is compiled once per mode
+
 mod common;
 
 #[path = "no_url_in_logs/blocking.rs"]
