@@ -7,13 +7,10 @@
 
 mod common;
 
-#[path = "no_url_in_logs/blocking.rs"]
-mod blocking;
-#[path = "no_url_in_logs/check.rs"]
-mod check;
-#[cfg(feature = "async")]
-#[path = "no_url_in_logs/nonblocking.rs"]
-mod nonblocking;
+#[path = "no_url_in_logs/harness.rs"]
+mod harness;
+
+use harness::check;
 
 use std::io::Write;
 

@@ -3,11 +3,10 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::fault_proxy::{Fault, FaultProxy, Matcher, Rule};
-use common::{bucket_name, config_for, fresh_bucket, server};
+use common::{Captured, bucket_name, config_for, fresh_bucket, server};
 use konserve_s3::Conditions;
 use konserve_s3::config::RetryPolicy;
 use konserve_s3::config::{HttpOptions, S3Config};
@@ -536,30 +535,41 @@ fn server_closing_a_pooled_connection_after_an_error_is_survived() {
     }
 }
 
-/// Collects everything `tracing` prints.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+/// Asserts that every sensitive query parameter in `text` is `REDACTED`.
+fn assert_params_redacted(text: &str) {
+    for param in [
+        "X-Amz-Signature=",
+        "X-Amz-Credential=",
+        "X-Amz-Security-Token=",
+    ] {
+        for (i, _) in text.match_indices(param) {
+            assert!(
+                text[i + param.len()..].starts_with("REDACTED"),
+                "unredacted {param} in {text}"
+            );
+        }
     }
 }
 
-#[test]
-fn secrets_never_reach_errors_debug_or_logs() {
+/// A TRACE subscriber (not installed) printing into a [`Captured`] buffer.
+fn capturing_subscriber(
+    spans: tracing_subscriber::fmt::format::FmtSpan,
+) -> (Captured, impl tracing::Subscriber + Send + Sync) {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_max_level(tracing::Level::TRACE)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_span_events(spans)
         .with_ansi(false)
         .finish();
+    (captured, subscriber)
+}
+
+#[test]
+fn secrets_never_reach_errors_debug_or_logs() {
+    let (captured, subscriber) =
+        capturing_subscriber(tracing_subscriber::fmt::format::FmtSpan::CLOSE);
     let s = server();
     let direct = fresh_bucket("redact");
     let proxy = FaultProxy::start(&s.endpoint);
@@ -601,7 +611,7 @@ fn secrets_never_reach_errors_debug_or_logs() {
         let err = client.head_object("k").unwrap_err();
         texts.push(format!("{err} {err:?}"));
     });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("s3_request"),
         "spans are emitted with x-ray on: {logs}"
@@ -615,18 +625,7 @@ fn secrets_never_reach_errors_debug_or_logs() {
             !text.contains(&format!("{}%2F", s.access_key)),
             "credential scope in {text}"
         );
-        for param in [
-            "X-Amz-Signature=",
-            "X-Amz-Credential=",
-            "X-Amz-Security-Token=",
-        ] {
-            for (i, _) in text.match_indices(param) {
-                assert!(
-                    text[i + param.len()..].starts_with("REDACTED"),
-                    "unredacted {param} in {text}"
-                );
-            }
-        }
+        assert_params_redacted(text);
     }
 }
 
@@ -710,14 +709,8 @@ fn percent_decode(s: &str) -> String {
 
 #[test]
 fn server_text_echoing_the_request_is_redacted_everywhere() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
-        .with_ansi(false)
-        .finish();
+    let (captured, subscriber) =
+        capturing_subscriber(tracing_subscriber::fmt::format::FmtSpan::FULL);
     let token = "FwoGZXIvYXdzEJr//////////wEaDA+Token/With=Specials";
     let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
     let endpoint = echoing_server(token);
@@ -754,7 +747,7 @@ fn server_text_echoing_the_request_is_redacted_everywhere() {
             texts.push(format!("{io} {io:?}"));
         }
     });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("retrying S3 request"), "{logs}");
     assert!(
         logs.contains("X-Amz-Signature=REDACTED"),
@@ -772,17 +765,6 @@ fn server_text_echoing_the_request_is_redacted_everywhere() {
         ] {
             assert!(!text.contains(leak), "{leak} in {text}");
         }
-        for param in [
-            "X-Amz-Signature=",
-            "X-Amz-Credential=",
-            "X-Amz-Security-Token=",
-        ] {
-            for (i, _) in text.match_indices(param) {
-                assert!(
-                    text[i + param.len()..].starts_with("REDACTED"),
-                    "unredacted {param} in {text}"
-                );
-            }
-        }
+        assert_params_redacted(text);
     }
 }

@@ -1,26 +1,6 @@
 //! Capturing log output, and what must never be in it.
 
-use std::sync::{Arc, Mutex};
-
-/// Collects everything a logger writes.
-#[derive(Clone, Default)]
-pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+pub use crate::common::Captured;
 
 /// Runs the workload in both modes (those compiled in).
 pub fn run_workload(tag: &str) {
