@@ -45,6 +45,22 @@ pub use crate::credentials::{Credentials, Secret};
 use crate::error::{Error, Result};
 pub use crate::retry::RetryPolicy;
 
+/// Longest accepted HTTP timeout (`http.*-timeout-ms`): 1 hour.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Longest accepted backoff ceiling (`retry.*-backoff-ms`,
+/// `config.optimistic-locking-*backoff-ms`): 5 minutes.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Longest accepted `retry.total-budget-ms`: 1 day.
+pub const MAX_RETRY_BUDGET: Duration = Duration::from_secs(86_400);
+/// Largest accepted `config.keys-parallelism`.
+pub const MAX_KEYS_PARALLELISM: usize = 1024;
+/// Largest accepted `http.max-idle-connections-per-host`.
+pub const MAX_IDLE_CONNECTIONS: usize = 4096;
+/// Largest accepted `config.optimistic-locking-retries`.
+pub const MAX_LOCKING_RETRIES: u32 = 1000;
+/// Largest accepted `retry.max-attempts`.
+pub const MAX_ATTEMPTS: u32 = 100;
+
 /// Whether the provider's conditional writes (`If-Match`, `If-None-Match`)
 /// are used and trusted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -377,12 +393,7 @@ impl S3Config {
             validate_region(region)?;
         }
         if let Some(c) = &self.credentials {
-            if c.access_key.is_empty() {
-                return Err(Error::config("access-key", "empty"));
-            }
-            if c.secret.expose().is_empty() {
-                return Err(Error::config("secret", "empty"));
-            }
+            validate_credentials(c, ["access-key", "secret", "session-token"])?;
         }
         let h = &self.http;
         for (field, d) in [
@@ -390,9 +401,21 @@ impl S3Config {
             ("http.response-timeout-ms", h.response_timeout),
             ("http.io-timeout-ms", h.io_timeout),
         ] {
-            if d.is_zero() {
-                return Err(Error::config(field, "must be greater than 0"));
+            if d.is_zero() || d > MAX_TIMEOUT {
+                return Err(Error::config(
+                    field,
+                    format!(
+                        "must be between 1 and {} ms (1 hour)",
+                        MAX_TIMEOUT.as_millis()
+                    ),
+                ));
             }
+        }
+        if !(1..=MAX_IDLE_CONNECTIONS).contains(&h.max_idle_connections_per_host) {
+            return Err(Error::config(
+                "http.max-idle-connections-per-host",
+                format!("must be between 1 and {MAX_IDLE_CONNECTIONS}"),
+            ));
         }
         let secs = h.presign_expiry.as_secs();
         if !(1..=604_800).contains(&secs) {
@@ -408,22 +431,62 @@ impl S3Config {
                  \"off\" would lose updates silently",
             ));
         }
+        if self.store.optimistic_locking_retries > MAX_LOCKING_RETRIES {
+            return Err(Error::config(
+                "config.optimistic-locking-retries",
+                format!("must be at most {MAX_LOCKING_RETRIES}"),
+            ));
+        }
+        for (field, d) in [
+            (
+                "config.optimistic-locking-backoff-ms",
+                self.store.locking_backoff,
+            ),
+            (
+                "config.optimistic-locking-max-backoff-ms",
+                self.store.locking_max_backoff,
+            ),
+            ("retry.initial-backoff-ms", self.retry.initial_backoff),
+            ("retry.max-backoff-ms", self.retry.max_backoff),
+        ] {
+            if d > MAX_BACKOFF {
+                return Err(Error::config(
+                    field,
+                    format!("must be at most {} ms (5 minutes)", MAX_BACKOFF.as_millis()),
+                ));
+            }
+        }
         if self.store.locking_backoff > self.store.locking_max_backoff {
             return Err(Error::config(
                 "config.optimistic-locking-backoff-ms",
                 "must not exceed optimistic-locking-max-backoff-ms",
             ));
         }
-        if self.store.keys_parallelism == 0 {
+        if !(1..=MAX_KEYS_PARALLELISM).contains(&self.store.keys_parallelism) {
             return Err(Error::config(
                 "config.keys-parallelism",
-                "must be at least 1",
+                format!("must be between 1 and {MAX_KEYS_PARALLELISM}"),
             ));
         }
-        if self.retry.max_attempts == 0 {
+        if !(1..=MAX_ATTEMPTS).contains(&self.retry.max_attempts) {
             return Err(Error::config(
                 "retry.max-attempts",
-                "must be at least 1 (the first attempt)",
+                format!("must be between 1 (the first attempt only) and {MAX_ATTEMPTS}"),
+            ));
+        }
+        if self.retry.initial_backoff > self.retry.max_backoff {
+            return Err(Error::config(
+                "retry.initial-backoff-ms",
+                "must not exceed retry.max-backoff-ms",
+            ));
+        }
+        if self.retry.total_budget > MAX_RETRY_BUDGET {
+            return Err(Error::config(
+                "retry.total-budget-ms",
+                format!(
+                    "must be at most {} ms (1 day)",
+                    MAX_RETRY_BUDGET.as_millis()
+                ),
             ));
         }
         Ok(())
@@ -491,16 +554,16 @@ impl S3Config {
                             "give endpoint or endpoint-override, not both",
                         ));
                     }
-                    let o: EndpointOverride = field(&key, value)?;
+                    let o: EndpointOverride = nested(&key, value)?;
                     endpoint = Some(o.to_url_string()?);
                 }
                 "path-style" | "path-style-access?" | "path-style?" => {
                     b.path_style = Some(field(&key, value)?);
                 }
                 "x-ray?" | "x-ray" => b.request_spans = field(&key, value)?,
-                "config" => b.store = field(&key, value)?,
-                "http" => b.http = field(&key, value)?,
-                "retry" => b.retry = field(&key, value)?,
+                "config" => b.store = nested(&key, value)?,
+                "http" => b.http = nested(&key, value)?,
+                "retry" => b.retry = nested(&key, value)?,
                 other => {
                     return Err(Error::config(other.to_owned(), "unknown configuration key"));
                 }
@@ -570,10 +633,19 @@ impl S3Config {
             None => match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
                 (Some(a), Some(s)) => {
                     let c = Credentials::new(a, s);
-                    match env("AWS_SESSION_TOKEN") {
+                    let c = match env("AWS_SESSION_TOKEN") {
                         Some(t) => c.with_session_token(t),
                         None => c,
-                    }
+                    };
+                    validate_credentials(
+                        &c,
+                        [
+                            "AWS_ACCESS_KEY_ID",
+                            "AWS_SECRET_ACCESS_KEY",
+                            "AWS_SESSION_TOKEN",
+                        ],
+                    )?;
+                    c
                 }
                 _ => {
                     return Err(Error::config(
@@ -616,6 +688,25 @@ fn field<T: serde::de::DeserializeOwned>(name: &str, value: Json) -> Result<T> {
     serde_json::from_value(value).map_err(|e| Error::config(name.to_owned(), e.to_string()))
 }
 
+/// A map-valued setting (`config`, `http`, `retry`, `endpoint-override`);
+/// an error names the key inside it (`config.keys-parallelism`), found by
+/// reading each key on its own (every field of these maps has a default).
+fn nested<T: serde::de::DeserializeOwned>(name: &str, value: Json) -> Result<T> {
+    let Json::Object(map) = &value else {
+        return field(name, value);
+    };
+    let whole = serde_json::from_value::<T>(value.clone());
+    whole.map_err(|e| {
+        for (key, v) in map {
+            let one = Json::Object(Map::from_iter([(key.clone(), v.clone())]));
+            if let Err(e) = serde_json::from_value::<T>(one) {
+                return Error::config(format!("{name}.{key}"), e.to_string());
+            }
+        }
+        Error::config(name.to_owned(), e.to_string())
+    })
+}
+
 /// konserve-s3's `endpoint-override` map.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -644,6 +735,24 @@ impl EndpointOverride {
             .as_deref()
             .filter(|h| !h.is_empty())
             .ok_or_else(|| Error::config("endpoint-override.hostname", "missing"))?;
+        if let Some(ch) = host
+            .chars()
+            .find(|&ch| ch.is_control() || ch.is_whitespace() || "/?#@\\%".contains(ch))
+        {
+            return Err(Error::config(
+                "endpoint-override.hostname",
+                format!(
+                    "{host:?} is not a host name: it contains {ch:?}; \
+                     give the path in endpoint-override.path and the port in endpoint-override.port"
+                ),
+            ));
+        }
+        if self.port == Some(0) {
+            return Err(Error::config(
+                "endpoint-override.port",
+                "port 0 is not a port: give 1 to 65535, or leave it out for the protocol's default",
+            ));
+        }
         let mut s = format!("{protocol}://{host}");
         if let Some(p) = self.port {
             s.push_str(&format!(":{p}"));
@@ -669,13 +778,63 @@ fn parse_endpoint(s: &str) -> Result<Url> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(Error::config("endpoint", "no host"));
     }
-    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
         return Err(Error::config(
             "endpoint",
-            "must not carry user info or a query string",
+            "must not carry user info, a query string or a #fragment",
+        ));
+    }
+    if url.port() == Some(0) {
+        return Err(Error::config(
+            "endpoint",
+            "port 0 is not a port: give 1 to 65535, or none for the scheme's default",
         ));
     }
     Ok(url)
+}
+
+/// Checks credentials; `fields` name the access key, the secret and the
+/// token as the user gave them. Messages never show the secret or the token.
+fn validate_credentials(c: &Credentials, fields: [&str; 3]) -> Result<()> {
+    let [access_key, secret, token] = fields;
+    if c.access_key.is_empty() {
+        return Err(Error::config(access_key, "empty"));
+    }
+    if let Some(i) = c
+        .access_key
+        .find(|ch: char| ch.is_control() || ch.is_whitespace())
+    {
+        return Err(Error::config(
+            access_key,
+            format!(
+                "contains whitespace or a control character at byte {i}; \
+                 copy the access key id without line breaks or spaces"
+            ),
+        ));
+    }
+    if c.secret.expose().is_empty() {
+        return Err(Error::config(secret, "empty"));
+    }
+    let texts = [(secret, Some(&c.secret)), (token, c.session_token.as_ref())];
+    for (field, value) in texts {
+        if let Some(i) = value.and_then(|v| {
+            v.expose()
+                .find(|ch: char| ch.is_control() || ch.is_whitespace())
+        }) {
+            return Err(Error::config(
+                field,
+                format!(
+                    "contains whitespace or a control character at byte {i}; \
+                     copy it without line breaks or spaces"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn default_path_style(endpoint: &Url, bucket: &str) -> bool {
@@ -805,7 +964,7 @@ mod tests {
             (r#"{"bucket": "ok-b", "endpoint": "not a url"}"#, "endpoint"),
             (
                 r#"{"bucket": "ok-b", "config": {"optimistic-locking-retries": -1}}"#,
-                "config",
+                "config.optimistic-locking-retries",
             ),
             (r#"{"bucket": "ok-b", "bukket": "x"}"#, "bukket"),
             (r#"{"bucket": "ok-b", "access-key": "a"}"#, "secret"),
@@ -934,6 +1093,214 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(field_of(c.resolve_with(|_| None).unwrap_err()), "endpoint");
+    }
+
+    /// Settings that make no sense are refused, through the builder and the
+    /// JSON form alike, with the full path of the field and its bound.
+    #[test]
+    fn nonsense_values_are_refused_with_their_full_path() {
+        let ok = || S3Config::builder().bucket("ok-b");
+        let http = |f: fn(&mut HttpOptions)| {
+            let mut h = HttpOptions::default();
+            f(&mut h);
+            ok().http(h)
+        };
+        let store = |f: fn(&mut StoreOptions)| {
+            let mut o = StoreOptions::default();
+            f(&mut o);
+            ok().store_options(o)
+        };
+        let retry = |f: fn(&mut RetryPolicy)| {
+            let mut r = RetryPolicy::default();
+            f(&mut r);
+            ok().retry(r)
+        };
+        let max = u64::MAX;
+        let cases: Vec<(S3ConfigBuilder, String, &str, &str)> = vec![
+            (
+                http(|h| h.connect_timeout = Duration::from_millis(u64::MAX)),
+                format!(r#""http": {{"connect-timeout-ms": {max}}}"#),
+                "http.connect-timeout-ms",
+                "3600000",
+            ),
+            (
+                http(|h| h.response_timeout = Duration::from_secs(3601)),
+                r#""http": {"response-timeout-ms": 3601000}"#.into(),
+                "http.response-timeout-ms",
+                "1 hour",
+            ),
+            (
+                http(|h| h.io_timeout = Duration::from_millis(u64::MAX)),
+                format!(r#""http": {{"io-timeout-ms": {max}}}"#),
+                "http.io-timeout-ms",
+                "1 hour",
+            ),
+            (
+                http(|h| h.max_idle_connections_per_host = usize::MAX),
+                format!(r#""http": {{"max-idle-connections-per-host": {max}}}"#),
+                "http.max-idle-connections-per-host",
+                "4096",
+            ),
+            (
+                store(|o| o.keys_parallelism = 1_000_000_000),
+                r#""config": {"keys-parallelism": 1000000000}"#.into(),
+                "config.keys-parallelism",
+                "1024",
+            ),
+            (
+                store(|o| o.optimistic_locking_retries = u32::MAX),
+                format!(
+                    r#""config": {{"optimistic-locking-retries": {}}}"#,
+                    u32::MAX
+                ),
+                "config.optimistic-locking-retries",
+                "1000",
+            ),
+            (
+                store(|o| {
+                    o.locking_backoff = Duration::from_millis(u64::MAX);
+                    o.locking_max_backoff = Duration::from_millis(u64::MAX);
+                }),
+                format!(
+                    r#""config": {{"optimistic-locking-backoff-ms": {max}, "optimistic-locking-max-backoff-ms": {max}}}"#
+                ),
+                "config.optimistic-locking-backoff-ms",
+                "5 minutes",
+            ),
+            (
+                retry(|r| r.initial_backoff = Duration::from_millis(u64::MAX)),
+                format!(r#""retry": {{"initial-backoff-ms": {max}}}"#),
+                "retry.initial-backoff-ms",
+                "300000",
+            ),
+            (
+                retry(|r| r.max_backoff = Duration::from_millis(u64::MAX)),
+                format!(r#""retry": {{"max-backoff-ms": {max}}}"#),
+                "retry.max-backoff-ms",
+                "5 minutes",
+            ),
+            (
+                retry(|r| {
+                    r.initial_backoff = Duration::from_secs(10);
+                    r.max_backoff = Duration::from_secs(1);
+                }),
+                r#""retry": {"initial-backoff-ms": 10000, "max-backoff-ms": 1000}"#.into(),
+                "retry.initial-backoff-ms",
+                "retry.max-backoff-ms",
+            ),
+            (
+                retry(|r| r.total_budget = huge_budget()),
+                format!(r#""retry": {{"total-budget-ms": {max}}}"#),
+                "retry.total-budget-ms",
+                "1 day",
+            ),
+            (
+                retry(|r| r.max_attempts = u32::MAX),
+                format!(r#""retry": {{"max-attempts": {}}}"#, u32::MAX),
+                "retry.max-attempts",
+                "100",
+            ),
+            (
+                ok().endpoint("http://127.0.0.1:8333/#frag"),
+                r#""endpoint": "http://127.0.0.1:8333/#frag""#.into(),
+                "endpoint",
+                "fragment",
+            ),
+            (
+                ok().endpoint("http://127.0.0.1:0"),
+                r#""endpoint": "http://127.0.0.1:0""#.into(),
+                "endpoint",
+                "port 0",
+            ),
+            (
+                ok().credentials("AK\nID", "secret"),
+                r#""access-key": "AK\nID", "secret": "s""#.into(),
+                "access-key",
+                "control character",
+            ),
+            (
+                ok().credentials("AK ID", "secret"),
+                r#""access-key": "AK ID", "secret": "s""#.into(),
+                "access-key",
+                "whitespace",
+            ),
+            (
+                ok().credentials("AKID", "sec\u{7f}ret"),
+                r#""access-key": "AKID", "secret": "sec\u007fret""#.into(),
+                "secret",
+                "control character",
+            ),
+            (
+                ok().credentials_full(Credentials::new("AKID", "s").with_session_token("to\rken")),
+                r#""access-key": "AKID", "secret": "s", "session-token": "to\rken""#.into(),
+                "session-token",
+                "control character",
+            ),
+        ];
+        for (builder, json, path, bound) in cases {
+            for err in [
+                builder.build().unwrap_err(),
+                S3Config::from_json(&format!(r#"{{"bucket": "ok-b", {json}}}"#)).unwrap_err(),
+            ] {
+                let text = err.to_string();
+                assert!(text.contains(bound), "{path}: {text}");
+                assert!(!text.contains("sec\u{7f}ret") && !text.contains("to\rken"));
+                assert_eq!(field_of(err), path, "{json}");
+            }
+        }
+        // `endpoint-override` parts are named by their own path.
+        for (json, path) in [
+            (
+                r#"{"protocol": "http", "hostname": "a/b", "port": 9000}"#,
+                "endpoint-override.hostname",
+            ),
+            (
+                r#"{"protocol": "http", "hostname": "a#b"}"#,
+                "endpoint-override.hostname",
+            ),
+            (
+                r#"{"protocol": "http", "hostname": "h", "port": 0}"#,
+                "endpoint-override.port",
+            ),
+            (
+                r#"{"protocol": "http", "hostname": "h", "port": 70000}"#,
+                "endpoint-override.port",
+            ),
+        ] {
+            let json = format!(r#"{{"bucket": "ok-b", "endpoint-override": {json}}}"#);
+            let err = S3Config::from_json(&json).unwrap_err();
+            assert_eq!(field_of(err), path, "{json}");
+        }
+        // A bad value inside a map names its key, not the map.
+        let err = S3Config::from_json(r#"{"bucket": "ok-b", "config": {"keys-parallelism": -1}}"#)
+            .unwrap_err();
+        assert_eq!(field_of(err), "config.keys-parallelism");
+        let err = S3Config::from_json(r#"{"bucket": "ok-b", "http": {"bogus": 1}}"#).unwrap_err();
+        assert_eq!(field_of(err), "http.bogus");
+        // Environment credentials are checked as well, by their variable.
+        let c = S3Config::builder().bucket("ok-b").build().unwrap();
+        let env = HashMap::from([
+            ("AWS_ACCESS_KEY_ID", "AK\nID"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ]);
+        let err = c
+            .resolve_with(|k| env.get(k).map(|v| v.to_string()))
+            .unwrap_err();
+        assert_eq!(field_of(err), "AWS_ACCESS_KEY_ID");
+        // The bounds themselves are accepted.
+        let h = HttpOptions {
+            connect_timeout: MAX_TIMEOUT,
+            ..HttpOptions::default()
+        };
+        let o = StoreOptions {
+            keys_parallelism: MAX_KEYS_PARALLELISM,
+            ..StoreOptions::default()
+        };
+        ok().http(h).store_options(o).build().unwrap();
+    }
+
+    fn huge_budget() -> Duration {
+        Duration::from_millis(u64::MAX)
     }
 
     #[test]

@@ -275,6 +275,23 @@ impl Error {
         s3_context!(self)
     }
 
+    /// Applies `f` to every text of this error that came from a server or a
+    /// transport (code, message, request id, transport message).
+    #[cfg(any(feature = "blocking", feature = "async"))]
+    pub(crate) fn map_server_text(&mut self, f: impl Fn(&str) -> String) {
+        if let Error::Transport { message, .. } = self {
+            *message = f(message);
+        }
+        if let Some(c) = self.context_mut() {
+            for text in [&mut c.code, &mut c.message, &mut c.request_id]
+                .into_iter()
+                .flatten()
+            {
+                *text = f(text);
+            }
+        }
+    }
+
     /// Whether this error is transient, so that repeating a request that is
     /// safe to repeat may succeed: throttling, 5xx, timeouts, transport errors.
     pub fn is_retryable(&self) -> bool {

@@ -3,11 +3,10 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::fault_proxy::{Fault, FaultProxy, Matcher, Rule};
-use common::{bucket_name, config_for, fresh_bucket, server};
+use common::{Captured, bucket_name, config_for, fresh_bucket, server};
 use konserve_s3::Conditions;
 use konserve_s3::config::RetryPolicy;
 use konserve_s3::config::{HttpOptions, S3Config};
@@ -536,30 +535,41 @@ fn server_closing_a_pooled_connection_after_an_error_is_survived() {
     }
 }
 
-/// Collects everything `tracing` prints.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+/// Asserts that every sensitive query parameter in `text` is `REDACTED`.
+fn assert_params_redacted(text: &str) {
+    for param in [
+        "X-Amz-Signature=",
+        "X-Amz-Credential=",
+        "X-Amz-Security-Token=",
+    ] {
+        for (i, _) in text.match_indices(param) {
+            assert!(
+                text[i + param.len()..].starts_with("REDACTED"),
+                "unredacted {param} in {text}"
+            );
+        }
     }
 }
 
-#[test]
-fn secrets_never_reach_errors_debug_or_logs() {
+/// A TRACE subscriber (not installed) printing into a [`Captured`] buffer.
+fn capturing_subscriber(
+    spans: tracing_subscriber::fmt::format::FmtSpan,
+) -> (Captured, impl tracing::Subscriber + Send + Sync) {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_max_level(tracing::Level::TRACE)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_span_events(spans)
         .with_ansi(false)
         .finish();
+    (captured, subscriber)
+}
+
+#[test]
+fn secrets_never_reach_errors_debug_or_logs() {
+    let (captured, subscriber) =
+        capturing_subscriber(tracing_subscriber::fmt::format::FmtSpan::CLOSE);
     let s = server();
     let direct = fresh_bucket("redact");
     let proxy = FaultProxy::start(&s.endpoint);
@@ -601,7 +611,7 @@ fn secrets_never_reach_errors_debug_or_logs() {
         let err = client.head_object("k").unwrap_err();
         texts.push(format!("{err} {err:?}"));
     });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("s3_request"),
         "spans are emitted with x-ray on: {logs}"
@@ -615,18 +625,7 @@ fn secrets_never_reach_errors_debug_or_logs() {
             !text.contains(&format!("{}%2F", s.access_key)),
             "credential scope in {text}"
         );
-        for param in [
-            "X-Amz-Signature=",
-            "X-Amz-Credential=",
-            "X-Amz-Security-Token=",
-        ] {
-            for (i, _) in text.match_indices(param) {
-                assert!(
-                    text[i + param.len()..].starts_with("REDACTED"),
-                    "unredacted {param} in {text}"
-                );
-            }
-        }
+        assert_params_redacted(text);
     }
 }
 
@@ -647,4 +646,125 @@ fn invalid_object_keys_never_reach_the_server() {
     }
     assert_eq!(client.stats().requests(Action::GetObject), 0);
     assert!(client.bucket_exists().unwrap());
+}
+
+/// A hostile server on 127.0.0.1: answers every request with a 503 whose
+/// `<Code>`, `<Message>`, `<RequestId>`, `<HostId>` and `x-amz-request-id`
+/// header echo the full request target (percent-encoded and decoded), and
+/// the bare session token, as a misbehaving server or proxy might.
+fn echoing_server(token: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let target = line.split(' ').nth(1).unwrap_or_default().to_owned();
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let decoded = percent_decode(&target);
+            let echo = format!("{target} {decoded} token {token}");
+            let xml = echo.replace('&', "&amp;").replace('<', "&lt;");
+            let body = format!(
+                "<Error><Code>SlowDown</Code><Message>{xml}</Message><RequestId>{xml}</RequestId><HostId>{xml}</HostId></Error>"
+            );
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 503 Service Unavailable\r\nx-amz-request-id: {target}\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn server_text_echoing_the_request_is_redacted_everywhere() {
+    let (captured, subscriber) =
+        capturing_subscriber(tracing_subscriber::fmt::format::FmtSpan::FULL);
+    let token = "FwoGZXIvYXdzEJr//////////wEaDA+Token/With=Specials";
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let endpoint = echoing_server(token);
+    let config = S3Config::builder()
+        .bucket("echo-bucket")
+        .endpoint(endpoint)
+        .region("us-east-1")
+        .credentials_full(
+            konserve_s3::config::Credentials::new("AKIDECHOTEST", secret).with_session_token(token),
+        )
+        .request_spans(true)
+        .retry(fast_retry(3))
+        .build()
+        .unwrap();
+    let client = S3Client::new(&config).unwrap();
+    let mut texts = Vec::new();
+    tracing::subscriber::with_default(subscriber, || {
+        for err in [
+            client.get_object("k", None).unwrap_err(),
+            client.head_object("k").unwrap_err(),
+        ] {
+            assert!(matches!(err, Error::Throttled(_)), "{err:?}");
+            let ctx = err.context().unwrap();
+            assert!(ctx.attempts > 1, "the retry path ran: {err:?}");
+            texts.push(err.to_string());
+            texts.push(format!("{err:?}"));
+            texts.push(format!("{err:#?}"));
+            let mut source = std::error::Error::source(&err);
+            while let Some(e) = source {
+                texts.push(format!("{e} {e:?} {e:#?}"));
+                source = e.source();
+            }
+            let io = std::io::Error::from(err);
+            texts.push(format!("{io} {io:?}"));
+        }
+    });
+    let logs = captured.text();
+    assert!(logs.contains("retrying S3 request"), "{logs}");
+    assert!(
+        logs.contains("X-Amz-Signature=REDACTED"),
+        "the echo is logged, redacted: {logs}"
+    );
+    texts.push(logs);
+    let encoded_token = "FwoGZXIvYXdzEJr%2F%2F";
+    for text in &texts {
+        for leak in [
+            secret,
+            token,
+            encoded_token,
+            "AKIDECHOTEST%2F",
+            "AKIDECHOTEST/",
+        ] {
+            assert!(!text.contains(leak), "{leak} in {text}");
+        }
+        assert_params_redacted(text);
+    }
 }

@@ -257,6 +257,15 @@ impl S3Client {
                 AttemptResult::Failed(err, lost)
             }
         };
+        let result = match result {
+            AttemptResult::Failed(mut err, lost) => {
+                // Server text was redacted by name when classified; a secret
+                // quoted without its parameter name is caught here.
+                err.map_server_text(|t| inner.signer.redact_secrets(t));
+                AttemptResult::Failed(err, lost)
+            }
+            done => done,
+        };
         span.record("latency_ms", latency.as_secs_f64() * 1000.0);
         let (failed, received) = match &result {
             AttemptResult::Done(_, Payload::Read(b)) => (false, b.len() as u64),

@@ -23,6 +23,25 @@ pub struct ResponseHead {
 }
 
 impl ResponseHead {
+    /// The head of an answer with `status`, reading the headers it keeps
+    /// through `header` (by lowercase name; `None` when absent or not text).
+    /// Every kept value is redacted (see
+    /// [`redact_text`](crate::s3::redact::redact_text)): a server or proxy
+    /// that echoes the request target must not put the signature, credential
+    /// or session token into errors and logs. The only place transports
+    /// build a head.
+    pub(crate) fn from_headers(status: u16, header: impl Fn(&str) -> Option<String>) -> Self {
+        let kept = |name: &str| header(name).map(|v| crate::s3::redact::redact_text(&v));
+        ResponseHead {
+            status,
+            etag: kept("etag"),
+            request_id: kept("x-amz-request-id"),
+            content_length: header("content-length").and_then(|v| v.parse().ok()),
+            last_modified: kept("last-modified"),
+            content_range: kept("content-range"),
+        }
+    }
+
     /// Whether the status is a success (2xx).
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
@@ -193,6 +212,26 @@ pub(crate) mod tests {
         };
         assert_eq!(h.total_size(), Some(7));
         assert!(h.is_success());
+    }
+
+    #[test]
+    fn kept_headers_are_redacted() {
+        let echo = "/b/k?X-Amz-Credential=AKID%2F2024&X-Amz-Security-Token=TOK&X-Amz-Signature=abc";
+        let h = ResponseHead::from_headers(503, |name| match name {
+            "content-length" => Some("7".into()),
+            _ => Some(echo.to_owned()),
+        });
+        assert_eq!(h.content_length, Some(7));
+        let text = format!("{h:?}");
+        for secret in ["AKID", "TOK", "=abc"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(
+            h.request_id.as_deref(),
+            Some(
+                "/b/k?X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED"
+            )
+        );
     }
 
     #[test]

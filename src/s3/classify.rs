@@ -138,13 +138,19 @@ pub fn classify_parsed(
     request_id_header: Option<&str>,
     had_if_match: bool,
 ) -> Error {
+    // Everything the server wrote is redacted before it is kept: a server or
+    // proxy that echoes the request target would show the signature, the
+    // credential scope and the session token in errors and logs.
+    let redact = |s: String| crate::s3::redact::redact_text(&s);
     ctx.status = Some(status);
     ctx.request_id = parsed
         .request_id
-        .or_else(|| request_id_header.map(str::to_owned));
-    ctx.message = parsed.message.map(bounded_message);
-    ctx.code = parsed.code;
-    let code = ctx.code.clone().unwrap_or_default();
+        .or_else(|| request_id_header.map(str::to_owned))
+        .map(redact);
+    ctx.message = parsed.message.map(bounded_message).map(redact);
+    // The code is matched as sent; only the kept copy is redacted.
+    let code = parsed.code.clone().unwrap_or_default();
+    ctx.code = parsed.code.map(redact);
     let action = ctx.action;
     let c = Box::new(ctx);
     match (status, code.as_str()) {
@@ -376,6 +382,32 @@ mod tests {
                 },
             );
             assert!(matches!(e, Error::Throttled(_)), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn server_text_is_redacted_before_it_is_kept() {
+        let target =
+            "/b/k?X-Amz-Credential=AKID%2F2024&X-Amz-Security-Token=TOK&X-Amz-Signature=abc";
+        let xml = target.replace('&', "&amp;");
+        let body = format!(
+            "<Error><Code>SlowDown{xml}</Code><Message>{xml}</Message><RequestId>{xml}</RequestId></Error>"
+        );
+        for (body, header) in [(body.as_bytes(), None), (&b""[..], Some(target))] {
+            let e = classify(
+                ErrorContext::new(Action::GetObject, "b", Some("k")),
+                FailedAnswer {
+                    status: 503,
+                    request_id_header: header,
+                    body,
+                    had_if_match: false,
+                },
+            );
+            let text = format!("{e} {e:?} {e:#?}");
+            for secret in ["AKID", "TOK", "=abc"] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+            assert!(text.contains("X-Amz-Signature=REDACTED"), "{text}");
         }
     }
 

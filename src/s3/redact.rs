@@ -63,6 +63,43 @@ pub fn redact_text(text: &str) -> String {
     out
 }
 
+/// `text` with every occurrence of each of `secrets` (as given, and
+/// percent-encoded as in a presigned URL's query) replaced by `REDACTED`:
+/// for server text that quotes a session token without its parameter name.
+/// Secrets shorter than 8 characters are not searched for (they would
+/// redact ordinary words).
+///
+/// ```
+/// use konserve_s3::internals::s3::redact::redact_secrets;
+/// assert_eq!(redact_secrets("bad token a+b/c=12345", &["a+b/c=12345"]), "bad token REDACTED");
+/// assert_eq!(redact_secrets("t=a%2Bb%2Fc%3D12345", &["a+b/c=12345"]), "t=REDACTED");
+/// ```
+pub fn redact_secrets(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| s.len() >= 8) {
+        for form in [(*secret).to_owned(), percent_encode(secret)] {
+            if out.contains(&form) {
+                out = out.replace(&form, REDACTED);
+            }
+        }
+    }
+    out
+}
+
+/// `s` percent-encoded as SigV4 query values are: every byte but
+/// `A-Z a-z 0-9 - _ . ~` as `%XX`.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

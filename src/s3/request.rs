@@ -548,6 +548,15 @@ impl Signer {
         self.bucket.name()
     }
 
+    /// `text` (from a server or a transport) with this signer's secret and
+    /// session token replaced, as sent and percent-encoded; see
+    /// [`redact_secrets`](crate::s3::redact::redact_secrets).
+    pub fn redact_secrets(&self, text: &str) -> String {
+        let secrets = [Some(self.credentials.secret()), self.credentials.token()];
+        let secrets: Vec<&str> = secrets.into_iter().flatten().collect();
+        crate::s3::redact::redact_secrets(text, &secrets)
+    }
+
     /// The signing region.
     pub fn region(&self) -> &str {
         self.bucket.region()

@@ -76,21 +76,13 @@ impl ReqwestTransport {
                 TransportError::Timeout(Failure::message(message))
             })?
             .map_err(map_error)?;
-        let header = |name: &str| {
+        let head = ResponseHead::from_headers(response.status().as_u16(), |name| {
             response
                 .headers()
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
-        };
-        let head = ResponseHead {
-            status: response.status().as_u16(),
-            etag: header("etag"),
-            request_id: header("x-amz-request-id"),
-            content_length: header("content-length").and_then(|v| v.parse().ok()),
-            last_modified: header("last-modified"),
-            content_range: header("content-range"),
-        };
+        });
         Ok((head, ReqwestBody(response)))
     }
 
