@@ -15,7 +15,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{bucket_name, server};
-use konserve_s3::blocking::{S3Backing, S3Client, S3Store, Store, connect_store, create_store};
+use konserve_s3::blocking::{
+    S3Backing, S3Client, S3Store, Store, cleanup_incomplete_uploads, connect_store, create_store,
+};
 use konserve_s3::config::S3Config;
 use konserve_s3::value::Value;
 use uuid::Uuid;
@@ -258,10 +260,8 @@ fn multipart_uploads(config: &S3Config) -> Vec<(String, String)> {
 /// call it here instead and keep the final assertion.
 fn cleanup_and_check_no_upload_left(config: &S3Config) -> usize {
     let left = multipart_uploads(config);
-    let client = S3Client::new(config).unwrap();
-    for (key, upload_id) in &left {
-        client.abort_multipart_upload(key, upload_id).unwrap();
-    }
+    let aborted = cleanup_incomplete_uploads(config, Duration::ZERO).unwrap();
+    assert_eq!(aborted, left.len(), "cleanup aborts every upload it found");
     let after = multipart_uploads(config);
     assert!(after.is_empty(), "multipart uploads left: {after:?}");
     left.len()

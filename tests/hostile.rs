@@ -25,7 +25,7 @@ use uuid::Uuid;
 /// secrets the server echoes into its own `<Message>` and request id are
 /// counted and printed rather than asserted absent. Secrets the client
 /// itself puts into an error are asserted absent either way.
-const STRICT_AFTER_REDACTION_FIX: bool = false;
+const STRICT_AFTER_REDACTION_FIX: bool = true;
 /// Gate for the endless-body limit (fix (3) bounds decoded sizes; a limit on
 /// the bytes read for one answer may come with it or later): until then,
 /// the memory an endless answer made the client hold is printed, and only
@@ -33,7 +33,7 @@ const STRICT_AFTER_REDACTION_FIX: bool = false;
 const STRICT_AFTER_BODY_LIMIT: bool = false;
 /// Gate for a clock hint in the `RequestTimeTooSkewed` error (no change
 /// scheduled yet): until then, its `Display` must name the S3 code.
-const STRICT_CLOCK_HINT: bool = false;
+const STRICT_CLOCK_HINT: bool = true;
 
 const ACCESS_KEY: &str = "AKIAHOSTILETEST00001";
 const SECRET: &str = "hostile-secret-key-0123456789abcdefghij";

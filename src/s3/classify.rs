@@ -163,9 +163,17 @@ pub fn classify_parsed(
             | "InvalidToken"
             | "TokenRefreshRequired"
             | "AuthorizationQueryParametersError"
-            | "RequestTimeTooSkewed"
             | "InvalidSecurity",
         ) => Error::InvalidCredentials(c),
+        (_, "RequestTimeTooSkewed") => {
+            let mut c = c;
+            let said = c.message.take().unwrap_or_default();
+            c.message = Some(format!(
+                "{said} (this machine's clock is more than 15 minutes off the server's: \
+                 set it right, e.g. with NTP)"
+            ));
+            Error::InvalidCredentials(c)
+        }
         (_, "AccessDenied" | "AllAccessDisabled" | "AccountProblem") => Error::AccessDenied(c),
         (_, "BucketAlreadyExists" | "BucketAlreadyOwnedByYou") => Error::AlreadyExists(c),
         (_, "PreconditionFailed") | (412, _) => Error::PreconditionFailed(c),
