@@ -83,7 +83,8 @@ use std::collections::HashMap;
 
 use num_bigint::BigInt;
 
-use super::CodecError;
+use super::{CodecError, SegmentCap};
+
 use super::reader::{MAX_PREALLOC, Reader, malformed};
 use crate::value::{Keyword, MAX_DEPTH, Map, Set, Symbol, Value};
 
@@ -227,6 +228,7 @@ pub fn encode(value: &Value) -> Vec<u8> {
 /// assert!(matches!(decode(&[0xcb]), Err(CodecError::Malformed(_))));
 /// # Ok::<(), CodecError>(())
 /// ```
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // the tests' entry
 pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
     decode_prefix(bytes).map(|(value, _)| value)
 }
@@ -244,8 +246,24 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
 /// assert_eq!(decode_prefix(&[0x2a, 0xf7])?, (Value::from(42), 1));
 /// # Ok::<(), konserve_s3::internals::codec::CodecError>(())
 /// ```
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // the tests' entry
 pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), CodecError> {
+    decode_prefix_capped(bytes, SegmentCap::VALUE)
+}
+
+/// Like [`decode`], for a segment capped at `cap`: what the caches copy is
+/// also at most `cap`.
+///
+/// # Errors
+///
+/// As [`decode`]; [`CodecError::TooLarge`] past `cap`.
+pub fn decode_capped(bytes: &[u8], cap: SegmentCap) -> Result<Value, CodecError> {
+    decode_prefix_capped(bytes, cap).map(|(value, _)| value)
+}
+
+fn decode_prefix_capped(bytes: &[u8], cap: SegmentCap) -> Result<(Value, usize), CodecError> {
     let mut decoder = Decoder {
+        cap,
         r: Reader::new(bytes),
         footer_base: 0,
         cache: Vec::new(),
@@ -688,6 +706,8 @@ struct Decoder<'a> {
     /// Cost copied through the cache so far.
     expanded: usize,
     budget: usize,
+    /// The segment's cap (on `expanded` too).
+    cap: SegmentCap,
 }
 
 impl<'a> Decoder<'a> {
@@ -749,6 +769,9 @@ impl<'a> Decoder<'a> {
 
     fn charge(&mut self, cost: usize) -> R<()> {
         self.expanded = self.expanded.saturating_add(cost);
+        if self.expanded > self.cap.bytes() {
+            return Err(self.cap.exceeded());
+        }
         if self.expanded > self.budget {
             return Err(malformed(format!(
                 "cache references expand to more than {} bytes",
