@@ -16,7 +16,7 @@ use konserve_s3::blocking::{
 };
 use konserve_s3::config::{Compressor, Encoding, StoreOptions};
 use konserve_s3::error::CodecError;
-use konserve_s3::internals::codec::{HEADER_LEN, SegmentCap, boring, compress};
+use konserve_s3::internals::codec::{HEADER_LEN, SegmentCap, boring, compress, fressian};
 use konserve_s3::internals::layout;
 use konserve_s3::value::Value;
 use uuid::Uuid;
@@ -283,6 +283,47 @@ fn compression_bombs_in_metadata_stop_at_the_metadata_cap() {
     );
     let meta = roomy.get_meta("zstd").unwrap().unwrap();
     assert!(matches!(meta, Value::String(s) if s.len() == 64 << 20));
+}
+
+/// A blob with serializer `serializer` and `segment` as its raw metadata.
+fn raw_blob_of(serializer: u8, segment: &[u8]) -> Bytes {
+    let mut blob = raw_blob(0, segment).to_vec();
+    blob[1] = serializer;
+    Bytes::from(blob)
+}
+
+#[test]
+fn metadata_of_many_small_items_stops_at_the_cap_in_every_serializer() {
+    // 1 MiB of input, a million values: far more than 4 MiB once decoded.
+    let zeros = Value::Vector(vec![Value::from(0); 1 << 20]);
+    let backing = MemoryBacking::new();
+    let cbor = boring::encode_plain(&zeros);
+    assert!(cbor.len() < (1 << 20) + 16);
+    put(&backing, "boring", raw_blob_of(3, &cbor));
+    put(&backing, "clj-cbor", raw_blob_of(2, &cbor));
+    put(
+        &backing,
+        "fressian",
+        raw_blob_of(1, &fressian::encode(&zeros)),
+    );
+    // And compressed to almost nothing.
+    put(
+        &backing,
+        "zstd",
+        raw_blob(2, &compress::zstd_compress(&cbor)),
+    );
+    let store = Store::new(backing.clone());
+    for key in ["boring", "clj-cbor", "fressian", "zstd"] {
+        assert_eq!(
+            codec_error(store.get_meta(key)),
+            SegmentCap::METADATA.exceeded(),
+            "{key}"
+        );
+    }
+    // Values have their own, larger cap: the same segment as a value reads.
+    let as_value = Store::new(MemoryBacking::new());
+    as_value.assoc("zeros", zeros.clone()).unwrap();
+    assert_eq!(as_value.get("zeros").unwrap(), Some(zeros));
 }
 
 #[test]

@@ -292,7 +292,7 @@ impl Encoding {
         match header.serializer {
             SERIALIZER_BORING => boring::decode_capped(bytes, cap),
             SERIALIZER_FRESSIAN => fressian::decode_capped(bytes, cap),
-            SERIALIZER_CLJ_CBOR => clj_cbor::decode(bytes),
+            SERIALIZER_CLJ_CBOR => clj_cbor::decode_capped(bytes, cap),
             id => Err(CodecError::UnsupportedFormat {
                 what: "serializer",
                 id,

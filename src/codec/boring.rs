@@ -80,7 +80,7 @@ use std::collections::{BTreeSet, HashMap};
 use num_bigint::{BigInt, Sign};
 
 use super::cbor::{Frame, Items, cbor_tag, read_value};
-use super::reader::{Depth, Reader, malformed};
+use super::reader::{Budget, Depth, Reader, malformed};
 use super::{CodecError, SegmentCap};
 use crate::value::calendar::{MS_PER_DAY, civil_from_days, days_from_civil, days_in_month};
 use crate::value::{Keyword, MAX_DEPTH, Map, Set, Symbol, Value};
@@ -262,7 +262,8 @@ fn decode_prefix_capped(bytes: &[u8], cap: SegmentCap) -> Result<(Value, usize),
         r: Reader::new(bytes),
         depth: Depth::new(MAX_NESTING),
         refs: None,
-        table: TableBudget { used: 0, cap },
+        table: Budget::new(cap),
+        items: Budget::new(cap),
         expanded: 0,
         cap,
     };
@@ -677,7 +678,7 @@ impl Encoder {
 /// long enough to earn the next index.
 fn register(
     refs: &mut Option<Vec<StringRef>>,
-    budget: &mut TableBudget,
+    budget: &mut Budget,
     start: usize,
     len: usize,
     text: bool,
@@ -685,19 +686,10 @@ fn register(
     if let Some(table) = refs
         && len >= min_ref_len(table.len() as u64)
     {
-        budget.used = budget.used.saturating_add(size_of::<StringRef>());
-        if budget.used > budget.cap.bytes() {
-            return Err(budget.cap.exceeded());
-        }
+        budget.charge(size_of::<StringRef>())?;
         table.push(StringRef { start, len, text });
     }
     Ok(())
-}
-
-/// The bytes all stringref tables of one document have taken, and their cap.
-struct TableBudget {
-    used: usize,
-    cap: SegmentCap,
 }
 
 /// `bytes`, found at offset `start`, as UTF-8 text.
@@ -718,8 +710,10 @@ struct Decoder<'a> {
     depth: Depth,
     /// The innermost open stringref namespace, if any.
     refs: Option<Vec<StringRef>>,
-    /// What the stringref tables have taken.
-    table: TableBudget,
+    /// What the stringref tables of the document have taken.
+    table: Budget,
+    /// What the decoded items take in memory.
+    items: Budget,
     /// Bytes materialised through references so far (see [`MAX_EXPANSION`]).
     expanded: usize,
     /// The segment's cap.
@@ -968,6 +962,10 @@ impl<'a> Items<'a> for Decoder<'a> {
         }
         stack.push(Frame::Tag(TagFrame { tag, outer_refs }));
         Ok(None)
+    }
+
+    fn count_item(&mut self) -> R<()> {
+        self.items.charge(size_of::<Value>())
     }
 
     fn close_tag(&mut self, frame: TagFrame, content: Value) -> R<Value> {

@@ -763,8 +763,13 @@ impl<'a> Decoder<'a> {
         Ok(n)
     }
 
-    fn produce(&mut self, cost: usize) {
+    /// Counts `cost` of decoded values, at most the segment's cap in all.
+    fn produce(&mut self, cost: usize) -> R<()> {
         self.produced = self.produced.saturating_add(cost);
+        if self.produced > self.cap.bytes() {
+            return Err(self.cap.exceeded());
+        }
+        Ok(())
     }
 
     fn charge(&mut self, cost: usize) -> R<()> {
@@ -834,7 +839,7 @@ impl<'a> Decoder<'a> {
             if let Some(step) = self.complete_once(stack)? {
                 match step {
                     Step::Done(value, height) => {
-                        self.produce(VALUE_COST);
+                        self.produce(VALUE_COST)?;
                         return Ok(Some((value, height)));
                     }
                     Step::PassThrough(value, height) => return Ok(Some((value, height))),
@@ -877,7 +882,7 @@ impl<'a> Decoder<'a> {
         let at = self.r.pos();
         let c = self.r.byte()?;
         if let Some(i) = self.int_of(c)? {
-            self.produce(VALUE_COST);
+            self.produce(VALUE_COST)?;
             return Ok(Some((Value::Int(i), 0)));
         }
         let value = match c {
@@ -997,7 +1002,7 @@ impl<'a> Decoder<'a> {
             Value::Bytes(b) => b.len(),
             _ => 0,
         };
-        self.produce(VALUE_COST.saturating_add(heap));
+        self.produce(VALUE_COST.saturating_add(heap))?;
         Ok(Some((value, 0)))
     }
 
@@ -1043,7 +1048,7 @@ impl<'a> Decoder<'a> {
         let (weight, height) = (entry.weight, entry.height);
         let value = entry.value.clone();
         self.charge(weight)?;
-        self.produce(weight);
+        self.produce(weight)?;
         Ok((value, height))
     }
 
@@ -1366,7 +1371,7 @@ impl<'a> Decoder<'a> {
                 Value::Tagged(tag, Box::new(Value::Map(map)))
             }
             Kind::Unknown(tag) => {
-                self.produce(tag.len());
+                self.produce(tag.len())?;
                 let content = if items.len() == 1 {
                     items.pop().unwrap_or_default()
                 } else {

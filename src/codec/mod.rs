@@ -82,7 +82,8 @@ pub enum CodecError {
     #[error("the blob is encrypted (encryptor id {0}) and no key is configured")]
     MissingKey(u8),
     /// A segment larger than its cap, stored or once decoded (decompressed,
-    /// or through references): refused before more is allocated.
+    /// as values in memory, or through references): refused before more is
+    /// allocated.
     #[error(
         "{what} is larger than {limit} bytes (stored or decoded); if it is genuine, raise {setting}"
     )]
