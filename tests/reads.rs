@@ -60,12 +60,12 @@ fn codec_error<T>(r: konserve_s3::Result<T>) -> CodecError {
 // ---------------------------------------------------------------------------
 // Defect 2: the blob changes between the two reads of large metadata.
 
-/// A memory backing that, once armed, replaces blob `name` with `next`
-/// right after the next prefix read of it: what a writer does between the
-/// two reads of metadata larger than the first read.
+/// A memory backing that, once armed, replaces blob `name` with the next
+/// queued version right after each prefix read of it: what a writer does
+/// between the two reads of metadata larger than the first read.
 struct SwapAfterFirstRead {
     inner: MemoryBacking,
-    armed: Mutex<Option<(String, Bytes)>>,
+    armed: Mutex<Vec<(String, Bytes)>>,
 }
 
 impl Backing for SwapAfterFirstRead {
@@ -77,7 +77,7 @@ impl Backing for SwapAfterFirstRead {
     }
     fn read_blob_prefix(&self, name: &str, len: u64) -> konserve_s3::Result<Option<StoredBlob>> {
         let read = self.inner.read_blob_prefix(name, len);
-        let swap = self.armed.lock().unwrap().take();
+        let swap = self.armed.lock().unwrap().pop();
         if let Some((target, next)) = swap {
             assert_eq!(target, name);
             self.inner.write_blob(name, next, &Conditions::NONE)?;
@@ -132,7 +132,7 @@ fn metadata_rewritten_between_its_two_reads_is_read_again() {
     let (small, large) = (version(5000), version(9000));
     let backing = SwapAfterFirstRead {
         inner: MemoryBacking::new(),
-        armed: Mutex::new(None),
+        armed: Mutex::new(Vec::new()),
     };
     backing
         .inner
@@ -144,7 +144,7 @@ fn metadata_rewritten_between_its_two_reads_is_read_again() {
         other => panic!("no :pad in metadata: {other:?}"),
     };
 
-    *store.backing().armed.lock().unwrap() = Some((name.clone(), large.clone()));
+    *store.backing().armed.lock().unwrap() = vec![(name.clone(), large.clone())];
     let meta = store.get_meta("k").unwrap().unwrap();
     assert_eq!(pad_of(meta), 9000, "the version after the swap, whole");
 
@@ -154,10 +154,27 @@ fn metadata_rewritten_between_its_two_reads_is_read_again() {
         .inner
         .write_blob(&name, large, &Conditions::NONE)
         .unwrap();
-    *store.backing().armed.lock().unwrap() = Some((name.clone(), small));
+    *store.backing().armed.lock().unwrap() = vec![(name.clone(), small.clone())];
     let keys = store.keys().unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(pad_of(keys.into_iter().next().unwrap()), 5000);
+
+    // A writer that grows the metadata after every read (two per attempt):
+    // a typed error after a bounded number of attempts, not a wrong answer.
+    let growing: Vec<_> = (1..=20)
+        .rev()
+        .map(|i| (name.clone(), version(5000 + 500 * i)))
+        .collect();
+    *store.backing().armed.lock().unwrap() = growing;
+    match store.get_meta("k") {
+        Err(Error::BlobKeptChanging { blob, attempts }) => {
+            assert_eq!((blob, attempts), (name.clone(), 8));
+        }
+        other => panic!("{:?}", other.map(|m| m.map(pad_of))),
+    }
+    // Once the writer pauses, the read succeeds.
+    store.backing().armed.lock().unwrap().clear();
+    assert!(store.get_meta("k").unwrap().is_some());
 }
 
 /// Writers alternate small and large (> 4 KiB) metadata on the same keys
