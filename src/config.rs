@@ -99,7 +99,8 @@ pub struct StoreOptions {
     /// the blocking API starts for it. Default 16, at least 1.
     pub keys_parallelism: usize,
     /// The largest metadata segment read, stored and once decoded
-    /// (decompressed, as values in memory, or through references), in bytes. A larger one is
+    /// (decompressed, as values in memory, or through references), in
+    /// bytes. A larger one is
     /// [`CodecError::TooLarge`](crate::error::CodecError::TooLarge) before
     /// more is allocated; `Store::keys` holds at most `keys_parallelism`
     /// of these at once. Default 4 MiB (konserve's metadata is a small map).

@@ -233,10 +233,10 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), CodecError> {
     decode_prefix_capped(bytes, SegmentCap::VALUE)
 }
 
-/// Like [`decode`], for a segment capped at `cap`: the bytes copied out of
-/// references (at most [`MAX_EXPANSION`] too) and the stringref tables
-/// (counted at their size in memory, summed over every namespace of the
-/// document) may each be at most `cap`.
+/// Like [`decode`], for a segment capped at `cap`: the decoded items (at
+/// their size in memory), the bytes copied out of references (at most
+/// [`MAX_EXPANSION`] too) and the stringref tables (at their size in memory,
+/// summed over every namespace of the document) may each be at most `cap`.
 ///
 /// # Errors
 ///
