@@ -40,6 +40,7 @@ use serde_json::{Map, Value as Json};
 use url::Url;
 use uuid::Uuid;
 
+use crate::codec::SegmentCap;
 pub use crate::codec::blob::{Compressor, Encoding, Encryptor, Serializer};
 pub use crate::credentials::{Credentials, Secret};
 use crate::error::{Error, Result};
@@ -113,6 +114,16 @@ pub struct StoreOptions {
     /// thousands of GETs per second per prefix); it also sets the threads
     /// the blocking API starts for it. Default 16, at least 1.
     pub keys_parallelism: usize,
+    /// The largest metadata segment read, stored and once decoded
+    /// (decompressed, as values in memory, or through references), in
+    /// bytes. A larger one is
+    /// [`CodecError::TooLarge`](crate::error::CodecError::TooLarge) before
+    /// more is allocated; `Store::keys` holds at most `keys_parallelism`
+    /// of these at once. Default 4 MiB (konserve's metadata is a small map).
+    pub max_metadata_bytes: u64,
+    /// The largest EDN value segment read, stored and once decoded, in
+    /// bytes (binary values are not decoded and have no cap). Default 1 GiB.
+    pub max_value_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -124,6 +135,8 @@ impl Default for StoreOptions {
             locking_backoff: Duration::from_millis(10),
             locking_max_backoff: Duration::from_secs(1),
             keys_parallelism: 16,
+            max_metadata_bytes: SegmentCap::METADATA.limit,
+            max_value_bytes: SegmentCap::VALUE.limit,
         }
     }
 }
@@ -132,6 +145,16 @@ impl StoreOptions {
     /// Whether optimistic locking is on.
     pub fn locking(&self) -> bool {
         self.optimistic_locking_retries > 0
+    }
+
+    /// The cap of metadata segments.
+    pub(crate) fn metadata_cap(&self) -> SegmentCap {
+        SegmentCap::METADATA.with_limit(self.max_metadata_bytes)
+    }
+
+    /// The cap of value segments.
+    pub(crate) fn value_cap(&self) -> SegmentCap {
+        SegmentCap::VALUE.with_limit(self.max_value_bytes)
     }
 }
 
@@ -467,6 +490,11 @@ impl S3Config {
                 "config.keys-parallelism",
                 format!("must be between 1 and {MAX_KEYS_PARALLELISM}"),
             ));
+        }
+        for cap in [self.store.metadata_cap(), self.store.value_cap()] {
+            if cap.limit < 64 {
+                return Err(Error::config(cap.setting, "must be at least 64 bytes"));
+            }
         }
         if !(1..=MAX_ATTEMPTS).contains(&self.retry.max_attempts) {
             return Err(Error::config(

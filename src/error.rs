@@ -219,6 +219,17 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+    /// A blob's metadata, larger than one read, was rewritten between its
+    /// two reads on every attempt (another writer rewrites it without pause).
+    #[error(
+        "blob {blob} changed while its metadata was read, {attempts} times in a row; retry when its writers pause"
+    )]
+    BlobKeptChanging {
+        /// The blob (store-relative name).
+        blob: String,
+        /// The attempts made.
+        attempts: u32,
+    },
     /// Optimistic locking gave up: the key kept changing under every attempt.
     #[error("optimistic lock conflict on key {key} after {attempts} attempts")]
     OptimisticLockConflict {

@@ -9,6 +9,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::codec::CodecError;
 use crate::value::{Map, Value};
 
 /// What a blob holds.
@@ -41,6 +42,27 @@ impl BlobType {
             _ => None,
         }
     }
+}
+
+/// Checks that `meta` is konserve's metadata: a map with `:key`, `:type`
+/// and `:last-write`.
+///
+/// # Errors
+/// [`CodecError::NotMetadata`] with the start of what `meta` is.
+pub fn check_shape(meta: &Value) -> Result<(), CodecError> {
+    if let Value::Map(m) = meta
+        && ["key", "type", "last-write"]
+            .iter()
+            .all(|k| m.contains_key(&Value::keyword(*k)))
+    {
+        return Ok(());
+    }
+    let mut found = meta.to_string();
+    if let Some((cut, _)) = found.char_indices().nth(80) {
+        found.truncate(cut);
+        found.push('…');
+    }
+    Err(CodecError::NotMetadata(found))
 }
 
 static LAST_STAMP: AtomicI64 = AtomicI64::new(0);

@@ -11,8 +11,8 @@ use serde::{Deserialize, Deserializer};
 
 use super::{
     BlobHeader, COMPRESSOR_NONE, CodecError, ENCRYPTOR_NONE, HEADER_LEN, LAYOUT_VERSION,
-    SERIALIZER_BORING, SERIALIZER_CLJ_CBOR, SERIALIZER_FRESSIAN, aes, boring, clj_cbor, compress,
-    fressian,
+    SERIALIZER_BORING, SERIALIZER_CLJ_CBOR, SERIALIZER_FRESSIAN, SegmentCap, aes, boring, clj_cbor,
+    compress, fressian,
 };
 use crate::value::Value;
 
@@ -231,11 +231,29 @@ impl Encoding {
         })
     }
 
-    /// Decodes one segment written with the ids of `header`.
+    /// Decodes one segment written with the ids of `header`, as a value
+    /// segment with the default cap ([`SegmentCap::VALUE`]).
     ///
     /// # Errors
-    /// [`CodecError`] for unsupported ids, a missing key, and malformed data.
+    /// As [`Encoding::decode_segment_capped`].
     pub fn decode_segment(&self, header: &BlobHeader, bytes: &[u8]) -> Result<Value, CodecError> {
+        self.decode_segment_capped(header, bytes, SegmentCap::VALUE)
+    }
+
+    /// Decodes one segment written with the ids of `header`; the segment as
+    /// stored, decompressed, and what its references expand to may each be
+    /// at most `cap`.
+    ///
+    /// # Errors
+    /// [`CodecError`] for unsupported ids, a missing key, and malformed data;
+    /// [`CodecError::TooLarge`] past `cap`.
+    pub fn decode_segment_capped(
+        &self,
+        header: &BlobHeader,
+        bytes: &[u8],
+        cap: SegmentCap,
+    ) -> Result<Value, CodecError> {
+        cap.check(bytes.len() as u64)?;
         let decrypted;
         let bytes = match header.encryptor {
             ENCRYPTOR_NONE => bytes,
@@ -257,11 +275,11 @@ impl Encoding {
         let bytes = match header.compressor {
             COMPRESSOR_NONE => bytes,
             COMPRESSOR_LZ4 => {
-                decompressed = compress::lz4_decompress(bytes)?;
+                decompressed = compress::lz4_decompress(bytes, cap)?;
                 &decompressed[..]
             }
             COMPRESSOR_ZSTD => {
-                decompressed = compress::zstd_decompress(bytes)?;
+                decompressed = compress::zstd_decompress(bytes, cap)?;
                 &decompressed[..]
             }
             id => {
@@ -272,9 +290,9 @@ impl Encoding {
             }
         };
         match header.serializer {
-            SERIALIZER_BORING => boring::decode(bytes),
-            SERIALIZER_FRESSIAN => fressian::decode(bytes),
-            SERIALIZER_CLJ_CBOR => clj_cbor::decode(bytes),
+            SERIALIZER_BORING => boring::decode_capped(bytes, cap),
+            SERIALIZER_FRESSIAN => fressian::decode_capped(bytes, cap),
+            SERIALIZER_CLJ_CBOR => clj_cbor::decode_capped(bytes, cap),
             id => Err(CodecError::UnsupportedFormat {
                 what: "serializer",
                 id,
@@ -309,12 +327,28 @@ impl Encoding {
     }
 
     /// Parses the header and decodes the metadata of a blob (or of its first
-    /// bytes, as long as they hold header and metadata).
+    /// bytes, as long as they hold header and metadata), with the default
+    /// cap ([`SegmentCap::METADATA`]).
     ///
     /// # Errors
-    /// [`CodecError`] for a short, malformed or unsupported blob.
+    /// As [`Encoding::decode_meta_capped`].
     pub fn decode_meta(&self, blob: &[u8]) -> Result<(BlobHeader, Value), CodecError> {
+        self.decode_meta_capped(blob, SegmentCap::METADATA)
+    }
+
+    /// Like [`Encoding::decode_meta`], with the metadata segment capped at
+    /// `cap` (checked on the header's size before anything is decoded).
+    ///
+    /// # Errors
+    /// [`CodecError`] for a short, malformed or unsupported blob;
+    /// [`CodecError::TooLarge`] past `cap`.
+    pub fn decode_meta_capped(
+        &self,
+        blob: &[u8],
+        cap: SegmentCap,
+    ) -> Result<(BlobHeader, Value), CodecError> {
         let header = BlobHeader::parse(blob)?;
+        cap.check(header.meta_size.into())?;
         let end = value_offset(&header);
         let Some(segment) = blob.get(HEADER_LEN..end) else {
             return Err(CodecError::Truncated(format!(
@@ -323,18 +357,30 @@ impl Encoding {
                 header.meta_size
             )));
         };
-        Ok((header, self.decode_segment(&header, segment)?))
+        Ok((header, self.decode_segment_capped(&header, segment, cap)?))
     }
 
-    /// Decodes the EDN value of a whole blob.
+    /// Decodes the EDN value of a whole blob, with the default cap
+    /// ([`SegmentCap::VALUE`]).
     ///
     /// # Errors
-    /// [`CodecError`] for a short, malformed or unsupported blob.
+    /// As [`Encoding::decode_value_capped`].
     pub fn decode_value(&self, header: &BlobHeader, blob: &[u8]) -> Result<Value, CodecError> {
-        let segment = blob
-            .get(value_offset(header)..)
-            .ok_or_else(|| CodecError::Truncated("blob ends inside its metadata".into()))?;
-        self.decode_segment(header, segment)
+        self.decode_value_capped(header, blob, SegmentCap::VALUE)
+    }
+
+    /// Decodes the EDN value of a whole blob, capped at `cap`.
+    ///
+    /// # Errors
+    /// [`CodecError`] for a short, malformed or unsupported blob;
+    /// [`CodecError::TooLarge`] past `cap`.
+    pub fn decode_value_capped(
+        &self,
+        header: &BlobHeader,
+        blob: &[u8],
+        cap: SegmentCap,
+    ) -> Result<Value, CodecError> {
+        self.decode_segment_capped(header, binary_value(header, blob)?, cap)
     }
 }
 

@@ -79,9 +79,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use num_bigint::{BigInt, Sign};
 
-use super::CodecError;
 use super::cbor::{Frame, Items, cbor_tag, read_value};
-use super::reader::{Depth, Reader, malformed};
+use super::reader::{Budget, Depth, Reader, malformed};
+use super::{CodecError, SegmentCap};
 use crate::value::calendar::{MS_PER_DAY, civil_from_days, days_from_civil, days_in_month};
 use crate::value::{Keyword, MAX_DEPTH, Map, Set, Symbol, Value};
 
@@ -209,6 +209,7 @@ pub fn encode_stringref(value: &Value) -> Vec<u8> {
 /// assert!(matches!(decode(&[0x62, 0xc3, 0x28]), Err(CodecError::Malformed(_))));
 /// # Ok::<(), CodecError>(())
 /// ```
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // the tests' entry
 pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
     decode_prefix(bytes).map(|(value, _)| value)
 }
@@ -227,12 +228,44 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
 /// assert_eq!(decode_prefix(&[0x18, 0x2a, 0xf6])?, (Value::from(42), 2));
 /// # Ok::<(), konserve_s3::internals::codec::CodecError>(())
 /// ```
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // the tests' entry
 pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), CodecError> {
+    decode_prefix_capped(bytes, SegmentCap::VALUE)
+}
+
+/// Like [`decode`], for a segment capped at `cap`: the decoded items (at
+/// their size in memory), the bytes copied out of references (at most
+/// [`MAX_EXPANSION`] too) and the stringref tables (at their size in memory,
+/// summed over every namespace of the document) may each be at most `cap`.
+///
+/// # Errors
+///
+/// As [`decode`]; [`CodecError::TooLarge`] past `cap`.
+///
+/// ```
+/// use konserve_s3::internals::codec::{CodecError, SegmentCap, boring::{decode_capped, encode_stringref}};
+/// use konserve_s3::value::Value;
+///
+/// let v = Value::Vector(vec![Value::from("repeated"); 1000]);
+/// let packed = encode_stringref(&v);
+/// assert_eq!(decode_capped(&packed, SegmentCap::METADATA)?, v);
+/// let tiny = SegmentCap::METADATA.with_limit(100);
+/// assert_eq!(decode_capped(&packed, tiny), Err(tiny.exceeded()));
+/// # Ok::<(), CodecError>(())
+/// ```
+pub fn decode_capped(bytes: &[u8], cap: SegmentCap) -> Result<Value, CodecError> {
+    decode_prefix_capped(bytes, cap).map(|(value, _)| value)
+}
+
+fn decode_prefix_capped(bytes: &[u8], cap: SegmentCap) -> Result<(Value, usize), CodecError> {
     let mut decoder = Decoder {
         r: Reader::new(bytes),
         depth: Depth::new(MAX_NESTING),
         refs: None,
+        table: Budget::new(cap),
+        items: Budget::new(cap),
         expanded: 0,
+        cap,
     };
     let value = read_value(&mut decoder)?;
     Ok((value, decoder.r.pos()))
@@ -643,12 +676,20 @@ impl Encoder {
 
 /// Records a definite-length string in the open namespace `refs`, if it is
 /// long enough to earn the next index.
-fn register(refs: &mut Option<Vec<StringRef>>, start: usize, len: usize, text: bool) {
+fn register(
+    refs: &mut Option<Vec<StringRef>>,
+    budget: &mut Budget,
+    start: usize,
+    len: usize,
+    text: bool,
+) -> R<()> {
     if let Some(table) = refs
         && len >= min_ref_len(table.len() as u64)
     {
+        budget.charge(size_of::<StringRef>())?;
         table.push(StringRef { start, len, text });
     }
+    Ok(())
 }
 
 /// `bytes`, found at offset `start`, as UTF-8 text.
@@ -669,8 +710,14 @@ struct Decoder<'a> {
     depth: Depth,
     /// The innermost open stringref namespace, if any.
     refs: Option<Vec<StringRef>>,
+    /// What the stringref tables of the document have taken.
+    table: Budget,
+    /// What the decoded items take in memory.
+    items: Budget,
     /// Bytes materialised through references so far (see [`MAX_EXPANSION`]).
     expanded: usize,
+    /// The segment's cap.
+    cap: SegmentCap,
 }
 
 type R<T> = Result<T, CodecError>;
@@ -678,6 +725,9 @@ type R<T> = Result<T, CodecError>;
 impl<'a> Decoder<'a> {
     fn charge(&mut self, bytes: usize) -> R<()> {
         self.expanded = self.expanded.saturating_add(bytes);
+        if self.expanded > self.cap.bytes() {
+            return Err(self.cap.exceeded());
+        }
         if self.expanded > MAX_EXPANSION {
             return Err(malformed(format!(
                 "references expand to more than {MAX_EXPANSION} bytes"
@@ -690,7 +740,7 @@ impl<'a> Decoder<'a> {
         let len = self.r.cbor_arg(info)?;
         let start = self.r.pos();
         let bytes = self.r.take(len, "byte string")?;
-        register(&mut self.refs, start, bytes.len(), false);
+        register(&mut self.refs, &mut self.table, start, bytes.len(), false)?;
         Ok(bytes)
     }
 
@@ -699,7 +749,7 @@ impl<'a> Decoder<'a> {
         let start = self.r.pos();
         let bytes = self.r.take(len, "text string")?;
         let text = utf8(start, bytes)?;
-        register(&mut self.refs, start, bytes.len(), true);
+        register(&mut self.refs, &mut self.table, start, bytes.len(), true)?;
         Ok(text)
     }
 
@@ -861,9 +911,9 @@ impl<'a> Items<'a> for Decoder<'a> {
             return Ok(self.definite_bytes(info)?.to_vec());
         }
         let mut out = Vec::new();
-        let refs = &mut self.refs;
+        let (refs, table) = (&mut self.refs, &mut self.table);
         self.r.cbor_chunks(2, "byte string", |start, bytes| {
-            register(refs, start, bytes.len(), false);
+            register(refs, table, start, bytes.len(), false)?;
             out.extend_from_slice(bytes);
             Ok(())
         })?;
@@ -875,10 +925,10 @@ impl<'a> Items<'a> for Decoder<'a> {
             return Ok(self.definite_text(info)?.to_owned());
         }
         let mut out = String::new();
-        let refs = &mut self.refs;
+        let (refs, table) = (&mut self.refs, &mut self.table);
         self.r.cbor_chunks(3, "text string", |start, bytes| {
             out.push_str(utf8(start, bytes)?);
-            register(refs, start, bytes.len(), true);
+            register(refs, table, start, bytes.len(), true)?;
             Ok(())
         })?;
         Ok(out)
@@ -912,6 +962,10 @@ impl<'a> Items<'a> for Decoder<'a> {
         }
         stack.push(Frame::Tag(TagFrame { tag, outer_refs }));
         Ok(None)
+    }
+
+    fn count_item(&mut self) -> R<()> {
+        self.items.charge(size_of::<Value>())
     }
 
     fn close_tag(&mut self, frame: TagFrame, content: Value) -> R<Value> {

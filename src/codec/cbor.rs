@@ -65,6 +65,10 @@ pub(crate) trait Items<'a> {
     /// The value of a tag over its content (the tag's level is already
     /// left).
     fn close_tag(&mut self, tag: Self::Tag, content: Value) -> R<Value>;
+
+    /// Counts one more decoded item (a [`Value`] in memory) against the
+    /// decoder's budget.
+    fn count_item(&mut self) -> R<()>;
 }
 
 /// Reads one data item without recursion.
@@ -126,6 +130,7 @@ pub(crate) fn read_value<'a, D: Items<'a>>(d: &mut D) -> R<Value> {
 /// Reads the head of the next item: a scalar comes back whole, a container
 /// or tag is pushed onto `stack` (`None`).
 fn read_item<'a, D: Items<'a>>(d: &mut D, stack: &mut Vec<Frame<D::Tag>>) -> R<Option<Value>> {
+    d.count_item()?;
     let (r, depth) = d.cursor();
     let at = r.pos();
     let ib = r.byte()?;

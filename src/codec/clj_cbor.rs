@@ -67,9 +67,9 @@
 
 use num_bigint::BigInt;
 
-use super::CodecError;
 use super::cbor::{Frame, Items, cbor_tag, read_value};
-use super::reader::{Depth, Reader, malformed};
+use super::reader::{Budget, Depth, Reader, malformed};
+use super::{CodecError, SegmentCap};
 use crate::value::calendar::{days_from_civil, days_in_month};
 use crate::value::{Keyword, Set, Symbol, Value};
 
@@ -107,10 +107,22 @@ pub const MAX_NESTING: usize = super::boring::MAX_NESTING;
 /// [`CodecError::Malformed`] for everything clj-cbor refuses: reserved or
 /// misplaced heads, duplicate map keys, tag content of the wrong kind,
 /// instants outside what [`Value::Inst`] holds.
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // the tests' entry
 pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
+    decode_capped(bytes, SegmentCap::VALUE)
+}
+
+/// Like [`decode`], for a segment capped at `cap`: the decoded items may
+/// take at most `cap` bytes in memory.
+///
+/// # Errors
+///
+/// As [`decode`]; [`CodecError::TooLarge`] past `cap`.
+pub fn decode_capped(bytes: &[u8], cap: SegmentCap) -> Result<Value, CodecError> {
     let mut decoder = Decoder {
         r: Reader::new(bytes),
         depth: Depth::new(MAX_NESTING),
+        items: Budget::new(cap),
     };
     read_value(&mut decoder)
 }
@@ -126,6 +138,8 @@ struct TagAt {
 struct Decoder<'a> {
     r: Reader<'a>,
     depth: Depth,
+    /// What the decoded items take in memory.
+    items: Budget,
 }
 
 impl<'a> Items<'a> for Decoder<'a> {
@@ -135,6 +149,10 @@ impl<'a> Items<'a> for Decoder<'a> {
 
     fn cursor(&mut self) -> (&mut Reader<'a>, &mut Depth) {
         (&mut self.r, &mut self.depth)
+    }
+
+    fn count_item(&mut self) -> R<()> {
+        self.items.charge(size_of::<Value>())
     }
 
     fn open_tag(&mut self, tag: u64, at: usize, stack: &mut Vec<Frame<TagAt>>) -> R<Option<Value>> {

@@ -1,15 +1,13 @@
 //! konserve's compressors: LZ4 frames (id 1, lz4-java's `LZ4FrameOutputStream`)
 //! and zstd frames without a content size (id 2, zstd-jni's streaming
-//! writer). Decompression streams and stops at [`MAX_SEGMENT_BYTES`], so a
-//! small hostile segment cannot make us allocate without bound.
+//! writer). Decompression streams and stops at the segment's cap
+//! ([`SegmentCap`]), so a small hostile segment cannot make us allocate
+//! past it.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
 
-use super::CodecError;
-
-/// The largest decompressed segment accepted.
-pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
+use super::{CodecError, SegmentCap};
 
 /// Magic number at the start of an LZ4 frame.
 pub const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
@@ -24,18 +22,18 @@ fn failed(format: &'static str, source: std::io::Error) -> CodecError {
     }
 }
 
-fn read_capped(mut reader: impl Read, what: &'static str) -> Result<Vec<u8>, CodecError> {
+fn read_capped(
+    mut reader: impl Read,
+    what: &'static str,
+    cap: SegmentCap,
+) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::new();
     let n = reader
         .by_ref()
-        .take(MAX_SEGMENT_BYTES + 1)
+        .take(cap.limit.saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|e| failed(what, e))?;
-    if n as u64 > MAX_SEGMENT_BYTES {
-        return Err(CodecError::Malformed(format!(
-            "{what}: decompresses to more than {MAX_SEGMENT_BYTES} bytes"
-        )));
-    }
+    cap.check(n as u64)?;
     Ok(out)
 }
 
@@ -50,14 +48,15 @@ pub fn lz4_compress(bytes: &[u8]) -> Vec<u8> {
 /// Decompresses an LZ4 frame.
 ///
 /// # Errors
-/// [`CodecError::Malformed`] for input without the LZ4 magic or that expands
-/// beyond [`MAX_SEGMENT_BYTES`], [`CodecError::Decompression`] (with the
-/// decoder's error as its source) for an invalid frame.
-pub fn lz4_decompress(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
+/// [`CodecError::Malformed`] for input without the LZ4 magic,
+/// [`CodecError::TooLarge`] for one that expands beyond `cap`,
+/// [`CodecError::Decompression`] (with the decoder's error as its source) for
+/// an invalid frame.
+pub fn lz4_decompress(bytes: &[u8], cap: SegmentCap) -> Result<Vec<u8>, CodecError> {
     if !bytes.starts_with(&LZ4_MAGIC) {
         return Err(CodecError::Malformed("not an LZ4 frame (bad magic)".into()));
     }
-    read_capped(lz4_flex::frame::FrameDecoder::new(bytes), "LZ4")
+    read_capped(lz4_flex::frame::FrameDecoder::new(bytes), "LZ4", cap)
 }
 
 /// Compresses `bytes` into one zstd frame (level 3, konserve's).
@@ -69,30 +68,55 @@ pub fn zstd_compress(bytes: &[u8]) -> Vec<u8> {
 /// size).
 ///
 /// # Errors
-/// [`CodecError::Malformed`] for input without the zstd magic or that expands
-/// beyond [`MAX_SEGMENT_BYTES`], [`CodecError::Decompression`] (with the
-/// decoder's error as its source) for invalid zstd.
-pub fn zstd_decompress(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
+/// [`CodecError::Malformed`] for input without the zstd magic,
+/// [`CodecError::TooLarge`] for one that expands beyond `cap`,
+/// [`CodecError::Decompression`] (with the decoder's error as its source) for
+/// invalid zstd.
+pub fn zstd_decompress(bytes: &[u8], cap: SegmentCap) -> Result<Vec<u8>, CodecError> {
     if !bytes.starts_with(&ZSTD_MAGIC) {
         return Err(CodecError::Malformed("not a zstd frame (bad magic)".into()));
     }
     let decoder = zstd::stream::read::Decoder::new(bytes).map_err(|e| failed("zstd", e))?;
-    read_capped(decoder, "zstd")
+    read_capped(decoder, "zstd", cap)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const V: SegmentCap = SegmentCap::VALUE;
+
+    #[test]
+    fn bombs_stop_at_the_cap() {
+        let bomb = vec![0u8; 1 << 20];
+        let cap = SegmentCap::METADATA.with_limit(64 << 10);
+        for (format, packed) in [("lz4", lz4_compress(&bomb)), ("zstd", zstd_compress(&bomb))] {
+            let unpack = if format == "lz4" {
+                lz4_decompress
+            } else {
+                zstd_decompress
+            };
+            assert_eq!(
+                unpack(&packed, cap).unwrap_err(),
+                cap.exceeded(),
+                "{format}"
+            );
+            assert_eq!(
+                unpack(&packed, cap.with_limit(1 << 20)).unwrap().len(),
+                1 << 20
+            );
+        }
+    }
+
     #[test]
     fn round_trips_and_magic() {
         for data in [&b""[..], b"a", &[7u8; 100_000], b"hello hello hello hello"] {
             let l = lz4_compress(data);
             assert!(l.starts_with(&LZ4_MAGIC));
-            assert_eq!(lz4_decompress(&l).unwrap(), data);
+            assert_eq!(lz4_decompress(&l, V).unwrap(), data);
             let z = zstd_compress(data);
             assert!(z.starts_with(&ZSTD_MAGIC));
-            assert_eq!(zstd_decompress(&z).unwrap(), data);
+            assert_eq!(zstd_decompress(&z, V).unwrap(), data);
         }
     }
 
@@ -101,17 +125,17 @@ mod tests {
         let l = lz4_compress(&[1u8; 5000]);
         let z = zstd_compress(&[1u8; 5000]);
         for cut in 0..l.len() {
-            let _ = lz4_decompress(&l[..cut]);
+            let _ = lz4_decompress(&l[..cut], V);
         }
         for cut in 0..z.len() {
-            let _ = zstd_decompress(&z[..cut]);
+            let _ = zstd_decompress(&z[..cut], V);
         }
-        assert!(lz4_decompress(&l[..l.len() / 2]).is_err());
-        assert!(zstd_decompress(&z[..z.len() / 2]).is_err());
+        assert!(lz4_decompress(&l[..l.len() / 2], V).is_err());
+        assert!(zstd_decompress(&z[..z.len() / 2], V).is_err());
         // The decoder's own error is kept as the source, with its text.
         for e in [
-            lz4_decompress(&l[..l.len() / 2]).unwrap_err(),
-            zstd_decompress(&[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff]).unwrap_err(),
+            lz4_decompress(&l[..l.len() / 2], V).unwrap_err(),
+            zstd_decompress(&[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff], V).unwrap_err(),
         ] {
             let source = std::error::Error::source(&e).expect("a source");
             assert!(
@@ -122,7 +146,7 @@ mod tests {
             assert!(e.to_string().ends_with(&source.to_string()), "{e}");
             assert_eq!(e.clone(), e);
         }
-        assert!(lz4_decompress(b"nope").is_err());
-        assert!(zstd_decompress(&[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff]).is_err());
+        assert!(lz4_decompress(b"nope", V).is_err());
+        assert!(zstd_decompress(&[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff], V).is_err());
     }
 }

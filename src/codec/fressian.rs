@@ -83,7 +83,8 @@ use std::collections::HashMap;
 
 use num_bigint::BigInt;
 
-use super::CodecError;
+use super::{CodecError, SegmentCap};
+
 use super::reader::{MAX_PREALLOC, Reader, malformed};
 use crate::value::{Keyword, MAX_DEPTH, Map, Set, Symbol, Value};
 
@@ -227,6 +228,7 @@ pub fn encode(value: &Value) -> Vec<u8> {
 /// assert!(matches!(decode(&[0xcb]), Err(CodecError::Malformed(_))));
 /// # Ok::<(), CodecError>(())
 /// ```
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // the tests' entry
 pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
     decode_prefix(bytes).map(|(value, _)| value)
 }
@@ -244,8 +246,24 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
 /// assert_eq!(decode_prefix(&[0x2a, 0xf7])?, (Value::from(42), 1));
 /// # Ok::<(), konserve_s3::internals::codec::CodecError>(())
 /// ```
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // the tests' entry
 pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize), CodecError> {
+    decode_prefix_capped(bytes, SegmentCap::VALUE)
+}
+
+/// Like [`decode`], for a segment capped at `cap`: what the caches copy is
+/// also at most `cap`.
+///
+/// # Errors
+///
+/// As [`decode`]; [`CodecError::TooLarge`] past `cap`.
+pub fn decode_capped(bytes: &[u8], cap: SegmentCap) -> Result<Value, CodecError> {
+    decode_prefix_capped(bytes, cap).map(|(value, _)| value)
+}
+
+fn decode_prefix_capped(bytes: &[u8], cap: SegmentCap) -> Result<(Value, usize), CodecError> {
     let mut decoder = Decoder {
+        cap,
         r: Reader::new(bytes),
         footer_base: 0,
         cache: Vec::new(),
@@ -688,6 +706,8 @@ struct Decoder<'a> {
     /// Cost copied through the cache so far.
     expanded: usize,
     budget: usize,
+    /// The segment's cap (on `expanded` too).
+    cap: SegmentCap,
 }
 
 impl<'a> Decoder<'a> {
@@ -743,12 +763,20 @@ impl<'a> Decoder<'a> {
         Ok(n)
     }
 
-    fn produce(&mut self, cost: usize) {
+    /// Counts `cost` of decoded values, at most the segment's cap in all.
+    fn produce(&mut self, cost: usize) -> R<()> {
         self.produced = self.produced.saturating_add(cost);
+        if self.produced > self.cap.bytes() {
+            return Err(self.cap.exceeded());
+        }
+        Ok(())
     }
 
     fn charge(&mut self, cost: usize) -> R<()> {
         self.expanded = self.expanded.saturating_add(cost);
+        if self.expanded > self.cap.bytes() {
+            return Err(self.cap.exceeded());
+        }
         if self.expanded > self.budget {
             return Err(malformed(format!(
                 "cache references expand to more than {} bytes",
@@ -811,7 +839,7 @@ impl<'a> Decoder<'a> {
             if let Some(step) = self.complete_once(stack)? {
                 match step {
                     Step::Done(value, height) => {
-                        self.produce(VALUE_COST);
+                        self.produce(VALUE_COST)?;
                         return Ok(Some((value, height)));
                     }
                     Step::PassThrough(value, height) => return Ok(Some((value, height))),
@@ -854,7 +882,7 @@ impl<'a> Decoder<'a> {
         let at = self.r.pos();
         let c = self.r.byte()?;
         if let Some(i) = self.int_of(c)? {
-            self.produce(VALUE_COST);
+            self.produce(VALUE_COST)?;
             return Ok(Some((Value::Int(i), 0)));
         }
         let value = match c {
@@ -974,7 +1002,7 @@ impl<'a> Decoder<'a> {
             Value::Bytes(b) => b.len(),
             _ => 0,
         };
-        self.produce(VALUE_COST.saturating_add(heap));
+        self.produce(VALUE_COST.saturating_add(heap))?;
         Ok(Some((value, 0)))
     }
 
@@ -1020,7 +1048,7 @@ impl<'a> Decoder<'a> {
         let (weight, height) = (entry.weight, entry.height);
         let value = entry.value.clone();
         self.charge(weight)?;
-        self.produce(weight);
+        self.produce(weight)?;
         Ok((value, height))
     }
 
@@ -1343,7 +1371,7 @@ impl<'a> Decoder<'a> {
                 Value::Tagged(tag, Box::new(Value::Map(map)))
             }
             Kind::Unknown(tag) => {
-                self.produce(tag.len());
+                self.produce(tag.len())?;
                 let content = if items.len() == 1 {
                     items.pop().unwrap_or_default()
                 } else {

@@ -81,6 +81,26 @@ pub enum CodecError {
     /// An encrypted blob was read without a key.
     #[error("the blob is encrypted (encryptor id {0}) and no key is configured")]
     MissingKey(u8),
+    /// A segment larger than its cap, stored or once decoded (decompressed,
+    /// as values in memory, or through references): refused before more is
+    /// allocated.
+    #[error(
+        "{what} is larger than {limit} bytes (stored or decoded); if it is genuine, raise {setting}"
+    )]
+    TooLarge {
+        /// `metadata` or `value`.
+        what: &'static str,
+        /// The cap in bytes.
+        limit: u64,
+        /// The store option that sets the cap (`config.max-metadata-bytes`).
+        setting: &'static str,
+    },
+    /// Decoded metadata that is not konserve's map with `:key`, `:type` and
+    /// `:last-write` (the start of what was found).
+    #[error(
+        "metadata is not konserve's map with :key, :type and :last-write (found {0}); the blob was not written by konserve: delete or rewrite it"
+    )]
+    NotMetadata(String),
     /// A format id this build does not support.
     #[error("unsupported {what} id {id}")]
     UnsupportedFormat {
@@ -97,6 +117,7 @@ impl PartialEq for CodecError {
         match (self, other) {
             (Truncated(a), Truncated(b))
             | (Malformed(a), Malformed(b))
+            | (NotMetadata(a), NotMetadata(b))
             | (Decryption(a), Decryption(b)) => a == b,
             (TooDeep(a), TooDeep(b)) => a == b,
             (
@@ -111,6 +132,18 @@ impl PartialEq for CodecError {
             ) => a == b && x.kind() == y.kind() && x.to_string() == y.to_string(),
             (BadPadding(_), BadPadding(_)) => true,
             (MissingKey(a), MissingKey(b)) => a == b,
+            (
+                TooLarge {
+                    what: a,
+                    limit: x,
+                    setting: s,
+                },
+                TooLarge {
+                    what: b,
+                    limit: y,
+                    setting: t,
+                },
+            ) => a == b && x == y && s == t,
             (UnsupportedFormat { what: a, id: x }, UnsupportedFormat { what: b, id: y }) => {
                 a == b && x == y
             }
@@ -120,6 +153,65 @@ impl PartialEq for CodecError {
 }
 
 impl Eq for CodecError {}
+
+/// How large one segment may be, stored and once decoded, and the store
+/// option that sets it (named in [`CodecError::TooLarge`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentCap {
+    /// `metadata` or `value`.
+    pub what: &'static str,
+    /// The cap in bytes.
+    pub limit: u64,
+    /// The store option that sets it.
+    pub setting: &'static str,
+}
+
+impl SegmentCap {
+    /// The default cap of a metadata segment: 4 MiB (konserve's metadata is
+    /// a small map).
+    pub const METADATA: SegmentCap = SegmentCap {
+        what: "metadata",
+        limit: 4 << 20,
+        setting: "config.max-metadata-bytes",
+    };
+    /// The default cap of a value segment: 1 GiB.
+    pub const VALUE: SegmentCap = SegmentCap {
+        what: "value",
+        limit: 1 << 30,
+        setting: "config.max-value-bytes",
+    };
+
+    /// This cap with another limit.
+    pub const fn with_limit(self, limit: u64) -> SegmentCap {
+        SegmentCap { limit, ..self }
+    }
+
+    /// The cap as a byte count in memory.
+    pub fn bytes(self) -> usize {
+        usize::try_from(self.limit).unwrap_or(usize::MAX)
+    }
+
+    /// The error for going past it.
+    pub fn exceeded(self) -> CodecError {
+        CodecError::TooLarge {
+            what: self.what,
+            limit: self.limit,
+            setting: self.setting,
+        }
+    }
+
+    /// `Ok` when `len` bytes fit.
+    ///
+    /// # Errors
+    /// [`CodecError::TooLarge`] when they do not.
+    pub fn check(self, len: u64) -> Result<(), CodecError> {
+        if len > self.limit {
+            Err(self.exceeded())
+        } else {
+            Ok(())
+        }
+    }
+}
 
 /// The decoded 20-byte header of a blob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

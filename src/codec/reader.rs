@@ -4,7 +4,7 @@
 //! Also the CBOR head reader (major type and argument) that the boring and
 //! clj-cbor decoders share, and the nesting counter both keep.
 
-use super::CodecError;
+use super::{CodecError, SegmentCap};
 
 type R<T> = Result<T, CodecError>;
 
@@ -190,6 +190,28 @@ impl<'a> Reader<'a> {
 }
 
 /// How deeply a decoder has nested, bounded by `max`.
+/// What a decoder has allocated for one kind of thing (decoded values,
+/// stringref tables), at most a segment's cap.
+pub(crate) struct Budget {
+    used: usize,
+    cap: SegmentCap,
+}
+
+impl Budget {
+    pub(crate) fn new(cap: SegmentCap) -> Budget {
+        Budget { used: 0, cap }
+    }
+
+    /// Counts `bytes` more; [`CodecError::TooLarge`] past the cap.
+    pub(crate) fn charge(&mut self, bytes: usize) -> R<()> {
+        self.used = self.used.saturating_add(bytes);
+        if self.used > self.cap.bytes() {
+            return Err(self.cap.exceeded());
+        }
+        Ok(())
+    }
+}
+
 pub(crate) struct Depth {
     depth: usize,
     max: usize,

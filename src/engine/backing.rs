@@ -61,6 +61,27 @@ pub trait Backing: Send + Sync {
         len: u64,
     ) -> impl Future<Output = Result<Option<StoredBlob>>> + Send;
 
+    /// Like [`Backing::read_blob_prefix`], only if the blob's version tag is
+    /// still `etag` (S3's `If-Match`); otherwise
+    /// [`Error::PreconditionFailed`](crate::Error::PreconditionFailed). The
+    /// default reads and compares the tag the read returns, which is right
+    /// for any backing whose tag describes the bytes of the same read.
+    fn read_blob_prefix_if_match(
+        &self,
+        name: &str,
+        len: u64,
+        etag: &str,
+    ) -> impl Future<Output = Result<Option<StoredBlob>>> + Send {
+        async move {
+            match self.read_blob_prefix(name, len).await? {
+                Some(b) if b.etag.as_deref() != Some(etag) => {
+                    Err(crate::Error::precondition_failed(name))
+                }
+                other => Ok(other),
+            }
+        }
+    }
+
     /// Reads a blob as a stream; `None` when it does not exist.
     fn read_blob_stream(
         &self,

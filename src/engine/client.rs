@@ -433,7 +433,23 @@ impl S3Client {
     /// # Errors
     /// [`Error::NotFound`] when it does not exist, and any other failure.
     pub async fn get_object(&self, key: &str, range: Option<ByteRange>) -> Result<GetObjectOutput> {
-        let req = S3Request::get_object(key, range)?;
+        self.get_object_if(key, range, &Conditions::NONE).await
+    }
+
+    /// Reads an object, or a byte range of it, if `conditions` hold
+    /// (`If-Match`: only that version).
+    ///
+    /// # Errors
+    /// [`Error::PreconditionFailed`] when a condition does not hold (also
+    /// for an `If-Match` on a missing object), [`Error::NotFound`] when it
+    /// does not exist, and any other failure.
+    pub async fn get_object_if(
+        &self,
+        key: &str,
+        range: Option<ByteRange>,
+        conditions: &Conditions,
+    ) -> Result<GetObjectOutput> {
+        let req = S3Request::get_object(key, range)?.with_conditions(conditions.clone());
         let (head, body) = self.execute(&req).await?;
         if let Some(expected) = head.content_length
             && expected != body.len() as u64

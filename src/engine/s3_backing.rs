@@ -192,6 +192,35 @@ impl S3Backing {
         }
     }
 
+    /// The first `len` bytes of blob `name` (at least one byte is asked
+    /// for), under `conditions`.
+    async fn read_prefix(
+        &self,
+        name: &str,
+        len: u64,
+        conditions: &Conditions,
+    ) -> Result<Option<StoredBlob>> {
+        let range = ByteRange {
+            start: 0,
+            end_inclusive: Some(len.max(1) - 1),
+        };
+        match self
+            .client
+            .get_object_if(&self.object(name), Some(range), conditions)
+            .await
+        {
+            Ok(g) => Ok(Some(StoredBlob {
+                total_size: g.total_size,
+                etag: g.etag,
+                bytes: g.body,
+            })),
+            Err(Error::NotFound(_)) => Ok(None),
+            // 416: an empty object has no byte 0; read it whole.
+            Err(Error::Rejected(c)) if c.status == Some(416) => self.read_blob(name).await,
+            Err(e) => Err(e),
+        }
+    }
+
     /// Uploads `first` and the rest of `reader` as parts, up to
     /// [`PARTS_IN_FLIGHT`] at once: reads that many parts, sends them
     /// concurrently, and so on, so at most that many parts are held in
@@ -280,25 +309,17 @@ impl Backing for S3Backing {
     }
 
     async fn read_blob_prefix(&self, name: &str, len: u64) -> Result<Option<StoredBlob>> {
-        let range = ByteRange {
-            start: 0,
-            end_inclusive: Some(len.max(1) - 1),
-        };
-        match self
-            .client
-            .get_object(&self.object(name), Some(range))
+        self.read_prefix(name, len, &Conditions::NONE).await
+    }
+
+    async fn read_blob_prefix_if_match(
+        &self,
+        name: &str,
+        len: u64,
+        etag: &str,
+    ) -> Result<Option<StoredBlob>> {
+        self.read_prefix(name, len, &Conditions::if_match(etag))
             .await
-        {
-            Ok(g) => Ok(Some(StoredBlob {
-                total_size: g.total_size,
-                etag: g.etag,
-                bytes: g.body,
-            })),
-            Err(Error::NotFound(_)) => Ok(None),
-            // 416: an empty object has no byte 0; read it whole.
-            Err(Error::Rejected(c)) if c.status == Some(416) => self.read_blob(name).await,
-            Err(e) => Err(e),
-        }
     }
 
     async fn read_blob_stream(&self, name: &str) -> Result<Option<BlobStream>> {

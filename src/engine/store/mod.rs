@@ -13,7 +13,7 @@ use crate::codec::{BlobHeader, CodecError};
 use crate::config::StoreOptions;
 use crate::error::{Error, Result};
 use crate::layout::{self, BlobKind};
-use crate::meta::BlobType;
+use crate::meta::{self, BlobType};
 use crate::retry::RetryPolicy;
 use crate::value::{Map, Set, Value};
 
@@ -32,6 +32,12 @@ use super::mode::{self, KeyLocks, run_bounded};
 /// How many bytes a metadata read fetches first (header and metadata
 /// usually fit; a larger metadata segment costs a second read).
 const META_PREFIX: u64 = 4096;
+
+/// How many times a metadata read starts over when the blob changed between
+/// its first read and the second, conditional one. Each attempt asks for at
+/// least as much as the largest metadata seen, so writers alternating sizes
+/// settle in one more read.
+const META_READ_ATTEMPTS: u32 = 8;
 
 /// konserve's write-hook events (`:api-op`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -393,7 +399,9 @@ impl<B: Backing> Store<B> {
 
     fn decode_whole(&self, name: &str, bytes: &[u8]) -> Result<(BlobHeader, Value, Value)> {
         let enc = &self.inner.encoding;
-        let (header, meta) = enc.decode_meta(bytes).map_err(|e| blob_error(name, e))?;
+        let (header, meta) = enc
+            .decode_meta_capped(bytes, self.inner.options.metadata_cap())
+            .map_err(|e| blob_error(name, e))?;
         let value = if BlobType::of_meta(&meta) == Some(BlobType::Binary) {
             Value::Bytes(
                 blob::binary_value(&header, bytes)
@@ -401,7 +409,7 @@ impl<B: Backing> Store<B> {
                     .to_vec(),
             )
         } else {
-            enc.decode_value(&header, bytes)
+            enc.decode_value_capped(&header, bytes, self.inner.options.value_cap())
                 .map_err(|e| blob_error(name, e))?
         };
         Ok((header, meta, value))
@@ -433,39 +441,56 @@ impl<B: Backing> Store<B> {
             .map(|c| (c.meta, c.value.unwrap_or(Value::Nil))))
     }
 
-    /// The metadata and version of a blob from a prefix read (a second,
-    /// exact read when the metadata is larger than the prefix).
+    /// The metadata and version of a blob from a prefix read, and when the
+    /// metadata is larger than the prefix a second read of exactly header
+    /// and metadata, only of the version the first read saw (`If-Match`).
+    /// When the blob changed in between, starts over (asking for at least
+    /// the larger size), at most [`META_READ_ATTEMPTS`] times.
     async fn read_meta_current(&self, name: &str) -> Result<Option<Current>> {
-        let Some(first) = self
-            .inner
-            .backing
-            .read_blob_prefix(name, META_PREFIX)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let header = BlobHeader::parse(&first.bytes).map_err(|e| blob_error(name, e))?;
-        let needed = blob::value_offset(&header) as u64;
-        let read = if (first.bytes.len() as u64) < needed
-            && first.total_size.is_none_or(|t| t >= needed)
-        {
-            match self.inner.backing.read_blob_prefix(name, needed).await? {
-                Some(b) => b,
-                None => return Ok(None),
-            }
-        } else {
-            first
-        };
-        let (_, meta) = self
-            .inner
-            .encoding
-            .decode_meta(&read.bytes)
-            .map_err(|e| blob_error(name, e))?;
-        Ok(Some(Current {
-            meta,
-            value: None,
-            etag: read.etag,
-        }))
+        let backing = &self.inner.backing;
+        let cap = self.inner.options.metadata_cap();
+        let mut want = META_PREFIX;
+        for _ in 0..META_READ_ATTEMPTS {
+            let Some(first) = backing.read_blob_prefix(name, want).await? else {
+                return Ok(None);
+            };
+            let header = BlobHeader::parse(&first.bytes).map_err(|e| blob_error(name, e))?;
+            cap.check(header.meta_size.into())
+                .map_err(|e| blob_error(name, e))?;
+            let needed = blob::value_offset(&header) as u64;
+            let short = (first.bytes.len() as u64) < needed;
+            let read = if short && first.total_size.is_none_or(|t| t >= needed) {
+                want = want.max(needed);
+                let second = match first.etag.as_deref() {
+                    Some(etag) => backing.read_blob_prefix_if_match(name, needed, etag).await,
+                    None => backing.read_blob_prefix(name, needed).await,
+                };
+                match second {
+                    Ok(Some(b)) if BlobHeader::parse(&b.bytes).ok() == Some(header) => b,
+                    // Another version (or, without version tags, another
+                    // metadata size): start over.
+                    Ok(Some(_)) | Err(Error::PreconditionFailed(_)) => continue,
+                    Ok(None) => return Ok(None),
+                    Err(e) => return Err(e),
+                }
+            } else {
+                first
+            };
+            let (_, meta) = self
+                .inner
+                .encoding
+                .decode_meta_capped(&read.bytes, cap)
+                .map_err(|e| blob_error(name, e))?;
+            return Ok(Some(Current {
+                meta,
+                value: None,
+                etag: read.etag,
+            }));
+        }
+        Err(Error::BlobKeptChanging {
+            blob: name.to_owned(),
+            attempts: META_READ_ATTEMPTS,
+        })
     }
 
     /// The metadata of a blob, `None` when missing.
@@ -529,12 +554,21 @@ impl<B: Backing> Store<B> {
 
     /// The metadata maps of every key of the store (append-log element
     /// blobs included, as konserve returns them). On S3: one listing per
-    /// 1000 blobs under the store's prefix, then metadata reads with a
-    /// bounded number in flight.
+    /// 1000 blobs under the store's prefix, then metadata reads with
+    /// [`StoreOptions::keys_parallelism`] in flight, each holding at most
+    /// [`StoreOptions::max_metadata_bytes`] of metadata while it decodes.
+    ///
+    /// Concurrent writers do not make it fail: a blob rewritten while its
+    /// metadata is read is read again, and blobs deleted meanwhile are
+    /// skipped.
     ///
     /// # Errors
-    /// Backing failures; [`Error::Blob`] for a blob whose metadata cannot
-    /// be decoded (blobs deleted meanwhile are skipped).
+    /// Backing failures. [`Error::Blob`] for a blob whose metadata cannot
+    /// be decoded, whose metadata is larger than `max_metadata_bytes`
+    /// ([`CodecError::TooLarge`]), or whose metadata is not konserve's map
+    /// with `:key`, `:type` and `:last-write` ([`CodecError::NotMetadata`]):
+    /// such a blob is not konserve's, and `keys` names it rather than
+    /// return something that is not a key's metadata.
     pub async fn keys(&self) -> Result<Set> {
         let names: Vec<String> = self
             .inner
@@ -547,7 +581,13 @@ impl<B: Backing> Store<B> {
         let metas = run_bounded(
             names,
             self.inner.options.keys_parallelism.max(1),
-            |name: String| async move { self.read_meta_of(&name).await },
+            |name: String| async move {
+                let meta = self.read_meta_of(&name).await?;
+                if let Some(m) = &meta {
+                    meta::check_shape(m).map_err(|e| blob_error(&name, e))?;
+                }
+                Ok::<_, Error>(meta)
+            },
         )
         .await;
         let mut out = Set::new();
