@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use uuid::Uuid;
 
-use super::backing::{Backing, BlobStream, StoredBlob};
+use super::backing::{Backing, BlobStream, BlobVersion, StoredBlob};
 use super::client::S3Client;
 use crate::Conditions;
 use crate::error::{Error, Result};
@@ -130,6 +130,56 @@ impl S3Backing {
             .await
     }
 
+    /// `prefix` and the rest of `reader` as one object: a single PUT when
+    /// it fits one part, else a multipart upload; tagged with `tag` if any.
+    async fn stream(
+        &self,
+        name: &str,
+        prefix: Vec<u8>,
+        reader: &mut BodySource<'_>,
+        conditions: &Conditions,
+        tag: Option<&str>,
+    ) -> Result<()> {
+        let key = self.object(name);
+        let mut first = prefix;
+        let wanted = self.part_size.max(first.len());
+        let ended = fill(reader, &mut first, wanted).await?;
+        if ended {
+            let put = match tag {
+                Some(tag) => {
+                    self.client
+                        .put_object_tagged(&key, Bytes::from(first), conditions, tag)
+                        .await
+                }
+                None => {
+                    self.client
+                        .put_object(&key, Bytes::from(first), conditions)
+                        .await
+                }
+            };
+            return put.map(|_| ());
+        }
+        let upload_id = match tag {
+            Some(tag) => {
+                self.client
+                    .create_multipart_upload_tagged(&key, tag)
+                    .await?
+            }
+            None => self.client.create_multipart_upload(&key).await?,
+        };
+        match self
+            .upload_parts(&key, &upload_id, first, reader, conditions)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // Free the parts; the original error is what matters.
+                let _ = self.client.abort_multipart_upload(&key, &upload_id).await;
+                Err(e)
+            }
+        }
+    }
+
     async fn upload_part(
         &self,
         key: &str,
@@ -209,28 +259,46 @@ impl Backing for S3Backing {
         reader: &mut BodySource<'_>,
         conditions: &Conditions,
     ) -> Result<()> {
-        let key = self.object(name);
-        let mut first = prefix;
-        let wanted = self.part_size.max(first.len());
-        let ended = fill(reader, &mut first, wanted).await?;
-        if ended {
-            return self
-                .client
-                .put_object(&key, Bytes::from(first), conditions)
-                .await
-                .map(|_| ());
-        }
-        let upload_id = self.client.create_multipart_upload(&key).await?;
-        match self
-            .upload_parts(&key, &upload_id, first, reader, conditions)
+        self.stream(name, prefix, reader, conditions, None).await
+    }
+
+    fn keeps_write_tags(&self) -> bool {
+        true
+    }
+
+    async fn write_blob_tagged(
+        &self,
+        name: &str,
+        blob: Bytes,
+        conditions: &Conditions,
+        tag: &str,
+    ) -> Result<()> {
+        self.client
+            .put_object_tagged(&self.object(name), blob, conditions, tag)
             .await
-        {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                // Free the parts; the original error is what matters.
-                let _ = self.client.abort_multipart_upload(&key, &upload_id).await;
-                Err(e)
-            }
+            .map(|_| ())
+    }
+
+    async fn write_blob_stream_tagged(
+        &self,
+        name: &str,
+        prefix: Vec<u8>,
+        reader: &mut BodySource<'_>,
+        conditions: &Conditions,
+        tag: &str,
+    ) -> Result<()> {
+        self.stream(name, prefix, reader, conditions, Some(tag))
+            .await
+    }
+
+    async fn blob_version(&self, name: &str) -> Result<Option<BlobVersion>> {
+        match self.client.head_object(&self.object(name)).await {
+            Ok(info) => Ok(Some(BlobVersion {
+                etag: info.etag,
+                write_tag: info.write_tag,
+            })),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

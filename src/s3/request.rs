@@ -100,6 +100,7 @@ pub struct S3Request {
     content_type: Option<String>,
     body: Option<Bytes>,
     content_md5: Option<String>,
+    write_tag: Option<String>,
 }
 
 impl fmt::Debug for S3Request {
@@ -130,6 +131,7 @@ impl S3Request {
             content_type: None,
             body: None,
             content_md5: None,
+            write_tag: None,
         })
     }
 
@@ -141,6 +143,7 @@ impl S3Request {
             content_type: None,
             body: None,
             content_md5: None,
+            write_tag: None,
         }
     }
 
@@ -348,6 +351,14 @@ impl S3Request {
         self
     }
 
+    /// Tags the object a `PutObject` or `CreateMultipartUpload` writes with
+    /// `tag` (user metadata [`WRITE_TAG_HEADER`](crate::http::WRITE_TAG_HEADER),
+    /// signed like every other header).
+    pub fn with_write_tag(mut self, tag: impl Into<String>) -> Self {
+        self.write_tag = Some(tag.into());
+        self
+    }
+
     /// Sets the `Content-Type` of a request with a body.
     #[cfg(test)]
     pub fn with_content_type(mut self, content_type: impl Into<String>) -> Self {
@@ -545,6 +556,9 @@ impl Signer {
         }
         if let Some(m) = &req.conditions.if_none_match {
             headers.push(("if-none-match", m.clone()));
+        }
+        if let Some(tag) = &req.write_tag {
+            headers.push((crate::http::WRITE_TAG_HEADER, tag.clone()));
         }
         if let Op::GetObject(Some(range)) = &req.op {
             headers.push(("range", range.header_value()));

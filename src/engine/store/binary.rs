@@ -6,6 +6,7 @@ use bytes::Bytes;
 use super::Backing;
 use super::io;
 use super::mode::{BodyReader, BodySource, chain, fill};
+use super::write::{Settled, new_write_tag};
 use super::{ApiOp, Current, Store, WriteEvent, blob_error};
 use crate::codec::blob;
 use crate::codec::{BlobHeader, CodecError, HEADER_LEN};
@@ -89,14 +90,20 @@ impl<B: Backing> Store<B> {
                 .encoding
                 .encode_binary_prefix(&meta)
                 .map_err(|e| blob_error(&name, e))?;
-            match self
+            let tag = new_write_tag();
+            let written = self
                 .inner
                 .backing
-                .write_blob_stream(&name, prefix, reader, &conditions)
-                .await
-            {
+                .write_blob_stream_tagged(&name, prefix, reader, &conditions, &tag)
+                .await;
+            match written {
                 Ok(()) => {}
-                Err(e) if conditions.is_conditional() => return Err(Self::exhausted(&key, 1, e)),
+                Err(e) if conditions.is_conditional() => {
+                    let settled = self.settle(&key, &name, &tag, None, &conditions, e).await?;
+                    if let Settled::NotLanded(e) = settled {
+                        return Err(Self::exhausted(&key, 1, e));
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }

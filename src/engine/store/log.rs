@@ -124,22 +124,15 @@ impl<B: Backing> Store<B> {
             None => {
                 // The first element: creating the head commits it.
                 let blob = head_blob(new_id, new_id)?;
-                if let Err(e) = self
-                    .inner
-                    .backing
-                    .write_blob(head_name, blob.clone(), &head_conditions)
-                    .await
-                {
-                    if !head_conditions.is_conditional() {
-                        return Err(e);
-                    }
-                    if let Settled::NotLanded(e) = self.settle(head_name, &blob, e).await? {
-                        self.inner
-                            .backing
-                            .delete_blob(&elem_name, &Conditions::NONE)
-                            .await?;
-                        return Ok(Err(e));
-                    }
+                let written = self
+                    .write_settled(key, head_name, blob, &head_conditions)
+                    .await?;
+                if let Settled::NotLanded(e) = written {
+                    self.inner
+                        .backing
+                        .delete_blob(&elem_name, &Conditions::NONE)
+                        .await?;
+                    return Ok(Err(e));
                 }
                 return Ok(Ok((None, new_id)));
             }
@@ -150,22 +143,15 @@ impl<B: Backing> Store<B> {
                 let last_meta = meta::updated(key, BlobType::AppendLog, Some(current.meta.clone()));
                 let blob = self.encode_edn(&last_name, &last_meta, &linked)?;
                 let conditions = self.conditions_for(Some(&current))?;
-                if let Err(e) = self
-                    .inner
-                    .backing
-                    .write_blob(&last_name, blob.clone(), &conditions)
-                    .await
-                {
-                    if !conditions.is_conditional() {
-                        return Err(e);
-                    }
-                    if let Settled::NotLanded(e) = self.settle(&last_name, &blob, e).await? {
-                        self.inner
-                            .backing
-                            .delete_blob(&elem_name, &Conditions::NONE)
-                            .await?;
-                        return Ok(Err(e));
-                    }
+                let written = self
+                    .write_settled(key, &last_name, blob, &conditions)
+                    .await?;
+                if let Settled::NotLanded(e) = written {
+                    self.inner
+                        .backing
+                        .delete_blob(&elem_name, &Conditions::NONE)
+                        .await?;
+                    return Ok(Err(e));
                 }
                 first
             }
