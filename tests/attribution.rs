@@ -281,3 +281,27 @@ fn a_landed_multipart_write_whose_complete_answer_is_lost_is_not_a_conflict() {
     reader.read_to_end(&mut bytes).unwrap();
     assert!(bytes.iter().all(|b| *b == 7));
 }
+
+#[test]
+fn written_blobs_keep_konserves_bytes_and_carry_a_write_tag() {
+    use konserve_s3::blocking::Backing;
+    use konserve_s3::internals::layout::blob_name;
+    let (store, _) = new_store();
+    let name = blob_name(&k("n"));
+    // `assoc` (a blind overwrite) is not tagged; a read-modify-write is,
+    // with a fresh tag each time.
+    let untagged = store.backing().blob_version(&name).unwrap().unwrap();
+    assert_eq!(untagged.write_tag, None);
+    store.update_in(&[k("n")], inc).unwrap();
+    let first = store.backing().blob_version(&name).unwrap().unwrap();
+    store.update_in(&[k("n")], inc).unwrap();
+    let second = store.backing().blob_version(&name).unwrap().unwrap();
+    let (a, b) = (first.write_tag.unwrap(), second.write_tag.unwrap());
+    assert_eq!(a.len(), 32);
+    assert_ne!(a, b);
+    // The bytes are konserve's: header bytes 8–19 stay zero, which
+    // Clojure's konserve requires of a 20-byte header.
+    let blob = store.backing().read_blob(&name).unwrap().unwrap();
+    assert_eq!(&blob.bytes[8..20], &[0u8; 12]);
+    assert_eq!(store.get(k("n")).unwrap(), Some(Value::from(2)));
+}

@@ -389,9 +389,7 @@ impl S3Client {
         body: impl Into<Bytes>,
         conditions: &Conditions,
     ) -> Result<Option<String>> {
-        let req = S3Request::put_object(key, body)?.with_conditions(conditions.clone());
-        let (head, _) = self.execute(&req).await?;
-        Ok(head.etag)
+        self.put(key, body.into(), conditions, None).await
     }
 
     /// [`S3Client::put_object`] that also tags the object with `tag`
@@ -408,9 +406,21 @@ impl S3Client {
         conditions: &Conditions,
         tag: &str,
     ) -> Result<Option<String>> {
-        let req = S3Request::put_object(key, body)?
-            .with_conditions(conditions.clone())
-            .with_write_tag(tag);
+        self.put(key, body.into(), conditions, Some(tag)).await
+    }
+
+    /// `PutObject`, tagged with `tag` if any.
+    pub(crate) async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        conditions: &Conditions,
+        tag: Option<&str>,
+    ) -> Result<Option<String>> {
+        let mut req = S3Request::put_object(key, body)?.with_conditions(conditions.clone());
+        if let Some(tag) = tag {
+            req = req.with_write_tag(tag);
+        }
         let (head, _) = self.execute(&req).await?;
         Ok(head.etag)
     }
@@ -545,9 +555,7 @@ impl S3Client {
     /// # Errors
     /// Any failure.
     pub async fn create_multipart_upload(&self, key: &str) -> Result<String> {
-        let req = S3Request::create_multipart_upload(key)?;
-        let (_, body) = self.execute(&req).await?;
-        responses::parse_upload_id(&body, &self.context(&req))
+        self.create_upload(key, None).await
     }
 
     /// [`S3Client::create_multipart_upload`] whose object, once completed,
@@ -556,7 +564,15 @@ impl S3Client {
     /// # Errors
     /// Any failure.
     pub async fn create_multipart_upload_tagged(&self, key: &str, tag: &str) -> Result<String> {
-        let req = S3Request::create_multipart_upload(key)?.with_write_tag(tag);
+        self.create_upload(key, Some(tag)).await
+    }
+
+    /// `CreateMultipartUpload`, tagged with `tag` if any.
+    pub(crate) async fn create_upload(&self, key: &str, tag: Option<&str>) -> Result<String> {
+        let mut req = S3Request::create_multipart_upload(key)?;
+        if let Some(tag) = tag {
+            req = req.with_write_tag(tag);
+        }
         let (_, body) = self.execute(&req).await?;
         responses::parse_upload_id(&body, &self.context(&req))
     }

@@ -145,28 +145,13 @@ impl S3Backing {
         let wanted = self.part_size.max(first.len());
         let ended = fill(reader, &mut first, wanted).await?;
         if ended {
-            let put = match tag {
-                Some(tag) => {
-                    self.client
-                        .put_object_tagged(&key, Bytes::from(first), conditions, tag)
-                        .await
-                }
-                None => {
-                    self.client
-                        .put_object(&key, Bytes::from(first), conditions)
-                        .await
-                }
-            };
-            return put.map(|_| ());
+            return self
+                .client
+                .put(&key, Bytes::from(first), conditions, tag)
+                .await
+                .map(|_| ());
         }
-        let upload_id = match tag {
-            Some(tag) => {
-                self.client
-                    .create_multipart_upload_tagged(&key, tag)
-                    .await?
-            }
-            None => self.client.create_multipart_upload(&key).await?,
-        };
+        let upload_id = self.client.create_upload(&key, tag).await?;
         match self
             .upload_parts(&key, &upload_id, first, reader, conditions)
             .await
@@ -247,7 +232,7 @@ impl Backing for S3Backing {
 
     async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
         self.client
-            .put_object(&self.object(name), blob, conditions)
+            .put(&self.object(name), blob, conditions, None)
             .await
             .map(|_| ())
     }
@@ -274,7 +259,7 @@ impl Backing for S3Backing {
         tag: &str,
     ) -> Result<()> {
         self.client
-            .put_object_tagged(&self.object(name), blob, conditions, tag)
+            .put(&self.object(name), blob, conditions, Some(tag))
             .await
             .map(|_| ())
     }

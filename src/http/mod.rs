@@ -20,14 +20,10 @@ pub struct ResponseHead {
     pub last_modified: Option<String>,
     /// `Content-Range` (ranged GET).
     pub content_range: Option<String>,
-    /// The write tag of an object ([`WRITE_TAG_HEADER`]), on GET and HEAD.
+    /// The write tag of an object
+    /// ([`WRITE_TAG_HEADER`](crate::s3::request::WRITE_TAG_HEADER)), on GET and HEAD.
     pub write_tag: Option<String>,
 }
-
-/// The S3 user-metadata header in which every write of this crate tags the
-/// object with a random id of its own, so that after an unclear answer a
-/// HEAD can tell our write from a byte-identical one of another writer.
-pub const WRITE_TAG_HEADER: &str = "x-amz-meta-konserve-write";
 
 impl ResponseHead {
     /// Whether the status is a success (2xx).

@@ -112,7 +112,7 @@ fn split(response: Response<ureq::Body>) -> (ResponseHead, UreqBody) {
         content_length: header("content-length").and_then(|v| v.parse().ok()),
         last_modified: header("last-modified"),
         content_range: header("content-range"),
-        write_tag: header(crate::http::WRITE_TAG_HEADER),
+        write_tag: header(crate::s3::request::WRITE_TAG_HEADER),
     };
     (head, UreqBody(body))
 }
