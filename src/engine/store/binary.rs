@@ -66,9 +66,12 @@ impl<B: Backing> Store<B> {
     /// With optimistic locking the write is conditional, but a reader
     /// cannot be replayed: a conflict is
     /// [`Error::OptimisticLockConflict`](crate::Error::OptimisticLockConflict) after one attempt.
+    /// A lost answer to a write that landed is recognised as landed.
     ///
     /// # Errors
-    /// Backing failures; the reader's I/O errors.
+    /// Backing failures; the reader's I/O errors;
+    /// [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown) after an
+    /// unclear answer and another writer's write.
     pub async fn bassoc_reader(
         &self,
         key: impl Into<Value>,

@@ -253,10 +253,14 @@ impl<B: Backing> Store<B> {
     /// missing) and stores the result; returns the old and new
     /// *top-level* values. One GET and one PUT on S3.
     ///
-    /// `f` may run more than once when optimistic locking retries.
+    /// `f` may run more than once when optimistic locking retries, but
+    /// never again once its result may be stored.
     ///
     /// # Errors
-    /// Backing failures; [`Error::Path`].
+    /// Backing failures; [`Error::Path`]; with optimistic locking,
+    /// [`Error::OptimisticLockConflict`] (nothing stored) or, after an
+    /// unclear answer and another writer's write, [`Error::OutcomeUnknown`]
+    /// (stored or not).
     pub async fn update_in(
         &self,
         path: &[Value],
