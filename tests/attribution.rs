@@ -8,12 +8,13 @@ mod common;
 
 use std::io::Read;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use common::fault_proxy::{Fault, FaultProxy, Gate, Matcher, Rule};
-use common::{bucket_name, server};
+use common::{bucket_name, config_for, server};
 use konserve_s3::Error;
 use konserve_s3::blocking::{S3Store, connect_store, create_store};
-use konserve_s3::config::S3Config;
+use konserve_s3::config::{ConditionalWrites, S3Config};
 use konserve_s3::value::Value;
 use uuid::Uuid;
 
@@ -24,25 +25,13 @@ fn bucket() -> &'static str {
 
 /// A store configuration with locking on and `retries` retries.
 fn config(endpoint: &str, id: Uuid, retries: u32) -> S3Config {
-    let s = server();
-    S3Config::from_json(
-        &serde_json::json!({
-            "bucket": bucket(),
-            "id": id.to_string(),
-            "region": s.region,
-            "endpoint": endpoint,
-            "access-key": s.access_key,
-            "secret": s.secret_key,
-            "config": {
-                "optimistic-locking-retries": retries,
-                "conditional-writes": "on",
-                "optimistic-locking-backoff-ms": 1,
-                "optimistic-locking-max-backoff-ms": 20
-            }
-        })
-        .to_string(),
-    )
-    .unwrap()
+    let mut config = config_for(bucket(), endpoint);
+    config.id = Some(id);
+    config.store.optimistic_locking_retries = retries;
+    config.store.conditional_writes = ConditionalWrites::On;
+    config.store.locking_backoff = Duration::from_millis(1);
+    config.store.locking_max_backoff = Duration::from_millis(20);
+    config
 }
 
 /// A fresh store, reached directly, with `n` = 0.

@@ -292,11 +292,7 @@ impl Backing for S3Backing {
     }
 
     async fn blob_etag(&self, name: &str) -> Result<Option<String>> {
-        match self.client.head_object(&self.object(name)).await {
-            Ok(info) => Ok(info.etag),
-            Err(Error::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(self.blob_version(name).await?.and_then(|v| v.etag))
     }
 
     async fn delete_blob(&self, name: &str, conditions: &Conditions) -> Result<()> {
