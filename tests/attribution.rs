@@ -166,14 +166,25 @@ async fn racing_async_writers_behind_a_provider_answering_500_to_losers_count_ex
 
 #[test]
 fn a_lost_answer_followed_by_another_writer_is_never_applied_twice() {
+    lost_answer_then_another_writer(":n", "if-match");
+}
+
+#[test]
+fn a_lost_answer_to_a_creation_followed_by_another_writer_is_never_applied_twice() {
+    lost_answer_then_another_writer(":fresh", "if-none-match");
+}
+
+/// Our conditional PUT (carrying `condition`) to `key` (`:n`, which holds
+/// 0, or a missing key) lands but its answer is lost (and so is the
+/// transport's repeat of it, if it makes one); the HEAD that looks again
+/// waits until another writer has incremented. Ours must not run again.
+fn lost_answer_then_another_writer(key: &str, condition: &str) {
     let (direct, id) = new_store();
+    let key: Value = key.parse().unwrap();
     let proxy = FaultProxy::start(&server().endpoint);
     let store = connect_store(&config(&proxy.endpoint(), id, 5)).unwrap();
-    // Our conditional PUT lands but its answer is lost (and so is the
-    // transport's repeat of it, if it makes one); the HEAD that looks
-    // again waits until another writer has written.
     proxy.push(Rule::new(
-        Matcher::method("PUT").has_header("if-match"),
+        Matcher::method("PUT").has_header(condition),
         2,
         Fault::ResetAfterForward,
     ));
@@ -183,19 +194,26 @@ fn a_lost_answer_followed_by_another_writer_is_never_applied_twice() {
         1,
         Fault::Hold(gate.clone()),
     ));
+    let start = direct
+        .get(key.clone())
+        .unwrap()
+        .map_or(0, |v| v.as_i64().unwrap());
     let outcome = std::thread::scope(|s| {
         let ours = s.spawn(|| {
             let mut calls = 0;
-            let result = store.update_in(&[k("n")], |n| {
+            let result = store.update_in(std::slice::from_ref(&key), |n| {
                 calls += 1;
                 inc(n)
             });
             (result, calls)
         });
         gate.wait_for_arrival();
-        // Another writer increments after ours landed (n: 1 → 2).
-        let (old, new) = direct.update_in(&[k("n")], inc).unwrap();
-        assert_eq!((old, new), (Some(Value::from(1)), Value::from(2)));
+        // Another writer increments after ours landed.
+        let (old, new) = direct.update_in(std::slice::from_ref(&key), inc).unwrap();
+        assert_eq!(
+            (old, new),
+            (Some(Value::from(start + 1)), Value::from(start + 2))
+        );
         gate.open();
         ours.join().unwrap()
     });
@@ -203,16 +221,37 @@ fn a_lost_answer_followed_by_another_writer_is_never_applied_twice() {
     assert_eq!(calls, 1, "the update function ran once");
     let err = result.unwrap_err();
     assert!(
-        matches!(&err, Error::OutcomeUnknown { key, .. } if key == ":n"),
+        matches!(&err, Error::OutcomeUnknown { key: k, .. } if *k == key.to_string()),
         "{err:?}"
     );
     let text = err.to_string();
     assert!(text.contains("may or may not have landed"), "{text}");
     assert!(text.contains("Read the key"), "{text}");
     assert_eq!(
-        direct.get(k("n")).unwrap(),
-        Some(Value::from(2)),
+        direct.get(key.clone()).unwrap(),
+        Some(Value::from(start + 2)),
         "not doubled"
+    );
+}
+
+#[test]
+fn an_append_whose_link_answer_is_lost_is_committed_once() {
+    let (direct, id) = new_store();
+    let proxy = FaultProxy::start(&server().endpoint);
+    let store = connect_store(&config(&proxy.endpoint(), id, 5)).unwrap();
+    store.append(k("log"), Value::from(1)).unwrap();
+    // The conditional write linking the last element to the new one lands;
+    // its answer (and its repeat's) is lost.
+    proxy.push(Rule::new(
+        Matcher::method("PUT").has_header("if-match"),
+        2,
+        Fault::ResetAfterForward,
+    ));
+    store.append(k("log"), Value::from(2)).unwrap();
+    store.append(k("log"), Value::from(3)).unwrap();
+    assert_eq!(
+        direct.log(k("log")).unwrap().unwrap(),
+        vec![Value::from(1), Value::from(2), Value::from(3)]
     );
 }
 
