@@ -37,12 +37,14 @@ pub struct BlobVersion {
 }
 
 impl BlobVersion {
+    /// A version with this ETag and write tag.
+    pub fn new(etag: Option<String>, write_tag: Option<String>) -> Self {
+        BlobVersion { etag, write_tag }
+    }
+
     /// A version known by its ETag only.
     pub fn of_etag(etag: String) -> Self {
-        BlobVersion {
-            etag: Some(etag),
-            write_tag: None,
-        }
+        BlobVersion::new(Some(etag), None)
     }
 }
 

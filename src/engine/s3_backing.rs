@@ -278,10 +278,7 @@ impl Backing for S3Backing {
 
     async fn blob_version(&self, name: &str) -> Result<Option<BlobVersion>> {
         match self.client.head_object(&self.object(name)).await {
-            Ok(info) => Ok(Some(BlobVersion {
-                etag: info.etag,
-                write_tag: info.write_tag,
-            })),
+            Ok(info) => Ok(Some(BlobVersion::new(info.etag, info.write_tag))),
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
