@@ -238,6 +238,25 @@ pub enum Error {
         /// Attempts made (1 + retries).
         attempts: u32,
     },
+    /// A conditional write got an unclear answer (a 5xx, a lost
+    /// connection, a timeout) and looking again could not tell whether it
+    /// landed: the key now holds a version that is neither ours nor the one
+    /// we read, so another writer came in between. The write may or may not
+    /// be stored; it was not repeated, so that an update is never applied
+    /// twice. Read the key to see what it holds, and repeat the operation
+    /// only if that is safe for it (an `assoc` is; an increment is not).
+    #[error(
+        "the write to key {key} may or may not have landed: its answer was unclear \
+         ({cause}) and the key has changed since; it was not repeated. Read the key \
+         to see what it holds before writing again"
+    )]
+    OutcomeUnknown {
+        /// The key, as EDN.
+        key: String,
+        /// The unclear answer.
+        #[source]
+        cause: Box<Error>,
+    },
     /// `append`/`log` on a key that holds something other than an append log.
     #[error("key {key} is not an append log")]
     NotAnAppendLog {

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use fault_proxy::{Fault, FaultProxy, Matcher, Outcome, Rule};
+use fault_proxy::{Fault, FaultProxy, Gate, Matcher, Outcome, Rule};
 use konserve_s3_dev::SeaweedFs;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use url::Url;
@@ -265,6 +265,68 @@ fn status_rules_are_used_times_times_and_only_on_matches() {
     proxy.push(Rule::new(Matcher::any(), 5, Fault::Reset));
     proxy.clear();
     assert_eq!(request("HEAD", &head, b"").unwrap().status, 404);
+}
+
+#[test]
+fn replace_forwards_and_swaps_only_the_named_status() {
+    let name = fresh_bucket();
+    let proxy = FaultProxy::start(server().endpoint());
+    let bucket = bucket_at(&proxy.endpoint(), &name);
+    proxy.push(Rule::new(
+        Matcher::method("GET"),
+        2,
+        Fault::Replace {
+            upstream: 404,
+            status: 500,
+            code: "InternalError".into(),
+        },
+    ));
+    let put = bucket.put_object(Some(&credentials()), "k").sign(EXPIRY);
+    assert_eq!(request("PUT", &put, b"v").unwrap().status, 200);
+    let missing = bucket.get_object(Some(&credentials()), "nope").sign(EXPIRY);
+    let response = request("GET", &missing, b"").unwrap();
+    assert_eq!(response.status, 500);
+    assert!(response.text().contains("<Code>InternalError</Code>"));
+    // Another status is relayed as the server sent it.
+    let present = bucket.get_object(Some(&credentials()), "k").sign(EXPIRY);
+    let response = request("GET", &present, b"").unwrap();
+    assert_eq!((response.status, response.text()), (200, "v".to_owned()));
+    let outcomes: Vec<Outcome> = proxy.requests().iter().map(|r| r.outcome.clone()).collect();
+    assert_eq!(
+        outcomes[1..],
+        [
+            Outcome::Answered {
+                status: 500,
+                forwarded: true
+            },
+            Outcome::Answered {
+                status: 200,
+                forwarded: true
+            }
+        ]
+    );
+}
+
+#[test]
+fn hold_keeps_a_request_until_its_gate_opens() {
+    let name = fresh_bucket();
+    let proxy = FaultProxy::start(server().endpoint());
+    let bucket = bucket_at(&proxy.endpoint(), &name);
+    let gate = Gate::new();
+    proxy.push(Rule::new(
+        Matcher::method("PUT"),
+        1,
+        Fault::Hold(gate.clone()),
+    ));
+    let put = bucket.put_object(Some(&credentials()), "k").sign(EXPIRY);
+    thread::scope(|s| {
+        let held = s.spawn(|| request("PUT", &put, b"v").unwrap().status);
+        gate.wait_for_arrival();
+        assert!(!exists_directly(&name, "k"), "held, not forwarded yet");
+        gate.open();
+        assert_eq!(held.join().unwrap(), 200);
+    });
+    assert!(exists_directly(&name, "k"));
 }
 
 #[test]

@@ -23,6 +23,31 @@ pub struct StoredBlob {
     pub etag: Option<String>,
 }
 
+/// What a backing knows about the current version of a blob, for telling
+/// after an unclear answer whether a write landed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BlobVersion {
+    /// The version tag (S3's ETag), when the backing has one.
+    pub etag: Option<String>,
+    /// The write tag the blob was written with
+    /// ([`Backing::write_blob_tagged`]), when the backing keeps them and
+    /// the writer gave one.
+    pub write_tag: Option<String>,
+}
+
+impl BlobVersion {
+    /// A version with this ETag and write tag.
+    pub fn new(etag: Option<String>, write_tag: Option<String>) -> Self {
+        BlobVersion { etag, write_tag }
+    }
+
+    /// A version known by its ETag only.
+    pub fn of_etag(etag: String) -> Self {
+        BlobVersion::new(Some(etag), None)
+    }
+}
+
 /// The payload of a binary value being read: its bytes as a stream.
 pub struct BlobStream {
     /// The blob from its first byte (header, metadata, then the raw value).
@@ -112,6 +137,55 @@ pub trait Backing: Send + Sync {
         reader: &mut BodySource<'_>,
         conditions: &Conditions,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Whether this backing keeps the write tag of
+    /// [`Backing::write_blob_tagged`] and reports it in
+    /// [`Backing::blob_version`]. A backing that does not can only tell a
+    /// write by its bytes, which two writers may happen to share; it must
+    /// then never give an unclear answer to a conditional write (local
+    /// backings don't).
+    fn keeps_write_tags(&self) -> bool {
+        false
+    }
+
+    /// [`Backing::write_blob`], tagging the blob with `tag`, a random id
+    /// of this one write, where the backing keeps such tags
+    /// ([`Backing::keeps_write_tags`]; the default ignores it).
+    fn write_blob_tagged(
+        &self,
+        name: &str,
+        blob: Bytes,
+        conditions: &Conditions,
+        tag: &str,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            let _ = tag;
+            self.write_blob(name, blob, conditions).await
+        }
+    }
+
+    /// [`Backing::write_blob_stream`], tagging the blob with `tag` as
+    /// [`Backing::write_blob_tagged`] does.
+    fn write_blob_stream_tagged(
+        &self,
+        name: &str,
+        prefix: Vec<u8>,
+        reader: &mut BodySource<'_>,
+        conditions: &Conditions,
+        tag: &str,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            let _ = tag;
+            self.write_blob_stream(name, prefix, reader, conditions)
+                .await
+        }
+    }
+
+    /// The current version of a blob (ETag and write tag); `None` when it
+    /// does not exist. The default asks [`Backing::blob_etag`].
+    fn blob_version(&self, name: &str) -> impl Future<Output = Result<Option<BlobVersion>>> + Send {
+        async move { Ok(self.blob_etag(name).await?.map(BlobVersion::of_etag)) }
+    }
 
     /// Whether a blob exists.
     fn blob_exists(&self, name: &str) -> impl Future<Output = Result<bool>> + Send;

@@ -29,6 +29,10 @@ pub struct ObjectInfo {
     pub size: Option<u64>,
     /// `Last-Modified`, as the server printed it.
     pub last_modified: Option<String>,
+    /// The write tag this crate put on the object
+    /// ([`S3Client::put_object_tagged`]); `None` for objects written
+    /// without one (by Clojure's konserve, say).
+    pub write_tag: Option<String>,
 }
 
 impl ObjectInfo {
@@ -38,6 +42,7 @@ impl ObjectInfo {
             size: head.total_size(),
             etag: head.etag,
             last_modified: head.last_modified,
+            write_tag: head.write_tag,
         }
     }
 }
@@ -173,7 +178,7 @@ enum Payload {
 
 /// What one attempt produced.
 enum AttemptResult {
-    Done(ResponseHead, Payload),
+    Done(Box<ResponseHead>, Payload),
     Failed(Error, bool),
 }
 
@@ -232,13 +237,13 @@ impl S3Client {
         let result = match outcome {
             Ok((head, Payload::Stream(body))) => {
                 span.record("status", head.status);
-                AttemptResult::Done(head, Payload::Stream(body))
+                AttemptResult::Done(Box::new(head), Payload::Stream(body))
             }
             Ok((head, Payload::Read(bytes))) => {
                 span.record("status", head.status);
                 span.record("bytes_received", bytes.len());
                 if head.is_success() {
-                    AttemptResult::Done(head, Payload::Read(bytes))
+                    AttemptResult::Done(Box::new(head), Payload::Read(bytes))
                 } else {
                     let err = classify(
                         self.context(req),
@@ -330,7 +335,7 @@ impl S3Client {
         let mut lost_connection_retried = false;
         loop {
             match self.attempt(req, attempt, stream).await {
-                AttemptResult::Done(head, payload) => return Ok((head, payload)),
+                AttemptResult::Done(head, payload) => return Ok((*head, payload)),
                 AttemptResult::Failed(mut err, lost) => {
                     let decision = if lost && !lost_connection_retried {
                         lost_connection_retried = true;
@@ -423,7 +428,38 @@ impl S3Client {
         body: impl Into<Bytes>,
         conditions: &Conditions,
     ) -> Result<Option<String>> {
-        let req = S3Request::put_object(key, body)?.with_conditions(conditions.clone());
+        self.put(key, body.into(), conditions, None).await
+    }
+
+    /// [`S3Client::put_object`] that also tags the object with `tag`
+    /// (user metadata `x-amz-meta-konserve-write`, reported back by
+    /// [`S3Client::head_object`] as [`ObjectInfo::write_tag`]): the way to
+    /// tell this write from a byte-identical one after an unclear answer.
+    ///
+    /// # Errors
+    /// As [`S3Client::put_object`].
+    pub async fn put_object_tagged(
+        &self,
+        key: &str,
+        body: impl Into<Bytes>,
+        conditions: &Conditions,
+        tag: &str,
+    ) -> Result<Option<String>> {
+        self.put(key, body.into(), conditions, Some(tag)).await
+    }
+
+    /// `PutObject`, tagged with `tag` if any.
+    pub(crate) async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        conditions: &Conditions,
+        tag: Option<&str>,
+    ) -> Result<Option<String>> {
+        let mut req = S3Request::put_object(key, body)?.with_conditions(conditions.clone());
+        if let Some(tag) = tag {
+            req = req.with_write_tag(tag);
+        }
         let (head, _) = self.execute(&req).await?;
         Ok(head.etag)
     }
@@ -574,7 +610,24 @@ impl S3Client {
     /// # Errors
     /// Any failure.
     pub async fn create_multipart_upload(&self, key: &str) -> Result<String> {
-        let req = S3Request::create_multipart_upload(key)?;
+        self.create_upload(key, None).await
+    }
+
+    /// [`S3Client::create_multipart_upload`] whose object, once completed,
+    /// carries the write tag `tag` (as [`S3Client::put_object_tagged`]).
+    ///
+    /// # Errors
+    /// Any failure.
+    pub async fn create_multipart_upload_tagged(&self, key: &str, tag: &str) -> Result<String> {
+        self.create_upload(key, Some(tag)).await
+    }
+
+    /// `CreateMultipartUpload`, tagged with `tag` if any.
+    pub(crate) async fn create_upload(&self, key: &str, tag: Option<&str>) -> Result<String> {
+        let mut req = S3Request::create_multipart_upload(key)?;
+        if let Some(tag) = tag {
+            req = req.with_write_tag(tag);
+        }
         let (_, body) = self.execute(&req).await?;
         responses::parse_upload_id(&body, &self.context(&req))
     }

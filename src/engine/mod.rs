@@ -20,7 +20,7 @@ mod memory;
 mod s3_backing;
 mod store;
 
-pub use backing::{Backing, BlobStream, StoredBlob};
+pub use backing::{Backing, BlobStream, BlobVersion, StoredBlob};
 pub use client::{GetObjectOutput, ObjectInfo, S3Client};
 pub use file::FileBacking;
 pub use lifecycle::{

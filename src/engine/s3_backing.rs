@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use uuid::Uuid;
 
-use super::backing::{Backing, BlobStream, StoredBlob};
+use super::backing::{Backing, BlobStream, BlobVersion, StoredBlob};
 use super::client::S3Client;
 use crate::Conditions;
 use crate::error::{Error, Result};
@@ -273,6 +273,52 @@ impl S3Backing {
             .await
     }
 
+    /// `prefix` and the rest of `reader` as one object: a single PUT when
+    /// it fits one part, else a multipart upload; tagged with `tag` if any.
+    async fn stream(
+        &self,
+        name: &str,
+        prefix: Vec<u8>,
+        reader: &mut BodySource<'_>,
+        conditions: &Conditions,
+        tag: Option<&str>,
+    ) -> Result<()> {
+        let key = self.object(name);
+        let mut first = prefix;
+        let wanted = self.part_size.max(first.len());
+        let ended = fill(reader, &mut first, wanted).await?;
+        if ended {
+            return self
+                .client
+                .put(&key, Bytes::from(first), conditions, tag)
+                .await
+                .map(|_| ());
+        }
+        let upload_id = self.client.create_upload(&key, tag).await?;
+        // From here on the upload is aborted on every way out but a
+        // successful Complete: an error (below), a cancelled future or an
+        // unwinding panic (the guard).
+        let mut guard = UploadGuard::new(&self.client, &key, &upload_id);
+        let result = self
+            .upload_parts(&key, &upload_id, first, reader, conditions)
+            .await;
+        if let Err(e) = result {
+            // Free the parts; the original error is what matters. After
+            // a Complete whose outcome is unclear the upload may be gone
+            // already (NoSuchUpload), which is fine.
+            let aborted = self.client.abort_multipart_upload(&key, &upload_id).await;
+            guard.disarm();
+            if let Err(abort_error) = aborted
+                && !abort_error.is_not_found()
+            {
+                self.client.remember_abandoned_upload(key, upload_id);
+            }
+            return Err(e);
+        }
+        guard.disarm();
+        Ok(())
+    }
+
     async fn upload_part(
         &self,
         key: &str,
@@ -332,7 +378,7 @@ impl Backing for S3Backing {
 
     async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
         self.client
-            .put_object(&self.object(name), blob, conditions)
+            .put(&self.object(name), blob, conditions, None)
             .await
             .map(|_| ())
     }
@@ -344,40 +390,44 @@ impl Backing for S3Backing {
         reader: &mut BodySource<'_>,
         conditions: &Conditions,
     ) -> Result<()> {
-        let key = self.object(name);
-        let mut first = prefix;
-        let wanted = self.part_size.max(first.len());
-        let ended = fill(reader, &mut first, wanted).await?;
-        if ended {
-            return self
-                .client
-                .put_object(&key, Bytes::from(first), conditions)
-                .await
-                .map(|_| ());
+        self.stream(name, prefix, reader, conditions, None).await
+    }
+
+    fn keeps_write_tags(&self) -> bool {
+        true
+    }
+
+    async fn write_blob_tagged(
+        &self,
+        name: &str,
+        blob: Bytes,
+        conditions: &Conditions,
+        tag: &str,
+    ) -> Result<()> {
+        self.client
+            .put(&self.object(name), blob, conditions, Some(tag))
+            .await
+            .map(|_| ())
+    }
+
+    async fn write_blob_stream_tagged(
+        &self,
+        name: &str,
+        prefix: Vec<u8>,
+        reader: &mut BodySource<'_>,
+        conditions: &Conditions,
+        tag: &str,
+    ) -> Result<()> {
+        self.stream(name, prefix, reader, conditions, Some(tag))
+            .await
+    }
+
+    async fn blob_version(&self, name: &str) -> Result<Option<BlobVersion>> {
+        match self.client.head_object(&self.object(name)).await {
+            Ok(info) => Ok(Some(BlobVersion::new(info.etag, info.write_tag))),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
         }
-        let upload_id = self.client.create_multipart_upload(&key).await?;
-        // From here on the upload is aborted on every way out but a
-        // successful Complete: an error (below), a cancelled future or an
-        // unwinding panic (the guard).
-        let mut guard = UploadGuard::new(&self.client, &key, &upload_id);
-        let result = self
-            .upload_parts(&key, &upload_id, first, reader, conditions)
-            .await;
-        if let Err(e) = result {
-            // Free the parts; the original error is what matters. After
-            // a Complete whose outcome is unclear the upload may be gone
-            // already (NoSuchUpload), which is fine.
-            let aborted = self.client.abort_multipart_upload(&key, &upload_id).await;
-            guard.disarm();
-            if let Err(abort_error) = aborted
-                && !abort_error.is_not_found()
-            {
-                self.client.remember_abandoned_upload(key, upload_id);
-            }
-            return Err(e);
-        }
-        guard.disarm();
-        Ok(())
     }
 
     async fn blob_exists(&self, name: &str) -> Result<bool> {
@@ -385,11 +435,7 @@ impl Backing for S3Backing {
     }
 
     async fn blob_etag(&self, name: &str) -> Result<Option<String>> {
-        match self.client.head_object(&self.object(name)).await {
-            Ok(info) => Ok(info.etag),
-            Err(Error::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(self.blob_version(name).await?.and_then(|v| v.etag))
     }
 
     async fn delete_blob(&self, name: &str, conditions: &Conditions) -> Result<()> {

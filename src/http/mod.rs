@@ -20,6 +20,9 @@ pub struct ResponseHead {
     pub last_modified: Option<String>,
     /// `Content-Range` (ranged GET).
     pub content_range: Option<String>,
+    /// The write tag of an object
+    /// ([`WRITE_TAG_HEADER`](crate::s3::request::WRITE_TAG_HEADER)), on GET and HEAD.
+    pub write_tag: Option<String>,
 }
 
 impl ResponseHead {
@@ -39,6 +42,7 @@ impl ResponseHead {
             content_length: header("content-length").and_then(|v| v.parse().ok()),
             last_modified: kept("last-modified"),
             content_range: kept("content-range"),
+            write_tag: kept(crate::s3::request::WRITE_TAG_HEADER),
         }
     }
 

@@ -61,7 +61,77 @@ pub enum Fault {
     /// reused. Unlike [`Fault::CloseAfterErrorResponse`], the next request
     /// on the connection fails for every client.
     StaleConnection,
+    /// Forward and, if the server answers `upstream`, answer `status` with
+    /// an S3 error of this `code` instead (other answers are relayed): a
+    /// provider that reports, say, a lost conditional-write race (412) as
+    /// a 500, as Ceph RGW does.
+    Replace {
+        /// The server's status to replace, e.g. 412.
+        upstream: u16,
+        /// The status the client gets instead, e.g. 500.
+        status: u16,
+        /// The S3 error code the client gets, e.g. `InternalError`.
+        code: String,
+    },
+    /// Wait until the [`Gate`] is opened, then forward normally: holds a
+    /// request back while the test does something else, without timing.
+    Hold(Gate),
 }
+
+/// A gate for [`Fault::Hold`]: closed until [`Gate::open`]; tells whether
+/// a request is waiting at it. Gates compare by identity.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<(Mutex<GateState>, std::sync::Condvar)>);
+
+#[derive(Default)]
+struct GateState {
+    open: bool,
+    waiting: usize,
+}
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    /// Opens the gate: held requests go on, later ones pass.
+    pub fn open(&self) {
+        lock(&self.0.0).open = true;
+        self.0.1.notify_all();
+    }
+
+    /// Blocks until at least one request waits at the gate.
+    pub fn wait_for_arrival(&self) {
+        let mut state = lock(&self.0.0);
+        while state.waiting == 0 {
+            state = self.0.1.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn pass(&self) {
+        let mut state = lock(&self.0.0);
+        state.waiting += 1;
+        self.0.1.notify_all();
+        while !state.open {
+            state = self.0.1.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Gate")
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Gate) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Gate {}
 
 /// Which requests a [`Rule`] applies to; `None` fields match anything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -642,6 +712,23 @@ fn handle(request: &Request, fault: Option<&Fault>, shared: &Shared) -> Reply {
             ..relay(request, shared)
         },
         Some(Fault::StaleConnection) => relay(request, shared),
+        Some(Fault::Replace {
+            upstream,
+            status,
+            code,
+        }) => {
+            let reply = relay(request, shared);
+            if !matches!(reply.outcome, Outcome::Answered { status: s, .. } if s == *upstream) {
+                return reply;
+            }
+            let message = "Replaced by FaultProxy.";
+            let bytes = error_response(*status, code, message, head, false);
+            Reply::answer(bytes, *status, true, true)
+        }
+        Some(Fault::Hold(gate)) => {
+            gate.pass();
+            relay(request, shared)
+        }
         None => relay(request, shared),
     }
 }

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use super::Backing;
 use super::io;
 use super::mode::{BodyReader, BodySource, chain, fill};
+use super::write::{Settled, new_write_tag};
 use super::{ApiOp, Current, Store, WriteEvent, blob_error};
 use crate::codec::blob;
 use crate::codec::{BlobHeader, CodecError, HEADER_LEN};
@@ -65,9 +66,12 @@ impl<B: Backing> Store<B> {
     /// With optimistic locking the write is conditional, but a reader
     /// cannot be replayed: a conflict is
     /// [`Error::OptimisticLockConflict`](crate::Error::OptimisticLockConflict) after one attempt.
+    /// A lost answer to a write that landed is recognised as landed.
     ///
     /// # Errors
-    /// Backing failures; the reader's I/O errors.
+    /// Backing failures; the reader's I/O errors;
+    /// [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown) after an
+    /// unclear answer and another writer's write.
     pub async fn bassoc_reader(
         &self,
         key: impl Into<Value>,
@@ -89,14 +93,20 @@ impl<B: Backing> Store<B> {
                 .encoding
                 .encode_binary_prefix(&meta)
                 .map_err(|e| blob_error(&name, e))?;
-            match self
+            let tag = new_write_tag();
+            let written = self
                 .inner
                 .backing
-                .write_blob_stream(&name, prefix, reader, &conditions)
-                .await
-            {
+                .write_blob_stream_tagged(&name, prefix, reader, &conditions, &tag)
+                .await;
+            match written {
                 Ok(()) => {}
-                Err(e) if conditions.is_conditional() => return Err(Self::exhausted(&key, 1, e)),
+                Err(e) if conditions.is_conditional() => {
+                    let settled = self.settle(&key, &name, &tag, None, &conditions, e).await?;
+                    if let Settled::NotLanded(e) = settled {
+                        return Err(Self::exhausted(&key, 1, e));
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }

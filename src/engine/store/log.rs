@@ -120,29 +120,15 @@ impl<B: Backing> Store<B> {
             .backing
             .write_blob(&elem_name, blob, &Conditions::NONE)
             .await?;
-        let first = match last {
-            None => {
-                // The first element: creating the head commits it.
-                let blob = head_blob(new_id, new_id)?;
-                if let Err(e) = self
-                    .inner
-                    .backing
-                    .write_blob(head_name, blob.clone(), &head_conditions)
-                    .await
-                {
-                    if !head_conditions.is_conditional() {
-                        return Err(e);
-                    }
-                    if let Settled::NotLanded(e) = self.settle(head_name, &blob, e).await? {
-                        self.inner
-                            .backing
-                            .delete_blob(&elem_name, &Conditions::NONE)
-                            .await?;
-                        return Ok(Err(e));
-                    }
-                }
-                return Ok(Ok((None, new_id)));
-            }
+        // The commit: creating the head for the first element, else
+        // linking the old last element to the new one.
+        let (commit_name, blob, conditions, first) = match last {
+            None => (
+                head_name.to_owned(),
+                head_blob(new_id, new_id)?,
+                head_conditions.clone(),
+                None,
+            ),
             Some((last_name, current, first)) => {
                 let old_value = current.value.clone().unwrap_or(Value::Nil);
                 let linked =
@@ -150,25 +136,21 @@ impl<B: Backing> Store<B> {
                 let last_meta = meta::updated(key, BlobType::AppendLog, Some(current.meta.clone()));
                 let blob = self.encode_edn(&last_name, &last_meta, &linked)?;
                 let conditions = self.conditions_for(Some(&current))?;
-                if let Err(e) = self
-                    .inner
-                    .backing
-                    .write_blob(&last_name, blob.clone(), &conditions)
-                    .await
-                {
-                    if !conditions.is_conditional() {
-                        return Err(e);
-                    }
-                    if let Settled::NotLanded(e) = self.settle(&last_name, &blob, e).await? {
-                        self.inner
-                            .backing
-                            .delete_blob(&elem_name, &Conditions::NONE)
-                            .await?;
-                        return Ok(Err(e));
-                    }
-                }
-                first
+                (last_name, blob, conditions, Some(first))
             }
+        };
+        let written = self
+            .write_settled(key, &commit_name, blob, &conditions)
+            .await?;
+        if let Settled::NotLanded(e) = written {
+            self.inner
+                .backing
+                .delete_blob(&elem_name, &Conditions::NONE)
+                .await?;
+            return Ok(Err(e));
+        }
+        let Some(first) = first else {
+            return Ok(Ok((None, new_id)));
         };
         // Committed. Point the head at the new element; if someone got
         // there first, they have moved it already or the next append will.

@@ -15,24 +15,72 @@ use crate::meta::{self, BlobType};
 use crate::path;
 use crate::value::Value;
 
-/// How a failed conditional write turned out after looking again.
+/// How a conditional write turned out, after looking again if its answer
+/// was unclear.
 pub(super) enum Settled {
-    /// The write had landed after all (its answer was lost).
+    /// The write is stored (answered so, or found after a lost answer).
     Landed,
-    /// It did not land; the error says why (a conflict, or a transport
-    /// failure before the write).
+    /// It did not land; the error says why (a conflict, or an unclear
+    /// failure after which the key still held the version we read).
     NotLanded(Error),
+}
+
+/// A fresh random id for one write ([`Backing::write_blob_tagged`]).
+pub(super) fn new_write_tag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 #[io(AFIT)]
 impl<B: Backing> Store<B> {
-    /// After a conditional write failed: did it land anyway? Only an
-    /// unclear failure is looked into — a transport error, a 5xx, or a
-    /// refusal of a request the transport had to repeat after losing its
-    /// connection (the first try may have landed, and the repeat is then
-    /// refused because the blob is already ours). A first-try 412 or 409
-    /// is a plain conflict. Our blob's version is the MD5 of its bytes.
-    pub(super) async fn settle(&self, name: &str, sent: &[u8], error: Error) -> Result<Settled> {
+    /// Writes `blob` to blob `name` of `key` under `conditions`, tagged as
+    /// this one write, and settles an unclear failure ([`Store::settle`]).
+    pub(super) async fn write_settled(
+        &self,
+        key: &Value,
+        name: &str,
+        blob: Bytes,
+        conditions: &Conditions,
+    ) -> Result<Settled> {
+        let tag = new_write_tag();
+        let written = self
+            .inner
+            .backing
+            .write_blob_tagged(name, blob.clone(), conditions, &tag)
+            .await;
+        match written {
+            Ok(()) => Ok(Settled::Landed),
+            Err(e) if !conditions.is_conditional() => Err(e),
+            Err(e) => {
+                self.settle(key, name, &tag, Some(&blob), conditions, e)
+                    .await
+            }
+        }
+    }
+
+    /// After a conditional write (tagged `tag`, of bytes `sent` when known,
+    /// under `conditions`) failed: did it land anyway? Only an unclear
+    /// failure is looked into — a transport error, a 5xx, or a refusal of a
+    /// request the transport had to repeat after losing its connection
+    /// (the first try may have landed, and the repeat is then refused
+    /// because the blob is already ours). A first-try 412 or 409 is a
+    /// plain conflict.
+    ///
+    /// Looking again (one HEAD), the write landed if the blob is ours (it
+    /// carries our write tag; on a backing without tags, its ETag is the
+    /// MD5 of our bytes), did not land if the blob is still the version
+    /// we wrote over (the ETag of our `If-Match`, or still missing under
+    /// `If-None-Match: *`), and otherwise may have landed and been written
+    /// over since: [`Error::OutcomeUnknown`], never a repeat, which could
+    /// apply an update twice.
+    pub(super) async fn settle(
+        &self,
+        key: &Value,
+        name: &str,
+        tag: &str,
+        sent: Option<&[u8]>,
+        conditions: &Conditions,
+        error: Error,
+    ) -> Result<Settled> {
         let ambiguous = match &error {
             Error::Transport { .. }
             | Error::Timeout(_)
@@ -44,11 +92,32 @@ impl<B: Backing> Store<B> {
         if !ambiguous {
             return Ok(Settled::NotLanded(error));
         }
-        match self.inner.backing.blob_etag(name).await? {
-            // Hashed only here, on the rare ambiguous path: a blob's
-            // ETag is the MD5 of its bytes.
-            Some(etag) if etag == md5_etag(sent) => Ok(Settled::Landed),
-            _ => Ok(Settled::NotLanded(error)),
+        let unknown = |cause: Error| Error::OutcomeUnknown {
+            key: key.to_string(),
+            cause: Box::new(cause),
+        };
+        let version = match self.inner.backing.blob_version(name).await {
+            Ok(version) => version,
+            Err(_) => return Err(unknown(error)),
+        };
+        let ours = match &version {
+            None => false,
+            Some(v) if self.inner.backing.keeps_write_tags() => v.write_tag.as_deref() == Some(tag),
+            // Hashed only here, on the rare unclear path: a blob's ETag
+            // is the MD5 of its bytes.
+            Some(v) => sent.is_some_and(|b| v.etag.as_deref() == Some(md5_etag(b).as_str())),
+        };
+        if ours {
+            return Ok(Settled::Landed);
+        }
+        let unchanged = match &version {
+            None => conditions.if_none_match.as_deref() == Some("*"),
+            Some(v) => v.etag.is_some() && v.etag == conditions.if_match,
+        };
+        if unchanged {
+            Ok(Settled::NotLanded(error))
+        } else {
+            Err(unknown(error))
         }
     }
 
@@ -86,17 +155,7 @@ impl<B: Backing> Store<B> {
             };
             let (blob, out) = make(current.as_ref())?;
             let conditions = self.conditions_for(current.as_ref())?;
-            let error = match self
-                .inner
-                .backing
-                .write_blob(name, blob.clone(), &conditions)
-                .await
-            {
-                Ok(()) => return Ok(out),
-                Err(e) if !conditions.is_conditional() => return Err(e),
-                Err(e) => e,
-            };
-            match self.settle(name, &blob, error).await? {
+            match self.write_settled(key, name, blob, &conditions).await? {
                 Settled::Landed => return Ok(out),
                 Settled::NotLanded(e) if attempt >= max_attempts => {
                     return Err(Self::exhausted(key, attempt, e));
@@ -194,10 +253,14 @@ impl<B: Backing> Store<B> {
     /// missing) and stores the result; returns the old and new
     /// *top-level* values. One GET and one PUT on S3.
     ///
-    /// `f` may run more than once when optimistic locking retries.
+    /// `f` may run more than once when optimistic locking retries, but
+    /// never again once its result may be stored.
     ///
     /// # Errors
-    /// Backing failures; [`Error::Path`].
+    /// Backing failures; [`Error::Path`]; with optimistic locking,
+    /// [`Error::OptimisticLockConflict`] (nothing stored) or, after an
+    /// unclear answer and another writer's write, [`Error::OutcomeUnknown`]
+    /// (stored or not).
     pub async fn update_in(
         &self,
         path: &[Value],
