@@ -36,15 +36,13 @@ use super::{
 use crate::common::fault_proxy::{Fault, FaultProxy, Matcher, Rule};
 use crate::common::{bucket_name, config_for, server};
 
-/// Gate for fix (0) (a typed "outcome unknown" error for writes that cannot
-/// be attributed) and fix (1)/(8) (no false conflict after a lost
-/// `CompleteMultipartUpload` answer). Until they are merged, these are
-/// counted and printed, not asserted: increments applied twice; writes that
-/// landed although their call returned an error that does not say the
-/// outcome is unknown; conflicts for writes that landed; and acknowledged
-/// writes overwritten by an older attempt that the client had given up on
-/// after its timeout (and retried), which the proxy delivered late. Set to `true` after the
-/// merge (or run with `KONSERVE_S3_SOAK_STRICT=1` to see where it stands).
+/// What the store does not guarantee (docs/consistency.md), counted and
+/// printed, and asserted only with `KONSERVE_S3_SOAK_STRICT=1`: a write
+/// request held by the network past the client's timeout can still land
+/// later, after its call failed with a timeout or over a later acknowledged
+/// blind write. Increments (conditional writes) are always checked: none
+/// lost, none doubled, none landed beyond the calls acknowledged or typed
+/// unclear, no conflict reported for a write that landed.
 const STRICT_AFTER_OUTCOME_FIXES: bool = false;
 
 /// Share of operations preceded by a one-shot fault rule: an operation
@@ -99,7 +97,10 @@ fn kind(e: &Error) -> String {
 /// Whether an error says explicitly that the write may or may not have
 /// taken effect (fix (0)'s typed error).
 fn says_outcome_unknown(kind: &str) -> bool {
+    // `OutcomeUnknown`, and the errors of a request whose fate is unclear
+    // (none of them says that nothing was written).
     kind.contains("Unknown")
+        || matches!(kind, "Timeout" | "Transport" | "Unavailable" | "Throttled")
 }
 
 /// The peak resident set of this process (`VmHWM`), for the report.
@@ -523,19 +524,22 @@ pub async fn fault_soak_loses_and_doubles_no_acknowledged_write() {
         "counters {counted} < acknowledged {acked}"
     );
     assert!(stale.is_empty(), "acknowledged writes lost: {stale:?}");
+    assert!(doubled.is_empty(), "increments applied twice: {doubled:?}");
+    assert!(
+        counted <= acked + unknown,
+        "counters {counted} > acknowledged {acked} + outcome unknown {unknown}"
+    );
+    assert_eq!(
+        conflicts_landed, 0,
+        "a conflict was reported for a write that landed"
+    );
     if strict() {
-        assert!(doubled.is_empty(), "increments applied twice: {doubled:?}");
-        assert!(
-            counted <= acked + unknown,
-            "counters {counted} > acknowledged {acked} + outcome unknown {unknown}"
-        );
+        // Not guaranteed (docs/consistency.md): a blind write held by the
+        // network past the client's timeout can still land later, over a
+        // later acknowledged write or after its own call failed.
         assert!(
             landed_despite_error.is_empty() && landed_despite_error_own.is_empty(),
             "writes landed although their call failed without saying the outcome is unknown: {landed_despite_error:?} {landed_despite_error_own:?}"
-        );
-        assert_eq!(
-            conflicts_landed, 0,
-            "a conflict was reported for a write that landed"
         );
         assert!(
             zombies.is_empty(),
