@@ -179,7 +179,17 @@ pub struct HttpOptions {
     /// Every attempt is signed afresh. Default 900.
     #[serde(rename = "presign-expiry-secs", with = "secs")]
     pub presign_expiry: Duration,
+    /// The largest answer body read whole into memory, in bytes: an answer
+    /// that declares more (or sends more without declaring a length) is
+    /// refused before it is read, so a broken or hostile server cannot make
+    /// the client hold an endless body. Streamed reads (`bget`) are not
+    /// limited. Default 1088 MiB (a value of up to 1 GiB, the default
+    /// `config.max-value-bytes`, with its metadata); at least 1024.
+    pub max_body_bytes: u64,
 }
+
+/// The default `http.max-body-bytes`.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1088 << 20;
 
 impl Default for HttpOptions {
     fn default() -> Self {
@@ -189,6 +199,7 @@ impl Default for HttpOptions {
             io_timeout: Duration::from_secs(30),
             max_idle_connections_per_host: 64,
             presign_expiry: Duration::from_secs(900),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -438,6 +449,12 @@ impl S3Config {
             return Err(Error::config(
                 "http.max-idle-connections-per-host",
                 format!("must be between 1 and {MAX_IDLE_CONNECTIONS}"),
+            ));
+        }
+        if h.max_body_bytes < 1024 {
+            return Err(Error::config(
+                "http.max-body-bytes",
+                "must be at least 1024 (S3's error answers must fit)",
             ));
         }
         let secs = h.presign_expiry.as_secs();
@@ -1162,6 +1179,12 @@ mod tests {
                 format!(r#""http": {{"io-timeout-ms": {max}}}"#),
                 "http.io-timeout-ms",
                 "1 hour",
+            ),
+            (
+                http(|h| h.max_body_bytes = 10),
+                r#""http": {"max-body-bytes": 10}"#.into(),
+                "http.max-body-bytes",
+                "1024",
             ),
             (
                 http(|h| h.max_idle_connections_per_host = usize::MAX),

@@ -26,13 +26,11 @@ use uuid::Uuid;
 /// counted and printed rather than asserted absent. Secrets the client
 /// itself puts into an error are asserted absent either way.
 const STRICT_AFTER_REDACTION_FIX: bool = true;
-/// Gate for the endless-body limit (fix (3) bounds decoded sizes; a limit on
-/// the bytes read for one answer may come with it or later): until then,
-/// the memory an endless answer made the client hold is printed, and only
-/// the time bound is asserted.
-const STRICT_AFTER_BODY_LIMIT: bool = false;
-/// Gate for a clock hint in the `RequestTimeTooSkewed` error (no change
-/// scheduled yet): until then, its `Display` must name the S3 code.
+/// The endless-body limit (`http.max-body-bytes`): the memory an endless
+/// answer made the client hold is asserted, not only printed.
+const STRICT_AFTER_BODY_LIMIT: bool = true;
+/// The clock hint in the `RequestTimeTooSkewed` error is asserted; its
+/// `Display` names the S3 code in any case.
 const STRICT_CLOCK_HINT: bool = true;
 
 const ACCESS_KEY: &str = "AKIAHOSTILETEST00001";

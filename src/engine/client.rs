@@ -65,6 +65,8 @@ struct Inner {
     retry: RetryPolicy,
     stats: RequestStats,
     request_spans: bool,
+    /// `http.max-body-bytes`: the most a body read whole may hold.
+    max_body: u64,
     /// Uploads (key, id) whose abort could not be sent or failed: aborted
     /// by the next cleanup.
     abandoned: Mutex<Vec<(String, String)>>,
@@ -119,6 +121,7 @@ impl S3Client {
                 retry: config.retry,
                 stats: RequestStats::default(),
                 request_spans: config.request_spans,
+                max_body: config.http.max_body_bytes,
                 abandoned: Mutex::new(Vec::new()),
             }),
         })
@@ -201,6 +204,25 @@ fn transport_error(ctx: ErrorContext, e: TransportError) -> (Error, bool) {
     (err, lost)
 }
 
+impl S3Client {
+    /// The error for an answer whose body is over `http.max-body-bytes`
+    /// (`declared`: the length it announced, if any).
+    fn too_large(&self, req: &S3Request, declared: Option<u64>) -> Error {
+        let max = self.inner.max_body;
+        let size = declared.map_or_else(
+            || format!("more than {max} bytes without declaring a length"),
+            |n| format!("{n} bytes"),
+        );
+        Error::CorruptData {
+            context: Box::new(self.context(req)),
+            reason: format!(
+                "the answer's body is {size}, over http.max-body-bytes ({max}): \
+                 raise it if your values are that large"
+            ),
+        }
+    }
+}
+
 #[io(AFIT)]
 impl S3Client {
     /// One attempt: sign, send, read the body (unless `stream` and the
@@ -226,20 +248,26 @@ impl S3Client {
         let started = Instant::now();
         let sent = signed.body.as_ref().map_or(0, |b| b.len() as u64);
         let outcome = match inner.transport.send(&signed).await {
-            Ok((head, body)) if stream && head.is_success() => Ok((head, Payload::Stream(body))),
-            Ok((head, body)) => match body.read_all().await {
-                Ok(bytes) => Ok((head, Payload::Read(bytes))),
+            Ok((head, body)) if stream && head.is_success() => {
+                Ok(Ok((head, Payload::Stream(body))))
+            }
+            Ok((head, _)) if head.content_length.is_some_and(|n| n > inner.max_body) => {
+                Ok(Err(self.too_large(req, head.content_length)))
+            }
+            Ok((head, body)) => match body.read_all(inner.max_body).await {
+                Ok(Some(bytes)) => Ok(Ok((head, Payload::Read(bytes)))),
+                Ok(None) => Ok(Err(self.too_large(req, None))),
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),
         };
         let latency = started.elapsed();
         let result = match outcome {
-            Ok((head, Payload::Stream(body))) => {
+            Ok(Ok((head, Payload::Stream(body)))) => {
                 span.record("status", head.status);
                 AttemptResult::Done(Box::new(head), Payload::Stream(body))
             }
-            Ok((head, Payload::Read(bytes))) => {
+            Ok(Ok((head, Payload::Read(bytes)))) => {
                 span.record("status", head.status);
                 span.record("bytes_received", bytes.len());
                 if head.is_success() {
@@ -257,6 +285,7 @@ impl S3Client {
                     AttemptResult::Failed(err, false)
                 }
             }
+            Ok(Err(err)) => AttemptResult::Failed(err, false),
             Err(e) => {
                 let (err, lost) = transport_error(self.context(req), e);
                 AttemptResult::Failed(err, lost)
@@ -306,10 +335,13 @@ impl S3Client {
             (head, Payload::Read(bytes)) => Ok((head, bytes)),
             (head, Payload::Stream(body)) => {
                 let bytes = body
-                    .read_all()
+                    .read_all(self.inner.max_body)
                     .await
                     .map_err(|e| transport_error(self.context(req), e).0)?;
-                Ok((head, bytes))
+                match bytes {
+                    Some(bytes) => Ok((head, bytes)),
+                    None => Err(self.too_large(req, None)),
+                }
             }
         }
     }

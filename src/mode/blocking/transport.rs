@@ -342,16 +342,18 @@ enum Kind {
 }
 
 impl UreqBody {
-    /// Reads the whole body.
+    /// Reads the whole body, or `None` once it holds more than `limit`
+    /// bytes (then the rest is not read).
     ///
     /// # Errors
     /// [`TransportError`] when the body breaks off or stalls.
-    pub fn read_all(self) -> Result<Vec<u8>, TransportError> {
+    pub fn read_all(self, limit: u64) -> Result<Option<Vec<u8>>, TransportError> {
         let mut body = self.0;
-        body.with_config()
-            .limit(u64::MAX)
-            .read_to_vec()
-            .map_err(map_error)
+        match body.with_config().limit(limit).read_to_vec() {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(ureq::Error::BodyExceedsLimit(_)) => Ok(None),
+            Err(e) => Err(map_error(e)),
+        }
     }
 
     /// The body as a blocking reader.

@@ -124,12 +124,21 @@ fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 impl ReqwestBody {
-    /// Reads the whole body.
+    /// Reads the whole body, or `None` once it would hold more than
+    /// `limit` bytes (then the rest is not read).
     ///
     /// # Errors
     /// [`TransportError`] when the body breaks off or stalls.
-    pub async fn read_all(self) -> Result<Vec<u8>, TransportError> {
-        self.0.bytes().await.map(|b| b.to_vec()).map_err(map_error)
+    pub async fn read_all(self, limit: u64) -> Result<Option<Vec<u8>>, TransportError> {
+        let mut body = self.0;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.chunk().await.map_err(map_error)? {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Ok(None);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Some(bytes))
     }
 
     /// The body as an async reader.
