@@ -43,6 +43,8 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 /// Most bytes the endless body sends before it stalls (a guard for the
 /// machine should the client have no limit).
 const ENDLESS_CAP: usize = 96 << 20;
+/// The client's `http.max-body-bytes` here.
+const MAX_BODY: u64 = 8 << 20;
 
 /// What the server does with each request.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -54,6 +56,9 @@ enum Behaviour {
     ShortBody,
     /// Declare a terabyte, send up to [`ENDLESS_CAP`], then stall.
     Endless,
+    /// Send chunks without declaring a length, up to [`ENDLESS_CAP`], then
+    /// stall.
+    EndlessChunked,
     /// Send the head one byte a second.
     Slowloris,
     /// First request: wait 1.5 s, then 503 `SlowDown`; later ones: 200.
@@ -158,6 +163,26 @@ fn serve(
                 let bytes = answer(&format!("{status} Error"), &headers, &body, is_head);
                 stream.write_all(&bytes).is_ok()
             }
+            Behaviour::EndlessChunked => {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+                let mut block = b"10000\r\n".to_vec();
+                block.extend(std::iter::repeat_n(b'x', 0x10000));
+                block.extend_from_slice(b"\r\n");
+                let mut sent = 0;
+                while sent < ENDLESS_CAP && !stop.load(Ordering::SeqCst) {
+                    if stream.write_all(&block).is_err() {
+                        return;
+                    }
+                    sent += 0x10000;
+                }
+                let deadline = Instant::now() + WALL_LIMIT;
+                while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                    if let Ok(0) | Err(_) = stream.read(&mut chunk) {
+                        return;
+                    }
+                }
+                false
+            }
             Behaviour::ShortBody => {
                 let _ =
                     stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789");
@@ -247,6 +272,7 @@ fn config(endpoint: &str, attempts: u32) -> S3Config {
             connect_timeout: TIMEOUT,
             response_timeout: TIMEOUT,
             io_timeout: TIMEOUT,
+            max_body_bytes: MAX_BODY,
             ..HttpOptions::default()
         })
         .retry(RetryPolicy {
@@ -474,6 +500,26 @@ fn rss_growth_during<T>(f: impl FnOnce() -> T) -> (T, u64) {
     stop.store(true, Ordering::SeqCst);
     let peak = sampler.join().unwrap();
     (result, peak.saturating_sub(base))
+}
+
+#[test]
+fn endless_body_without_a_length_stops_at_the_limit() {
+    for &mode in MODES {
+        let ((_server, e, took), grown) =
+            rss_growth_during(|| failed_get(mode, Behaviour::EndlessChunked, 1));
+        eprintln!(
+            "hostile [endless chunked body, {mode:?}]: {e} after {took:?}; resident set grew up to {grown} kB"
+        );
+        assert!(matches!(e, Error::CorruptData { .. }), "typed: {e:?}");
+        assert!(
+            e.to_string().contains("http.max-body-bytes"),
+            "names the setting: {e}"
+        );
+        assert!(
+            grown < 64 << 10,
+            "the client held {grown} kB of an endless body"
+        );
+    }
 }
 
 #[test]
