@@ -213,13 +213,13 @@ impl S3Client {
             || format!("more than {max} bytes without declaring a length"),
             |n| format!("{n} bytes"),
         );
-        Error::CorruptData {
-            context: Box::new(self.context(req)),
-            reason: format!(
+        Error::corrupt(
+            self.context(req),
+            format!(
                 "the answer's body is {size}, over http.max-body-bytes ({max}): \
                  raise it if your values are that large"
             ),
-        }
+        )
     }
 }
 

@@ -154,9 +154,8 @@ impl S3Backing {
         let mut aborted = 0;
         let mut first_error = None;
         for (key, upload_id) in self.client.take_abandoned_uploads() {
-            match self.client.abort_multipart_upload(&key, &upload_id).await {
-                Ok(()) => aborted += 1,
-                Err(Error::NotFound(_)) => {}
+            match self.abort_upload(&key, &upload_id).await {
+                Ok(n) => aborted += n,
                 Err(e) => {
                     self.client.remember_abandoned_upload(key, upload_id);
                     first_error.get_or_insert(e);
@@ -174,13 +173,8 @@ impl S3Backing {
             if !old {
                 continue;
             }
-            match self
-                .client
-                .abort_multipart_upload(&upload.key, &upload.upload_id)
-                .await
-            {
-                Ok(()) => aborted += 1,
-                Err(Error::NotFound(_)) => {}
+            match self.abort_upload(&upload.key, &upload.upload_id).await {
+                Ok(n) => aborted += n,
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
@@ -190,6 +184,12 @@ impl S3Backing {
             Some(e) => Err(e),
             None => Ok(aborted),
         }
+    }
+
+    /// Aborts one upload: 1 when aborted, 0 when it was gone already.
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<usize> {
+        let aborted = self.client.abort_multipart_upload(key, upload_id).await;
+        Ok(missing_as_none(aborted)?.map_or(0, |()| 1))
     }
 
     /// The first `len` bytes of blob `name` (at least one byte is asked
@@ -423,11 +423,8 @@ impl Backing for S3Backing {
     }
 
     async fn blob_version(&self, name: &str) -> Result<Option<BlobVersion>> {
-        match self.client.head_object(&self.object(name)).await {
-            Ok(info) => Ok(Some(BlobVersion::new(info.etag, info.write_tag))),
-            Err(Error::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let info = missing_as_none(self.client.head_object(&self.object(name)).await)?;
+        Ok(info.map(|info| BlobVersion::new(info.etag, info.write_tag)))
     }
 
     async fn blob_exists(&self, name: &str) -> Result<bool> {

@@ -81,11 +81,10 @@ impl<B: Backing> Store<B> {
         conditions: &Conditions,
         error: Error,
     ) -> Result<Settled> {
+        // Unclear: a failure that could be transient (the request may
+        // have been applied), or a refusal of a repeated request.
         let ambiguous = match &error {
-            Error::Transport { .. }
-            | Error::Timeout(_)
-            | Error::Unavailable(_)
-            | Error::Throttled(_) => true,
+            e if e.is_retryable() => true,
             Error::PreconditionFailed(c) | Error::Conflict(c) => c.attempts > 1,
             _ => return Err(error),
         };
