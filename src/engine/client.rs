@@ -142,11 +142,6 @@ impl S3Client {
         self.inner.stats.reset();
     }
 
-    /// The retry policy.
-    pub(crate) fn retry_policy(&self) -> RetryPolicy {
-        self.inner.retry
-    }
-
     /// Notes an upload whose abort could not be sent or failed, for
     /// the next cleanup.
     pub(crate) fn remember_abandoned_upload(&self, key: String, upload_id: String) {

@@ -3,7 +3,7 @@
 //! `<id>_.konserve-metadata`.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use uuid::Uuid;
@@ -16,7 +16,7 @@ use crate::Conditions;
 use crate::config::{ConditionalWrites, S3Config};
 use crate::error::{Error, Result};
 use crate::layout::{self, BlobKind};
-use crate::retry::Decision;
+use crate::s3::S3Request;
 
 /// A konserve store in S3.
 pub type S3Store = Store<S3Backing>;
@@ -56,27 +56,13 @@ fn judge_probe(first: Result<()>, second: Result<()>) -> Result<()> {
 /// the first write refused with 412 means an earlier attempt landed.
 #[io(AFIT)]
 async fn probe_write(client: &S3Client, key: &str, first: bool) -> Result<()> {
-    let policy = client.retry_policy();
-    let started = Instant::now();
-    let mut attempt = 1;
-    loop {
-        let sent = client
-            .put_object(key, Bytes::from_static(b"probe"), &Conditions::if_absent())
-            .await;
-        let error = match sent {
-            Ok(_) => return Ok(()),
-            Err(Error::PreconditionFailed(c)) if first && (attempt > 1 || c.attempts > 1) => {
-                return Ok(());
-            }
-            Err(e) => e,
-        };
-        match policy.decide(&error, true, attempt, started.elapsed(), fastrand::f64()) {
-            Decision::RetryAfter(wait) => {
-                mode::Transport::sleep(wait).await;
-                attempt += 1;
-            }
-            Decision::GiveUp => return Err(error),
-        }
+    let req = S3Request::put_object(key, Bytes::from_static(b"probe"))?
+        .with_conditions(Conditions::if_absent())
+        .repeatable();
+    match client.execute(&req).await {
+        Ok(_) => Ok(()),
+        Err(Error::PreconditionFailed(c)) if first && c.attempts > 1 => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -106,6 +106,8 @@ pub struct S3Request {
     body: Option<Bytes>,
     content_md5: Option<String>,
     write_tag: Option<String>,
+    /// The caller vouches that a repeat cannot change the outcome.
+    repeatable: bool,
 }
 
 impl fmt::Debug for S3Request {
@@ -143,6 +145,7 @@ impl S3Request {
             body: None,
             content_md5: None,
             write_tag: None,
+            repeatable: false,
         })
     }
 
@@ -155,6 +158,7 @@ impl S3Request {
             body: None,
             content_md5: None,
             write_tag: None,
+            repeatable: false,
         }
     }
 
@@ -429,6 +433,15 @@ impl S3Request {
         self.body.as_ref()
     }
 
+    /// Marks a conditional write as safe to repeat, for a caller that knows
+    /// a repeat cannot change the outcome (a create-only write of a key
+    /// nobody else writes): the client then retries it like any request,
+    /// and a refused repeat carries `attempts > 1` in its error.
+    pub fn repeatable(mut self) -> Self {
+        self.repeatable = true;
+        self
+    }
+
     /// Whether repeating this request after an unclear outcome (timeout,
     /// reset, 5xx) cannot change the result: reads, listings, deletes,
     /// unconditional puts, part uploads and `CompleteMultipartUpload`.
@@ -441,7 +454,7 @@ impl S3Request {
     /// under a condition) — with `attempts > 1` in the error's context,
     /// which tells the caller that the outcome is unclear.
     pub fn is_safe_to_repeat(&self) -> bool {
-        if matches!(self.op, Op::CompleteMultipartUpload { .. }) {
+        if self.repeatable || matches!(self.op, Op::CompleteMultipartUpload { .. }) {
             return true;
         }
         !self.conditions.is_conditional() || self.action() == Action::GetObject
@@ -817,6 +830,7 @@ mod tests {
         );
         assert!(q.contains("X-Amz-Security-Token=SESSIONTOKEN"));
         assert!(!req.is_safe_to_repeat());
+        assert!(req.clone().repeatable().is_safe_to_repeat());
         assert!(
             S3Request::put_object("k", &b""[..])
                 .unwrap()
