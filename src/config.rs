@@ -78,6 +78,27 @@ pub enum ConditionalWrites {
     Off,
 }
 
+/// Where the findings of the capability probe
+/// ([`S3Client::capabilities`](crate::blocking::S3Client::capabilities))
+/// are kept, so that connecting again does not probe again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CapabilityCache {
+    /// In a file per endpoint under the user's cache directory (kept for
+    /// a day) for remote endpoints; in the process for loopback ones,
+    /// where another server may take the same port next.
+    #[default]
+    Auto,
+    /// In a file per endpoint under `$KONSERVE_S3_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/konserve-s3`, else `~/.cache/konserve-s3`, kept for a
+    /// day: a short-lived script probes once a day, not on every run.
+    Disk,
+    /// In the process only.
+    Process,
+    /// Nowhere: every client probes (once).
+    Off,
+}
+
 /// Options of the konserve store (the spec's `config` map).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
@@ -93,6 +114,8 @@ pub struct StoreOptions {
     pub optimistic_locking_retries: u32,
     /// Whether conditional writes are used; see [`ConditionalWrites`].
     pub conditional_writes: ConditionalWrites,
+    /// Where the probe's findings are cached; see [`CapabilityCache`].
+    pub capability_cache: CapabilityCache,
     /// Backoff ceiling before the first optimistic-locking retry, in
     /// milliseconds (full jitter, doubling). Default 10.
     #[serde(
@@ -132,6 +155,7 @@ impl Default for StoreOptions {
             encoding: Encoding::default(),
             optimistic_locking_retries: 0,
             conditional_writes: ConditionalWrites::Auto,
+            capability_cache: CapabilityCache::Auto,
             locking_backoff: Duration::from_millis(10),
             locking_max_backoff: Duration::from_secs(1),
             keys_parallelism: 16,
@@ -332,6 +356,12 @@ impl S3ConfigBuilder {
         self.store.conditional_writes = mode;
         self
     }
+    /// Where the capability probe's findings are kept (default
+    /// [`CapabilityCache::Auto`]).
+    pub fn capability_cache(mut self, cache: CapabilityCache) -> Self {
+        self.store.capability_cache = cache;
+        self
+    }
     /// How many metadata reads `keys` keeps in flight (default 16; see
     /// [`StoreOptions::keys_parallelism`]).
     pub fn keys_parallelism(mut self, in_flight: usize) -> Self {
@@ -400,6 +430,10 @@ pub struct ResolvedConfig {
     pub http: HttpOptions,
     /// Retry policy.
     pub retry: RetryPolicy,
+    /// Whether conditional writes are probed, trusted or off.
+    pub conditional_writes: ConditionalWrites,
+    /// Where the probe's findings are cached.
+    pub capability_cache: CapabilityCache,
 }
 
 impl S3Config {
@@ -725,6 +759,8 @@ impl S3Config {
             request_spans: self.request_spans,
             http: self.http,
             retry: self.retry,
+            conditional_writes: self.store.conditional_writes,
+            capability_cache: self.store.capability_cache,
         })
     }
 }

@@ -217,7 +217,7 @@ pub enum Error {
         /// The operation.
         operation: &'static str,
         /// Why.
-        reason: &'static str,
+        reason: std::borrow::Cow<'static, str>,
     },
     /// A blob's metadata, larger than one read, was rewritten between its
     /// two reads on every attempt (another writer rewrites it without pause).

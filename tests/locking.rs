@@ -13,7 +13,7 @@ use common::fault_proxy::{Fault, FaultProxy, Matcher, Rule};
 use common::{bucket_name, server};
 use konserve_s3::Error;
 use konserve_s3::blocking::{DissocOptions, S3Store, connect_store, create_store};
-use konserve_s3::config::{ConditionalWrites, S3Config};
+use konserve_s3::config::{CapabilityCache, ConditionalWrites, S3Config};
 use konserve_s3::value::Value;
 use uuid::Uuid;
 
@@ -415,12 +415,22 @@ fn the_probe_refuses_providers_that_ignore_conditional_writes() {
         100,
         Fault::FakeSuccess,
     ));
-    let err = connect_store(&config(&proxy.endpoint(), id, 5, "auto")).unwrap_err();
+    // Every connect probes afresh: the proxy's behaviour changes below.
+    let probing = |retries, mode| {
+        let mut c = config(&proxy.endpoint(), id, retries, mode);
+        c.store.capability_cache = CapabilityCache::Off;
+        c
+    };
+    let err = connect_store(&probing(5, "auto")).unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err}");
     assert!(err.to_string().contains("ignores If-None-Match"), "{err}");
+    assert!(
+        err.to_string().contains("optimistic-locking-retries 0"),
+        "{err}"
+    );
     // No probe without locking, and none when told to trust the provider.
-    connect_store(&config(&proxy.endpoint(), id, 0, "auto")).unwrap();
-    connect_store(&config(&proxy.endpoint(), id, 5, "on")).unwrap();
+    connect_store(&probing(0, "auto")).unwrap();
+    connect_store(&probing(5, "on")).unwrap();
     proxy.clear();
     // A provider that answers 501.
     proxy.push(Rule::new(
@@ -431,15 +441,19 @@ fn the_probe_refuses_providers_that_ignore_conditional_writes() {
             code: "NotImplemented".into(),
         },
     ));
-    let err = connect_store(&config(&proxy.endpoint(), id, 5, "auto")).unwrap_err();
-    assert!(err.to_string().contains("501"), "{err}");
+    let err = connect_store(&probing(5, "auto")).unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    assert!(
+        err.to_string().contains("refuses conditional writes"),
+        "{err}"
+    );
     proxy.clear();
     // SeaweedFS itself passes, and the probe leaves nothing behind.
-    let store = connect_store(&config(&proxy.endpoint(), id, 5, "auto")).unwrap();
+    let store = connect_store(&probing(5, "auto")).unwrap();
     let probes = store
         .backing()
         .client()
-        .list_objects(Some(&format!("{id}_.conditional")))
+        .list_objects(Some(".konserve-s3-probe/"))
         .unwrap();
     assert!(probes.is_empty(), "{probes:?}");
     // "off" with locking on is a configuration error, not silent loss.

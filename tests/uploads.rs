@@ -204,7 +204,9 @@ fn connect_survives_transient_failures_of_the_probe() {
     let id = Uuid::new_v4();
     create_store(&locking_config(&server().endpoint, id)).unwrap();
     let proxy = FaultProxy::start(&server().endpoint);
-    let config = locking_config(&proxy.endpoint(), id);
+    let mut config = locking_config(&proxy.endpoint(), id);
+    // Every connect probes afresh.
+    config.store.capability_cache = konserve_s3::config::CapabilityCache::Off;
     let probe = || Matcher::method("PUT").path_contains("conditional-write-probe");
 
     // A 500 on the first write of the probe.

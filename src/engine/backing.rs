@@ -222,7 +222,7 @@ pub trait Backing: Send + Sync {
             let _ = blobs;
             Err(crate::Error::Unsupported {
                 operation: "multi-key write",
-                reason: "this backing cannot write several blobs atomically",
+                reason: "this backing cannot write several blobs atomically".into(),
             })
         }
     }
@@ -236,7 +236,7 @@ pub trait Backing: Send + Sync {
             let _ = names;
             Err(crate::Error::Unsupported {
                 operation: "multi-key read",
-                reason: "this backing cannot read several blobs atomically",
+                reason: "this backing cannot read several blobs atomically".into(),
             })
         }
     }
@@ -250,7 +250,7 @@ pub trait Backing: Send + Sync {
             let _ = names;
             Err(crate::Error::Unsupported {
                 operation: "multi-key delete",
-                reason: "this backing cannot delete several blobs atomically",
+                reason: "this backing cannot delete several blobs atomically".into(),
             })
         }
     }

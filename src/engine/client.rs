@@ -1,15 +1,16 @@
 //! [`S3Client`]: S3 actions with retries, statistics and tracing.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::Conditions;
-use crate::config::{ResolvedConfig, S3Config};
+use crate::config::{CapabilityCache, ConditionalWrites, ResolvedConfig, S3Config};
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::{ResponseHead, TransportError};
 use crate::retry::{Decision, RetryPolicy};
+use crate::s3::capabilities::{self, Capabilities};
 use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed};
 use crate::s3::request::{ByteRange, MAX_DELETE_BATCH};
 use crate::s3::responses::{self, ListPage, ListedObject, MultipartUpload};
@@ -70,6 +71,16 @@ struct Inner {
     /// Uploads (key, id) whose abort could not be sent or failed: aborted
     /// by the next cleanup.
     abandoned: Mutex<Vec<(String, String)>>,
+    /// What the provider does with conditions, once known (probed, cached
+    /// or assumed under `conditional-writes: on`).
+    capabilities: OnceLock<Capabilities>,
+    /// `conditional-writes`: `auto` probes before the first write that
+    /// needs the findings.
+    conditional_writes: ConditionalWrites,
+    /// Where findings are cached, and under which key.
+    capability_cache: CapabilityCache,
+    cache_key: String,
+    loopback: bool,
 }
 
 /// A client for one bucket: presigns with rusty-s3, sends, classifies,
@@ -114,6 +125,16 @@ impl S3Client {
             &config.credentials,
             config.http.presign_expiry,
         )?;
+        let known = OnceLock::new();
+        if config.conditional_writes == ConditionalWrites::On {
+            let _ = known.set(Capabilities::assumed());
+        }
+        let loopback = match config.endpoint.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+            None => false,
+        };
         Ok(S3Client {
             inner: Arc::new(Inner {
                 signer,
@@ -123,8 +144,24 @@ impl S3Client {
                 request_spans: config.request_spans,
                 max_body: config.http.max_body_bytes,
                 abandoned: Mutex::new(Vec::new()),
+                capabilities: known,
+                conditional_writes: config.conditional_writes,
+                capability_cache: config.capability_cache,
+                cache_key: capabilities::cache_key(
+                    config.endpoint.as_str(),
+                    config.path_style,
+                    &config.region,
+                ),
+                loopback,
             }),
         })
+    }
+
+    /// The provider's capabilities if this client knows them already
+    /// (probed, found in the cache, or assumed under
+    /// `conditional-writes: on`), without sending anything.
+    pub fn known_capabilities(&self) -> Option<&Capabilities> {
+        self.inner.capabilities.get()
     }
 
     /// The bucket this client addresses.
@@ -224,6 +261,17 @@ impl S3Client {
     /// answer is a success), classify.
     async fn attempt(&self, req: &S3Request, number: u32, stream: bool) -> AttemptResult {
         let inner = &self.inner;
+        let adapted;
+        let req = match inner.capabilities.get() {
+            Some(caps) if !req.is_probe() => match req.in_etag_form(caps) {
+                Some(r) => {
+                    adapted = r;
+                    &adapted
+                }
+                None => req,
+            },
+            _ => req,
+        };
         let signed = inner.signer.sign(req);
         let span = if inner.request_spans {
             tracing::info_span!(
@@ -404,6 +452,69 @@ impl S3Client {
         }
     }
 
+    /// What the provider behind this client's endpoint does with
+    /// conditional writes, checksums and listings: known already, or from
+    /// the cache (see [`CapabilityCache`]), or found out now by the probe
+    /// (about 30 requests on throwaway objects under
+    /// `.konserve-s3-probe/`, removed at the end; ~50 ms on loopback). The
+    /// findings are logged once (`tracing`, level INFO) and kept.
+    ///
+    /// The client uses them by itself: it sends `If-Match` in the ETag form
+    /// the provider matches, refuses a conditional DELETE the provider
+    /// would ignore, and checks the ETag before a conditional
+    /// `CompleteMultipartUpload` the provider would not check.
+    ///
+    #[doc = mode::doc_example!("capabilities")]
+    ///
+    /// # Errors
+    /// Failures of the probe's requests that say nothing about conditions
+    /// (access denied, no such bucket, transient failures beyond the retry
+    /// policy).
+    pub async fn capabilities(&self) -> Result<Capabilities> {
+        let inner = &self.inner;
+        if let Some(c) = inner.capabilities.get() {
+            return Ok(c.clone());
+        }
+        let cached = super::probe::cached(&inner.cache_key, inner.capability_cache, inner.loopback);
+        let caps = match cached {
+            Some(c) => {
+                tracing::debug!(endpoint = %inner.cache_key, "S3 provider capabilities from the cache: {}", c.summary());
+                c
+            }
+            None => {
+                let c = super::probe::run(self).await?;
+                tracing::info!(endpoint = %inner.cache_key, "S3 provider capabilities: {}", c.summary());
+                super::probe::remember(
+                    &inner.cache_key,
+                    &c,
+                    inner.capability_cache,
+                    inner.loopback,
+                );
+                c
+            }
+        };
+        let _ = inner.capabilities.set(caps);
+        Ok(inner
+            .capabilities
+            .get()
+            .cloned()
+            .unwrap_or_else(Capabilities::assumed))
+    }
+
+    /// The capabilities `req` must be sent with, probing first if needed
+    /// (`None`: sent as it is: it needs none, or `conditional-writes` is
+    /// `off`).
+    async fn capabilities_for(&self, req: &S3Request) -> Result<Option<Capabilities>> {
+        if !req.needs_capabilities() {
+            return Ok(None);
+        }
+        match (self.inner.capabilities.get(), self.inner.conditional_writes) {
+            (Some(c), _) => Ok(Some(c.clone())),
+            (None, ConditionalWrites::Auto) => Ok(Some(self.capabilities().await?)),
+            (None, _) => Ok(None),
+        }
+    }
+
     /// Whether the bucket exists (`HeadBucket`).
     ///
     /// # Errors
@@ -422,6 +533,13 @@ impl S3Client {
     /// [`Error::AlreadyExists`] when someone else owns the name, and any
     /// other failure.
     pub async fn create_bucket(&self) -> Result<bool> {
+        // Ceph RGW and moto answer a PUT of a bucket the account owns with
+        // 200: ask first. (Two creators racing may both see `true`.)
+        match self.bucket_exists().await {
+            Ok(true) => return Ok(false),
+            Ok(false) | Err(Error::AccessDenied(_)) => {}
+            Err(e) => return Err(e),
+        }
         let req = S3Request::create_bucket(self.inner.signer.region());
         match self.execute(&req).await {
             Ok(_) => Ok(true),
@@ -487,6 +605,7 @@ impl S3Client {
         if let Some(tag) = tag {
             req = req.with_write_tag(tag);
         }
+        self.capabilities_for(&req).await?;
         let (head, _) = self.execute(&req).await?;
         Ok(head.etag)
     }
@@ -561,6 +680,21 @@ impl S3Client {
     /// failure.
     pub async fn delete_object(&self, key: &str, conditions: &Conditions) -> Result<()> {
         let req = S3Request::delete_object(key)?.with_conditions(conditions.clone());
+        if let Some(caps) = self.capabilities_for(&req).await?
+            && !caps.conditional_delete.is_honoured()
+        {
+            return Err(Error::Unsupported {
+                operation: "conditional delete (If-Match on DELETE)",
+                reason: format!(
+                    "{} does not check If-Match on DELETE ({}), so the delete could remove a \
+                     value written since it was read; delete without the condition, or use a \
+                     provider that checks it",
+                    caps.provider(),
+                    caps.conditional_delete
+                )
+                .into(),
+            });
+        }
         self.execute(&req).await.map(|_| ())
     }
 
@@ -698,8 +832,34 @@ impl S3Client {
         part_etags: &[S],
         conditions: &Conditions,
     ) -> Result<()> {
-        let req = S3Request::complete_multipart_upload(key, upload_id, part_etags)?
+        let mut req = S3Request::complete_multipart_upload(key, upload_id, part_etags)?
             .with_conditions(conditions.clone());
+        let caps = self.capabilities_for(&req).await?;
+        if let Some(caps) = caps
+            && ((conditions.if_match.is_some() && !caps.complete_if_match.is_honoured())
+                || (conditions.if_none_match.is_some()
+                    && !caps.complete_if_none_match.is_honoured()))
+        {
+            // The provider would complete whatever the object is now:
+            // check the conditions just before, and send none. What lands
+            // between the HEAD and the Complete (one round trip) is
+            // overwritten: docs/providers.md.
+            let current = match self.head_object(key).await {
+                Ok(info) => info.etag,
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e),
+            };
+            if !conditions.hold_for(current.as_deref()) {
+                let mut ctx = self.context(&req);
+                ctx.message = Some(format!(
+                    "the object changed before the upload completed (checked by HEAD: {} \
+                     does not check conditions on CompleteMultipartUpload)",
+                    caps.provider()
+                ));
+                return Err(Error::PreconditionFailed(Box::new(ctx)));
+            }
+            req = req.with_conditions(Conditions::NONE);
+        }
         let (_, body) = match self.execute(&req).await {
             Ok(answer) => answer,
             // Settling (does the object carry our multipart ETag now?) is

@@ -16,7 +16,6 @@ use crate::Conditions;
 use crate::config::{ConditionalWrites, S3Config};
 use crate::error::{Error, Result};
 use crate::layout::{self, BlobKind};
-use crate::s3::S3Request;
 
 /// A konserve store in S3.
 pub type S3Store = Store<S3Backing>;
@@ -30,62 +29,26 @@ fn store_of(config: &S3Config, client: S3Client, id: Uuid) -> S3Store {
     Store::with_options(S3Backing::new(client, id), config.store.clone())
 }
 
-/// Whether the provider's answers to the probe show working conditional
-/// writes: the first create-only write succeeds, the second is refused.
-fn judge_probe(first: Result<()>, second: Result<()>) -> Result<()> {
-    let unsupported = |reason| Error::Unsupported {
-        operation: "optimistic locking",
-        reason,
-    };
-    match (first, second) {
-        (Err(Error::NotImplemented(_)), _) | (_, Err(Error::NotImplemented(_))) => Err(
-            unsupported("the provider answers conditional writes with 501 Not Implemented"),
-        ),
-        (Err(e), _) => Err(e),
-        (Ok(()), Err(Error::PreconditionFailed(_))) => Ok(()),
-        (Ok(()), Ok(())) => Err(unsupported(
-            "the provider ignores If-None-Match: a create-only write replaced an existing object, so updates would be lost",
-        )),
-        (Ok(()), Err(e)) => Err(e),
-    }
-}
-
-/// One create-only write of the probe, repeated on transient failures as
-/// the client's retry policy allows: the probe key is new and written by
-/// nobody else, so a repeat cannot undo anything. `first`: a repeat of
-/// the first write refused with 412 means an earlier attempt landed.
+/// With optimistic locking on and `conditional-writes` `auto`: the
+/// provider's capabilities (probed once per endpoint, see
+/// [`S3Client::capabilities`]) must make locking safe, or the store is
+/// refused with [`Error::Unsupported`] saying why, so locking never runs
+/// on a provider that would silently lose updates.
 #[io(AFIT)]
-async fn probe_write(client: &S3Client, key: &str, first: bool) -> Result<()> {
-    let req = S3Request::put_object(key, Bytes::from_static(b"probe"))?
-        .with_conditions(Conditions::if_absent())
-        .repeatable();
-    match client.execute(&req).await {
-        Ok(_) => Ok(()),
-        Err(Error::PreconditionFailed(c)) if first && c.attempts > 1 => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-/// With optimistic locking on and `conditional-writes` `auto`: writes a
-/// random key twice with `If-None-Match: *` (expecting 200, then 412) and
-/// removes it, so locking never runs on a provider that would silently
-/// lose updates. Transient failures (a 500, a reset) are retried, as for
-/// any request.
-#[io(AFIT)]
-async fn check_conditional_writes(config: &S3Config, client: &S3Client, id: Uuid) -> Result<()> {
+async fn check_conditional_writes(config: &S3Config, client: &S3Client) -> Result<()> {
     if !config.store.locking() || config.store.conditional_writes != ConditionalWrites::Auto {
         return Ok(());
     }
-    let key = layout::object_key(id, &format!(".conditional-write-probe-{}", Uuid::new_v4()));
-    let first = probe_write(client, &key, true).await;
-    let second = if first.is_ok() {
-        probe_write(client, &key, false).await
-    } else {
-        Ok(())
-    };
-    let cleanup = client.delete_object(&key, &Conditions::NONE).await;
-    judge_probe(first, second)?;
-    cleanup
+    let caps = client.capabilities().await?;
+    caps.locking_verdict().map_err(|reason| Error::Unsupported {
+        operation: "optimistic locking",
+        reason: format!(
+            "{reason}. Turn optimistic locking off (optimistic-locking-retries 0) for \
+                 last-writer-wins, or use a provider that checks conditional writes \
+                 (docs/providers.md)"
+        )
+        .into(),
+    })
 }
 
 /// Creates the store of `config` (its bucket too, when missing) and
@@ -109,7 +72,7 @@ pub async fn create_store(config: &S3Config) -> Result<S3Store> {
     if !client.bucket_exists().await? {
         client.create_bucket().await?;
     }
-    check_conditional_writes(config, &client, id).await?;
+    check_conditional_writes(config, &client).await?;
     let create_only = if config.store.conditional_writes == ConditionalWrites::Off {
         Conditions::NONE
     } else {
@@ -148,7 +111,7 @@ pub async fn connect_store(config: &S3Config) -> Result<S3Store> {
     let (client, id) = client_and_id(config)?;
     match client.object_exists(&layout::marker_key(id)).await {
         Ok(true) => {
-            check_conditional_writes(config, &client, id).await?;
+            check_conditional_writes(config, &client).await?;
             Ok(store_of(config, client, id))
         }
         Ok(false) | Err(Error::NoSuchBucket(_)) => Err(Error::StoreNotFound {
@@ -274,24 +237,4 @@ pub async fn delete_bucket(config: &S3Config) -> Result<()> {
 /// only drops the handle.
 pub fn release_store<B>(store: Store<B>) {
     drop(store);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn e412() -> Error {
-        Error::PreconditionFailed(Box::default())
-    }
-
-    #[test]
-    fn probe_verdicts() {
-        assert!(judge_probe(Ok(()), Err(e412())).is_ok());
-        let ignored = judge_probe(Ok(()), Ok(())).unwrap_err();
-        assert!(matches!(ignored, Error::Unsupported { .. }), "{ignored}");
-        let not_impl = judge_probe(Err(Error::NotImplemented(Box::default())), Ok(()));
-        assert!(matches!(not_impl, Err(Error::Unsupported { .. })));
-        let denied = judge_probe(Err(Error::AccessDenied(Box::default())), Ok(()));
-        assert!(matches!(denied, Err(Error::AccessDenied(_))));
-    }
 }

@@ -17,6 +17,7 @@ pub mod conformance;
 mod file;
 mod lifecycle;
 mod memory;
+mod probe;
 mod s3_backing;
 mod store;
 

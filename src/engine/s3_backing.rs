@@ -331,7 +331,7 @@ impl S3Backing {
             .filter(|n| *n <= 10_000)
             .ok_or(Error::Unsupported {
                 operation: "bassoc",
-                reason: "more than 10000 parts: raise the part size",
+                reason: "more than 10000 parts: raise the part size".into(),
             })?;
         self.client
             .upload_part(key, upload_id, number, Bytes::from(part))

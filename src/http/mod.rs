@@ -23,6 +23,8 @@ pub struct ResponseHead {
     /// The write tag of an object
     /// ([`WRITE_TAG_HEADER`](crate::s3::request::WRITE_TAG_HEADER)), on GET and HEAD.
     pub write_tag: Option<String>,
+    /// `Server`: the provider's name for itself (SeaweedFS, Ceph, …).
+    pub server: Option<String>,
 }
 
 impl ResponseHead {
@@ -43,6 +45,7 @@ impl ResponseHead {
             last_modified: kept("last-modified"),
             content_range: kept("content-range"),
             write_tag: kept(crate::s3::request::WRITE_TAG_HEADER),
+            server: kept("server"),
         }
     }
 

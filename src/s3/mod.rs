@@ -12,6 +12,7 @@
 //! signed request lives in each mode (`src/mode/`), so everything here is
 //! testable without a network and shared by both modes.
 
+pub(crate) mod capabilities;
 pub(crate) mod classify;
 pub(crate) mod object_key;
 pub(crate) mod redact;
@@ -20,6 +21,7 @@ pub(crate) mod responses;
 pub(crate) mod stats;
 
 pub use crate::action::Action;
+pub use capabilities::{Capabilities, EtagForm, RaceOutcome, Support};
 pub use request::ByteRange;
 pub(crate) use request::{S3Request, SignedRequest, Signer};
 pub use responses::{ListPage, ListedObject, MultipartUpload};

@@ -31,6 +31,7 @@ use super::redact::redact_url;
 use crate::conditions::Conditions;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
+use crate::s3::capabilities::Capabilities;
 
 /// The most keys one `DeleteObjects` request may carry (an S3 limit).
 pub const MAX_DELETE_BATCH: usize = 1000;
@@ -105,9 +106,15 @@ pub struct S3Request {
     content_type: Option<String>,
     body: Option<Bytes>,
     content_md5: Option<String>,
+    /// A flexible checksum header (`x-amz-checksum-<algorithm>`) and its
+    /// base64 value.
+    checksum: Option<(&'static str, String)>,
     write_tag: Option<String>,
     /// The caller vouches that a repeat cannot change the outcome.
     repeatable: bool,
+    /// Sent by the capability probe: not adapted to, nor waiting for, its
+    /// findings.
+    probe: bool,
 }
 
 impl fmt::Debug for S3Request {
@@ -144,8 +151,10 @@ impl S3Request {
             content_type: None,
             body: None,
             content_md5: None,
+            checksum: None,
             write_tag: None,
             repeatable: false,
+            probe: false,
         })
     }
 
@@ -157,8 +166,10 @@ impl S3Request {
             content_type: None,
             body: None,
             content_md5: None,
+            checksum: None,
             write_tag: None,
             repeatable: false,
+            probe: false,
         }
     }
 
@@ -381,6 +392,20 @@ impl S3Request {
         self
     }
 
+    /// Replaces the `Content-MD5` header computed from the body (`None`:
+    /// send none). The probe sends a wrong one to see if it is checked.
+    pub fn with_content_md5(mut self, md5: Option<String>) -> Self {
+        self.content_md5 = md5;
+        self
+    }
+
+    /// Adds a flexible checksum header, e.g. `x-amz-checksum-crc32c`, with
+    /// its base64 value (signed with the request).
+    pub fn with_checksum_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.checksum = Some((name, value.into()));
+        self
+    }
+
     /// Tags the object a `PutObject` or `CreateMultipartUpload` writes with
     /// `tag` (user metadata [`WRITE_TAG_HEADER`],
     /// signed like every other header).
@@ -433,13 +458,45 @@ impl S3Request {
         self.body.as_ref()
     }
 
-    /// Marks a conditional write as safe to repeat, for a caller that knows
-    /// a repeat cannot change the outcome (a create-only write of a key
-    /// nobody else writes): the client then retries it like any request,
-    /// and a refused repeat carries `attempts > 1` in its error.
-    pub fn repeatable(mut self) -> Self {
+    /// Marks a request of the capability probe: it goes out exactly as
+    /// built (no ETag form applied) and is repeatable (the probe's keys are
+    /// its own; it checks write tags after an unclear answer).
+    pub(crate) fn for_probe(mut self) -> Self {
+        self.probe = true;
         self.repeatable = true;
         self
+    }
+
+    /// This request with its `If-Match` in the ETag form the provider
+    /// matches (`None`: it is right as it is).
+    pub(crate) fn in_etag_form(&self, caps: &Capabilities) -> Option<S3Request> {
+        let etag = self.conditions.if_match.as_deref()?;
+        let wanted = caps.if_match_value(etag);
+        (wanted != etag).then(|| {
+            let mut req = self.clone();
+            req.conditions.if_match = Some(wanted);
+            req
+        })
+    }
+
+    /// Whether the capability probe sent it.
+    pub(crate) fn is_probe(&self) -> bool {
+        self.probe
+    }
+
+    /// Whether sending it needs the provider's capabilities first: a write
+    /// with `If-Match` (whose ETag form differs between providers), or a
+    /// conditional `CompleteMultipartUpload` (whose conditions some
+    /// providers ignore).
+    pub(crate) fn needs_capabilities(&self) -> bool {
+        if self.probe {
+            return false;
+        }
+        match self.op {
+            Op::CompleteMultipartUpload { .. } => self.conditions.is_conditional(),
+            Op::PutObject | Op::DeleteObject => self.conditions.if_match.is_some(),
+            _ => false,
+        }
     }
 
     /// Whether repeating this request after an unclear outcome (timeout,
@@ -602,6 +659,9 @@ impl Signer {
         let mut headers: Vec<(&'static str, String)> = Vec::new();
         if let Some(md5) = &req.content_md5 {
             headers.push(("content-md5", md5.clone()));
+        }
+        if let Some((name, value)) = &req.checksum {
+            headers.push((name, value.clone()));
         }
         if let Some(ct) = &req.content_type {
             headers.push(("content-type", ct.clone()));
@@ -830,7 +890,7 @@ mod tests {
         );
         assert!(q.contains("X-Amz-Security-Token=SESSIONTOKEN"));
         assert!(!req.is_safe_to_repeat());
-        assert!(req.clone().repeatable().is_safe_to_repeat());
+        assert!(req.clone().for_probe().is_safe_to_repeat());
         assert!(
             S3Request::put_object("k", &b""[..])
                 .unwrap()

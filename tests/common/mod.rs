@@ -117,3 +117,81 @@ impl Captured {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
+
+/// What the test server does with conditional writes, checksums and
+/// listings (probed once per test binary, in a bucket of its own).
+pub fn capabilities() -> &'static konserve_s3::s3::Capabilities {
+    static CAPS: OnceLock<konserve_s3::s3::Capabilities> = OnceLock::new();
+    CAPS.get_or_init(|| {
+        fresh_bucket("caps")
+            .capabilities()
+            .expect("the capability probe runs on every test server")
+    })
+}
+
+/// The test server's name: `KONSERVE_S3_TEST_PROVIDER`, else what its
+/// `Server` header says, else "SeaweedFS" (the local default).
+pub fn provider() -> String {
+    if let Ok(p) = std::env::var("KONSERVE_S3_TEST_PROVIDER")
+        && !p.is_empty()
+    {
+        return p;
+    }
+    if std::env::var("KONSERVE_S3_TEST_ENDPOINT").is_err() {
+        return "SeaweedFS".into();
+    }
+    capabilities()
+        .server
+        .clone()
+        .unwrap_or_else(|| "the test server".into())
+}
+
+/// Records that `test` does not apply on this server because it lacks
+/// `capability`: printed, and appended to `KONSERVE_S3_NA_FILE` (default
+/// `target/tmp/not-applicable.txt`) so the run can list every such test at
+/// its end. Never a silent pass: the caller asserts what the store
+/// guarantees instead (a clear refusal) before calling this.
+pub fn not_applicable(test: &str, capability: &str) {
+    use std::io::Write;
+    let line = format!("not applicable on {}: {test}: {capability}\n", provider());
+    eprint!("{line}");
+    let path = std::env::var_os("KONSERVE_S3_NA_FILE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("not-applicable.txt")
+        });
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .expect("the not-applicable list is writable");
+    f.write_all(line.as_bytes())
+        .expect("the not-applicable list is writable");
+}
+
+/// Whether optimistic locking works on the test server. Where it does not,
+/// asserts the store's guarantee instead (connecting a store with locking
+/// is refused with `Error::Unsupported` that says why), records `test` as
+/// not applicable, and returns `false`.
+pub fn locking_works(test: &str) -> bool {
+    let Err(why) = capabilities().locking_verdict() else {
+        return true;
+    };
+    let bucket = bucket_name("refusal");
+    let mut config = config_for(&bucket, &server().endpoint);
+    config.id = Some(uuid::Uuid::new_v4());
+    config.store.optimistic_locking_retries = 5;
+    match konserve_s3::blocking::create_store(&config) {
+        Err(konserve_s3::Error::Unsupported { reason, .. }) => {
+            assert!(reason.contains(why.as_ref()), "{reason}");
+        }
+        other => {
+            panic!("locking on a provider that cannot do it safely was not refused: {other:?}")
+        }
+    }
+    not_applicable(test, &format!("optimistic locking refused: {why}"));
+    false
+}

@@ -241,7 +241,7 @@ fn blob_error(name: &str, source: CodecError) -> Error {
 fn split_path(path: &[Value]) -> Result<(&Value, &[Value])> {
     path.split_first().ok_or(Error::Unsupported {
         operation: "empty key path",
-        reason: "a path needs at least the top-level key",
+        reason: "a path needs at least the top-level key".into(),
     })
 }
 
@@ -299,7 +299,7 @@ impl<B: Backing> Store<B> {
             }) => Ok(Conditions::if_match(etag.clone())),
             Some(_) => Err(Error::Unsupported {
                 operation: "optimistic locking",
-                reason: "the backing returned no version tag (ETag) for the value",
+                reason: "the backing returned no version tag (ETag) for the value".into(),
             }),
         }
     }
@@ -384,7 +384,7 @@ impl<B: Backing> Store<B> {
         } else {
             Err(Error::Unsupported {
                 operation,
-                reason: "konserve requires multi-key operations to be atomic, and this backing cannot make them so",
+                reason: "konserve requires multi-key operations to be atomic, and this backing cannot make them so".into(),
             })
         }
     }
