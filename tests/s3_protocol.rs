@@ -132,6 +132,15 @@ fn wrong_credentials_are_typed_errors() {
         )
         .unwrap()
     };
+    if common::capabilities().signatures_checked != Some(true) {
+        // Any signature is accepted: a wrong secret still reads.
+        let read = with(&s.access_key, "not-the-secret").get_object("k", None);
+        assert_eq!(read.unwrap().body, b"v");
+        return common::not_applicable(
+            "wrong_credentials_are_typed_errors",
+            "the server does not check signatures",
+        );
+    }
     let err = with(&s.access_key, "not-the-secret")
         .get_object("k", None)
         .unwrap_err();
@@ -313,8 +322,19 @@ fn multipart_upload_of_16_mib_and_abort() {
     let err = client
         .complete_multipart_upload("gone", &id, &[etag], &Conditions::NONE)
         .unwrap_err();
-    assert!(matches!(err, Error::NotFound(_)), "{err}");
     assert!(!client.object_exists("gone").unwrap());
+    if err
+        .context()
+        .and_then(|c| c.status)
+        .is_some_and(|s| s >= 500)
+    {
+        // moto answers 500 here: refused all the same, nothing written.
+        return common::not_applicable(
+            "multipart_upload_of_16_mib_and_abort",
+            &format!("completing an aborted upload is a server error, not NoSuchUpload: {err}"),
+        );
+    }
+    assert!(matches!(err, Error::NotFound(_)), "{err}");
 }
 
 #[test]
@@ -347,7 +367,17 @@ fn corrupted_body_is_rejected_by_content_md5() {
     for (k, v) in &signed.headers {
         req = req.header(*k, v.as_str());
     }
-    let err = req.send(&b"the fake body"[..]).unwrap_err();
+    let answer = req.send(&b"the fake body"[..]);
+    if !common::capabilities().content_md5.is_honoured() {
+        // The provider stores what it got: the probe saw it, so the store
+        // knows Content-MD5 protects nothing here.
+        assert!(answer.is_ok(), "the probe said Content-MD5 is not checked");
+        return common::not_applicable(
+            "corrupted_body_is_rejected_by_content_md5",
+            "the server does not check Content-MD5",
+        );
+    }
+    let err = answer.unwrap_err();
     assert!(matches!(err, ureq::Error::StatusCode(400)), "{err}");
     assert!(!client.object_exists("k").unwrap());
 }

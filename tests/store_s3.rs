@@ -39,6 +39,20 @@ fn fresh_store() -> S3Store {
 fn fresh_config(retries: u32) -> S3Config {
     let mut config = config_with_id(shared_bucket(), Uuid::new_v4());
     config.store.optimistic_locking_retries = retries;
+    if retries > 0
+        && let common::LockingOnServer::Unsafe(why) = common::locking_on_server()
+    {
+        // Single-writer semantics are still checked, trusting the
+        // provider's conditional writes; concurrency is not.
+        static NOTED: std::sync::Once = std::sync::Once::new();
+        NOTED.call_once(|| {
+            common::not_applicable(
+                "with_optimistic_locking::* (run with conditional-writes on)",
+                why,
+            );
+        });
+        config.store.conditional_writes = konserve_s3::config::ConditionalWrites::On;
+    }
     config
 }
 

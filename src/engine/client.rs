@@ -515,6 +515,30 @@ impl S3Client {
         }
     }
 
+    /// Sends `req` once with its signature replaced by zeros and returns
+    /// the answer's status: whether the provider checks signatures at all
+    /// (the capability probe).
+    pub(crate) async fn send_with_forged_signature(&self, req: &S3Request) -> Result<u16> {
+        let mut signed = self.inner.signer.sign(req);
+        let pairs: Vec<(String, String)> = signed
+            .url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "X-Amz-Signature" {
+                    "0".repeat(64)
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        signed.url.query_pairs_mut().clear().extend_pairs(pairs);
+        match self.inner.transport.send(&signed).await {
+            Ok((head, _)) => Ok(head.status),
+            Err(e) => Err(transport_error(self.context(req), e).0),
+        }
+    }
+
     /// Whether the bucket exists (`HeadBucket`).
     ///
     /// # Errors

@@ -548,6 +548,16 @@ impl Probe<'_> {
         self.conditional_delete(&a).await?;
         self.multipart(&self.key("multipart")).await?;
         self.checksums(&self.key("checksum")).await?;
+        self.requests += 1;
+        let status = self
+            .client
+            .send_with_forged_signature(&S3Request::head_bucket())
+            .await?;
+        self.caps.signatures_checked = match status {
+            403 => Some(true),
+            200..=299 => Some(false),
+            _ => None,
+        };
         self.listing().await
     }
 }

@@ -126,6 +126,9 @@ pub struct Capabilities {
     pub checksum_crc32c: Support,
     /// A wrong `x-amz-checksum-crc64nvme` is refused.
     pub checksum_crc64nvme: Support,
+    /// A request with a forged signature is refused (403): the provider
+    /// checks signatures (moto does not).
+    pub signatures_checked: Option<bool>,
     /// A key with spaces, `+`, `%` and non-ASCII comes back from a listing
     /// exactly as written.
     pub listing_keys_exact: Option<bool>,
@@ -154,6 +157,7 @@ impl Capabilities {
             content_md5: Support::Honoured,
             checksum_crc32c: Support::Honoured,
             checksum_crc64nvme: Support::Honoured,
+            signatures_checked: Some(true),
             listing_keys_exact: None,
             multipart_etag_is_md5_of_parts: None,
             probe_requests: 0,
@@ -175,6 +179,7 @@ impl Capabilities {
             content_md5: Support::Unknown,
             checksum_crc32c: Support::Unknown,
             checksum_crc64nvme: Support::Unknown,
+            signatures_checked: None,
             listing_keys_exact: None,
             multipart_etag_is_md5_of_parts: None,
             probe_requests: 0,
@@ -277,7 +282,8 @@ impl Capabilities {
         format!(
             "server={} if-none-match={} if-match-put={} etag-form={} delete-if-match={} \
              complete-if-match={} complete-if-none-match={} race={} content-md5={} crc32c={} \
-             crc64nvme={} listing-exact={} multipart-etag-md5={} ({} requests, {} ms)",
+             crc64nvme={} signatures-checked={} listing-exact={} multipart-etag-md5={} \
+             ({} requests, {} ms)",
             self.provider(),
             self.if_none_match,
             self.if_match_put,
@@ -289,6 +295,7 @@ impl Capabilities {
             self.content_md5,
             self.checksum_crc32c,
             self.checksum_crc64nvme,
+            opt(self.signatures_checked),
             opt(self.listing_keys_exact),
             opt(self.multipart_etag_is_md5_of_parts),
             self.probe_requests,

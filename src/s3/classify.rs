@@ -174,6 +174,15 @@ pub fn classify_parsed(
             ));
             Error::InvalidCredentials(c)
         }
+        // Garage says "Invalid signature" under the code AccessDenied.
+        (_, "AccessDenied")
+            if c.message.as_deref().is_some_and(|m| {
+                let m = m.to_ascii_lowercase();
+                m.contains("invalid signature") || m.contains("signature does not match")
+            }) =>
+        {
+            Error::InvalidCredentials(c)
+        }
         (_, "AccessDenied" | "AllAccessDisabled" | "AccountProblem") => Error::AccessDenied(c),
         (_, "BucketAlreadyExists" | "BucketAlreadyOwnedByYou") => Error::AlreadyExists(c),
         (_, "PreconditionFailed") | (412, _) => Error::PreconditionFailed(c),
@@ -204,6 +213,32 @@ pub fn classify_parsed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn garage_signature_errors_are_credential_errors() {
+        let body = b"<Error><Code>AccessDenied</Code><Message>Forbidden: Invalid signature</Message></Error>";
+        let e = classify(
+            ErrorContext::default(),
+            FailedAnswer {
+                status: 403,
+                request_id_header: None,
+                body,
+                had_if_match: false,
+            },
+        );
+        assert!(matches!(e, Error::InvalidCredentials(_)), "{e}");
+        let body = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
+        let e = classify(
+            ErrorContext::default(),
+            FailedAnswer {
+                status: 403,
+                request_id_header: None,
+                body,
+                had_if_match: false,
+            },
+        );
+        assert!(matches!(e, Error::AccessDenied(_)), "{e}");
+    }
 
     fn answer(status: u16, code: &str) -> Error {
         let body = if code.is_empty() {

@@ -172,26 +172,52 @@ pub fn not_applicable(test: &str, capability: &str) {
         .expect("the not-applicable list is writable");
 }
 
-/// Whether optimistic locking works on the test server. Where it does not,
-/// asserts the store's guarantee instead (connecting a store with locking
-/// is refused with `Error::Unsupported` that says why), records `test` as
-/// not applicable, and returns `false`.
-pub fn locking_works(test: &str) -> bool {
-    let Err(why) = capabilities().locking_verdict() else {
-        return true;
-    };
-    let bucket = bucket_name("refusal");
-    let mut config = config_for(&bucket, &server().endpoint);
-    config.id = Some(uuid::Uuid::new_v4());
-    config.store.optimistic_locking_retries = 5;
-    match konserve_s3::blocking::create_store(&config) {
-        Err(konserve_s3::Error::Unsupported { reason, .. }) => {
-            assert!(reason.contains(why.as_ref()), "{reason}");
+/// How optimistic locking can be tested on the test server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LockingOnServer {
+    /// Safe: tests connect with `conditional-writes: auto` (probed) and
+    /// assert exact outcomes under concurrency.
+    Safe,
+    /// Not safe here, for the reason given: the probe refused it (and a
+    /// store with locking was checked to be refused with that reason), or
+    /// `KONSERVE_S3_TEST_CAS_NOT_ATOMIC` declares what no short probe sees
+    /// reliably (moto checks `If-Match`, then writes without a lock). Tests
+    /// run with `conditional-writes: on`, assert what still holds, and are
+    /// listed as not applicable for the rest.
+    Unsafe(String),
+}
+
+/// See [`LockingOnServer`] (decided once per test binary).
+pub fn locking_on_server() -> &'static LockingOnServer {
+    static DECIDED: OnceLock<LockingOnServer> = OnceLock::new();
+    DECIDED.get_or_init(|| {
+        if let Err(why) = capabilities().locking_verdict() {
+            let bucket = bucket_name("refusal");
+            let mut config = config_for(&bucket, &server().endpoint);
+            config.id = Some(uuid::Uuid::new_v4());
+            config.store.optimistic_locking_retries = 5;
+            match konserve_s3::blocking::create_store(&config) {
+                Err(konserve_s3::Error::Unsupported { reason, .. }) => {
+                    assert!(reason.contains(why.as_ref()), "{reason}");
+                }
+                other => panic!(
+                    "locking on a provider that cannot do it safely was not refused: {other:?}"
+                ),
+            }
+            return LockingOnServer::Unsafe(format!("optimistic locking is refused: {why}"));
         }
-        other => {
-            panic!("locking on a provider that cannot do it safely was not refused: {other:?}")
+        match std::env::var("KONSERVE_S3_TEST_CAS_NOT_ATOMIC") {
+            Ok(why) if !why.is_empty() => LockingOnServer::Unsafe(why),
+            _ => LockingOnServer::Safe,
         }
+    })
+}
+
+/// The `conditional-writes` mode tests with locking use here: `auto` where
+/// locking is safe, `on` (trusted, no probe) where it is not.
+pub fn locking_mode() -> &'static str {
+    match locking_on_server() {
+        LockingOnServer::Safe => "auto",
+        LockingOnServer::Unsafe(_) => "on",
     }
-    not_applicable(test, &format!("optimistic locking refused: {why}"));
-    false
 }
