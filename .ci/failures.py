@@ -2,7 +2,8 @@
 """Summarises a `cargo test` log: each test binary's result line, then each
 of its failed tests with where it panicked and the first lines of the
 message (of the test's last panic, the one that failed it: earlier ones may
-be panics the test provokes on purpose).
+be panics the test provokes on purpose; "a scoped thread panicked" is passed
+over for the thread's own panic).
 
 usage: failures.py LOG
 """
@@ -23,7 +24,8 @@ for block in blocks:
         name, lines = section.group(1), section.group(2).splitlines()
         reason = ["(no panic message found)"]
         for i, line in enumerate(lines):
-            if " panicked at " in line:
+            # A scope or join re-raising a thread's panic says nothing new.
+            if " panicked at " in line and "a scoped thread panicked" not in lines[i + 1 : i + 2]:
                 where = line.split(" panicked at ", 1)[1].rstrip(":")
                 message = [
                     l.strip()
