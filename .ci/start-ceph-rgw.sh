@@ -67,12 +67,13 @@ fail() {
   exit 1
 }
 
-# Runs "$@" until it succeeds or the start deadline passes; its output goes
-# to the log named by $1.
+# Runs "$@" until it succeeds or the start deadline passes (each attempt is
+# cut off at the deadline too: a Ceph client may wait long for a cluster
+# that is not there); its output goes to the log named by $1.
 retry_until_deadline() {
   local log=$1
   shift
-  until "$@" >"$log" 2>&1; do
+  until [ "$SECONDS" -lt "$DEADLINE" ] && timeout "$((DEADLINE - SECONDS))" "$@" >"$log" 2>&1; do
     [ "$SECONDS" -lt "$DEADLINE" ] || return 1
     sleep 0.5
   done
@@ -183,16 +184,14 @@ retry_until_deadline "$D/log/user.out" \
 
 # Any HTTP answer from the S3 port (an anonymous GET / is a 200 with an
 # empty bucket list) means radosgw serves requests.
-http_answers() {
-  python3 - "$PORT" <<'PY'
+HTTP_PROBE='
 import sys, urllib.request, urllib.error
 try:
     urllib.request.urlopen("http://127.0.0.1:%s/" % sys.argv[1], timeout=5)
 except urllib.error.HTTPError:
     pass
-PY
-}
-retry_until_deadline "$D/log/http-probe.out" http_answers ||
+'
+retry_until_deadline "$D/log/http-probe.out" python3 -c "$HTTP_PROBE" "$PORT" ||
   fail "radosgw does not answer HTTP on 127.0.0.1:$PORT after ${CEPH_RGW_START_TIMEOUT:-180} s"
 for pid in $(cat "$D/pids"); do
   kill -0 "$pid" 2>/dev/null || fail "a daemon (pid $pid) exited during start"
