@@ -15,12 +15,16 @@
 # server. Servers are stopped on any exit (trap).
 #
 # In .ci/run this step runs only when KONSERVE_S3_OTHER_SERVERS=1 is set:
-# with the library as it is, both servers fail known tests (RGW 16 matches
-# If-Match only against an unquoted ETag and ignores it on DELETE and
-# CompleteMultipartUpload; moto ignores it on CompleteMultipartUpload and
-# checks neither Content-MD5 nor signatures; both answer 200 to creating a
-# bucket one already owns). Once the library and the suites handle those,
-# the default in .ci/run flips to on.
+# with the library as it is, both servers fail known tests. RGW 16 matches
+# If-Match only against an unquoted ETag, ignores it on DELETE and
+# CompleteMultipartUpload, and answers a racing conditional PUT with a 500
+# (ECANCELED) as well as with 412. moto ignores If-Match on
+# CompleteMultipartUpload, checks neither Content-MD5 nor signatures, and
+# checks If-Match/If-None-Match apart from the write (no lock), so
+# concurrent writers can lose updates. Both answer 200 to creating a bucket
+# one already owns, and a 500 to completing an aborted multipart upload.
+# Once the library and the suites handle those, the default in .ci/run
+# flips to on.
 #
 # Installs, when missing:
 # - Ceph RGW: the Debian packages radosgw ceph-mon ceph-osd ceph-common
