@@ -14,17 +14,17 @@
 # first message lines) comes last. Exits non-zero if any suite failed on any
 # server. Servers are stopped on any exit (trap).
 #
-# In .ci/run this step runs only when KONSERVE_S3_OTHER_SERVERS=1 is set:
-# with the library as it is, both servers fail known tests. RGW 16 matches
-# If-Match only against an unquoted ETag, ignores it on DELETE and
-# CompleteMultipartUpload, and answers a racing conditional PUT with a 500
-# (ECANCELED) as well as with 412. moto ignores If-Match on
-# CompleteMultipartUpload, checks neither Content-MD5 nor signatures, and
-# checks If-Match/If-None-Match apart from the write (no lock), so
-# concurrent writers can lose updates. Both answer 200 to creating a bucket
-# one already owns, and a 500 to completing an aborted multipart upload.
-# Once the library and the suites handle those, the default in .ci/run
-# flips to on.
+# What a server cannot do is found by the capability probe; a test that
+# needs it asserts the store's guarantee instead (a clear refusal) and lists
+# itself as not applicable (target/other-servers/<server>-not-applicable.txt,
+# printed in the summary). moto's conditional writes are not atomic under load
+# (it checks If-Match, then writes without a lock): a 30-request probe sees
+# that only sometimes, so this script declares it
+# (KONSERVE_S3_TEST_CAS_NOT_ATOMIC) and the many-writer tests are listed as
+# not applicable there. Last, each server (and SeaweedFS) is probed with
+# `cargo run --example probe` and the findings are compared with
+# docs/providers/*.json (.ci/providers-table.py check): a server whose
+# behaviour changed makes the docs wrong, and fails the step.
 #
 # Installs, when missing:
 # - Ceph RGW: the Debian packages radosgw ceph-mon ceph-osd ceph-common
@@ -89,20 +89,32 @@ FAILED=()
 # tests' time (and a build error is not reported against a server).
 heading "building the suites"
 cargo test --all-features --no-run "${SUITES[@]}"
+cargo build --all-features --example probe
+mkdir -p "$RESULTS/providers"
 
-# run_suites NAME ENDPOINT ACCESS SECRET REGION
+# run_suites NAME PROVIDER ENDPOINT ACCESS SECRET REGION
+# (KONSERVE_S3_TEST_CAS_NOT_ATOMIC passes through from the caller.)
 run_suites() {
-  local name=$1 log="$RESULTS/$1.log" started rc=0
+  local name=$1 log="$RESULTS/$1.log" na="$RESULTS/$1-not-applicable.txt" started rc=0
   started=$(now)
+  : >"$na"
   heading "$name: cargo test --all-features --no-fail-fast ${SUITES[*]}"
-  KONSERVE_S3_TEST_ENDPOINT=$2 KONSERVE_S3_TEST_ACCESS_KEY=$3 \
-    KONSERVE_S3_TEST_SECRET_KEY=$4 KONSERVE_S3_TEST_REGION=$5 \
+  KONSERVE_S3_TEST_PROVIDER=$2 KONSERVE_S3_NA_FILE=$na \
+    KONSERVE_S3_TEST_ENDPOINT=$3 KONSERVE_S3_TEST_ACCESS_KEY=$4 \
+    KONSERVE_S3_TEST_SECRET_KEY=$5 KONSERVE_S3_TEST_REGION=$6 \
     cargo test --all-features --no-fail-fast "${SUITES[@]}" 2>&1 | tee "$log" || rc=$?
   {
     echo "$name: $([ "$rc" = 0 ] && echo passed || echo FAILED) in $(($(now) - started)) s (log: $log)"
     python3 .ci/failures.py "$log"
+    echo "$name: $(sort -u "$na" | wc -l) not applicable, by reason:"
+    sort -u "$na" | sed 's/^/  /'
   } >>"$SUMMARY"
   [ "$rc" = 0 ] || FAILED+=("$name")
+  heading "$name: the capability probe"
+  AWS_ENDPOINT_URL=$3 AWS_ACCESS_KEY_ID=$4 AWS_SECRET_ACCESS_KEY=$5 AWS_REGION=$6 \
+    KONSERVE_S3_PROBE_NAME=$2 KONSERVE_S3_BUCKET=konserve-probe \
+    target/debug/examples/probe >"$RESULTS/providers/$1.json"
+  cat "$RESULTS/providers/$1.json"
 }
 
 # ---------------------------------------------------------------- Ceph RGW
@@ -134,7 +146,8 @@ run_ceph_rgw() {
   started=$(now)
   .ci/start-ceph-rgw.sh start "$CEPH_DIR" "$port" "$access" "$secret"
   echo "started in $(($(now) - started)) s"
-  run_suites ceph-rgw "http://127.0.0.1:$port" "$access" "$secret" us-east-1
+  run_suites ceph-rgw "Ceph RGW $(dpkg-query -W -f='${Version}' radosgw | cut -d- -f1)" \
+    "http://127.0.0.1:$port" "$access" "$secret" us-east-1
   mkdir -p "$RESULTS/ceph-rgw-logs"
   cp -r "$CEPH_DIR/log/." "$RESULTS/ceph-rgw-logs/" 2>/dev/null || true
   cleanup
@@ -175,7 +188,8 @@ run_moto() {
   done
   echo "started in $(($(now) - started)) s"
   # moto accepts any key pair; us-east-1 is its default region.
-  run_suites moto "http://127.0.0.1:$port" konserve konserve-secret us-east-1
+  KONSERVE_S3_TEST_CAS_NOT_ATOMIC="moto checks If-Match, then writes without a lock: concurrent updates can be lost" \
+    run_suites moto "moto $MOTO_VERSION" "http://127.0.0.1:$port" konserve konserve-secret us-east-1
   cleanup
 }
 
@@ -186,8 +200,18 @@ for s in "${SERVERS[@]}"; do
   esac
 done
 
+heading "SeaweedFS: the capability probe"
+# The version the dev server installs (dev-server/src/lib.rs SEAWEEDFS_VERSION).
+weed_version=$(grep -oE 'SEAWEEDFS_VERSION: &str = "[^"]+"' dev-server/src/lib.rs | grep -oE '[0-9][0-9.]*')
+KONSERVE_S3_PROBE_NAME="SeaweedFS $weed_version" \
+  target/debug/examples/probe >"$RESULTS/providers/seaweedfs.json"
+
 heading "results on the other servers"
 cat "$SUMMARY"
+heading "the probe's findings against docs/providers.md"
+if ! python3 .ci/providers-table.py check "$RESULTS/providers"; then
+  FAILED+=("docs/providers.md")
+fi
 if [ ${#FAILED[@]} -gt 0 ]; then
   echo "suites failed on: ${FAILED[*]}" >&2
   exit 1

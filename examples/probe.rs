@@ -22,9 +22,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()));
     let local;
-    let mut builder = S3Config::builder()
-        .bucket(bucket)
-        .capability_cache(CapabilityCache::Off);
+    // KONSERVE_S3_PROBE_CACHE=disk: use (and fill) the disk cache instead
+    // of probing afresh.
+    let cache = match std::env::var("KONSERVE_S3_PROBE_CACHE").as_deref() {
+        Ok("disk") => CapabilityCache::Disk,
+        _ => CapabilityCache::Off,
+    };
+    let mut builder = S3Config::builder().bucket(bucket).capability_cache(cache);
     if !configured {
         local = SeaweedFs::start()?;
         builder = builder
@@ -34,7 +38,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let client = S3Client::new(&builder.build()?)?;
     client.create_bucket()?;
+    let before = client.stats();
     let caps = client.capabilities()?;
+    let sent = client.stats().since(&before).total_requests();
     if std::env::var_os("KONSERVE_S3_PROBE_STATS").is_some() {
         eprintln!("{:#?}", client.stats());
     }
@@ -51,6 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "provider": name,
         "locking": locking,
         "capabilities": caps,
+        "requests-sent": sent,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

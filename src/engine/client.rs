@@ -157,6 +157,37 @@ impl S3Client {
         })
     }
 
+    /// Tells the client what the provider does instead of probing it: for a
+    /// provider you know (say, Ceph RGW 16, whose `If-Match` needs the
+    /// unquoted ETag: `if_match: Some(EtagForm::Unquoted)`). Returns the
+    /// findings back as `Err` when the client knows some already (probed or
+    /// assumed), which stay.
+    ///
+    /// ```
+    /// use konserve_s3::config::S3Config;
+    /// use konserve_s3::s3::{Capabilities, EtagForm, Support};
+    /// # use konserve_s3::blocking::S3Client;
+    ///
+    /// let config = S3Config::builder()
+    ///     .bucket("kv")
+    ///     .endpoint("http://127.0.0.1:7480")
+    ///     .credentials("access", "secret")
+    ///     .build()?;
+    /// let client = S3Client::new(&config)?;
+    /// let mut rgw = Capabilities::assumed();
+    /// rgw.if_match = Some(EtagForm::Unquoted);
+    /// rgw.conditional_delete = Support::Ignored;
+    /// assert!(client.assume_capabilities(rgw).is_ok());
+    /// assert_eq!(client.known_capabilities().unwrap().if_match, Some(EtagForm::Unquoted));
+    /// # Ok::<(), konserve_s3::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// `caps`, when the client knows its findings already.
+    pub fn assume_capabilities(&self, caps: Capabilities) -> std::result::Result<(), Capabilities> {
+        self.inner.capabilities.set(caps)
+    }
+
     /// The provider's capabilities if this client knows them already
     /// (probed, found in the cache, or assumed under
     /// `conditional-writes: on`), without sending anything.

@@ -221,3 +221,21 @@ pub fn locking_mode() -> &'static str {
         LockingOnServer::Unsafe(_) => "on",
     }
 }
+
+/// `--features …` for building an example that needs `required`: the
+/// features this test binary was built with (plus `required`), so that cargo
+/// reuses the library it built rather than compiling it again.
+pub fn cargo_feature_args(required: &str) -> Vec<String> {
+    let mut features: Vec<&str> = vec![required];
+    for (on, name) in [
+        (cfg!(feature = "blocking"), "blocking"),
+        (cfg!(feature = "async"), "async"),
+        (cfg!(feature = "conformance"), "conformance"),
+        (cfg!(feature = "internals"), "internals"),
+    ] {
+        if on && !features.contains(&name) {
+            features.push(name);
+        }
+    }
+    vec!["--features".into(), features.join(",")]
+}
