@@ -660,8 +660,29 @@ impl S3Client {
         if let Some(tag) = tag {
             req = req.with_write_tag(tag);
         }
-        self.capabilities_for(&req).await?;
-        let (head, _) = self.execute(&req).await?;
+        let caps = self.capabilities_for(&req).await?;
+        let (head, _) = match self.execute(&req).await {
+            Ok(answer) => answer,
+            Err(e)
+                if conditions.if_match.is_some()
+                    && e.context()
+                        .is_some_and(|c| c.status == Some(500) && c.attempts == 1)
+                    && caps
+                        .as_ref()
+                        .is_some_and(Capabilities::server_error_means_lost_race) =>
+            {
+                // This provider answers a conditional write that lost a race
+                // with 500 (the probe saw it, and that such writes do not
+                // land): a refused condition.
+                let mut ctx = e.context().cloned().unwrap_or_default();
+                ctx.message = Some(format!(
+                    "{} (a 500 answer to a conditional write that lost a race on this provider)",
+                    ctx.message.unwrap_or_default()
+                ));
+                return Err(Error::PreconditionFailed(Box::new(ctx)));
+            }
+            Err(e) => return Err(e),
+        };
         Ok(head.etag)
     }
 

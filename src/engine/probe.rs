@@ -306,6 +306,7 @@ impl Probe<'_> {
             writers: RACE_WRITERS,
             rounds: 0,
             violations: 0,
+            server_errors: 0,
         };
         for round in 0..RACE_ROUNDS {
             let expected = self.caps.if_match_value(&current);
@@ -326,7 +327,8 @@ impl Probe<'_> {
                         let req = S3Request::put_object(key, body)?
                             .with_conditions(conditions)
                             .with_write_tag(tag)
-                            .for_probe();
+                            .for_probe()
+                            .once();
                         client.execute(&req).await.map(|_| ())
                     }
                 },
@@ -334,10 +336,14 @@ impl Probe<'_> {
             .await;
             self.requests += RACE_WRITERS;
             let mut winners = Vec::new();
+            let mut server_errors = 0;
             for (i, answer) in answers.into_iter().enumerate() {
                 match answer {
                     Ok(()) => winners.push(i),
                     Err(Error::PreconditionFailed(_) | Error::Conflict(_)) => {}
+                    Err(e) if e.context().and_then(|c| c.status) == Some(500) => {
+                        server_errors += 1;
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -350,6 +356,10 @@ impl Probe<'_> {
             outcome.rounds += 1;
             if winners.len() != 1 || stayed != winners.first().copied() {
                 outcome.violations += 1;
+            } else {
+                // Exactly one winner, whose bytes stayed: the writes answered
+                // 500 did not land.
+                outcome.server_errors += server_errors;
             }
             match head.etag {
                 Some(e) => current = e,

@@ -71,6 +71,11 @@ pub struct RaceOutcome {
     /// Rounds in which more than one writer was told it won, or the
     /// object ended up holding a loser's bytes.
     pub violations: u32,
+    /// Losers answered with a server error (500) rather than 412, in rounds
+    /// that show they did not land (Ceph RGW answers a write that passed the
+    /// `If-Match` check but lost the race at its index with 500).
+    #[serde(default)]
+    pub server_errors: u32,
 }
 
 impl RaceOutcome {
@@ -262,6 +267,17 @@ impl Capabilities {
         }
     }
 
+    /// Whether a 500 answer to a conditional PUT means the write lost a
+    /// race and did not land: the probe saw racing writes answered 500, and
+    /// every such round had exactly one winner whose bytes stayed. The
+    /// client then reports such an answer as a refused condition (412), so
+    /// optimistic locking re-reads and retries instead of reporting
+    /// [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown).
+    pub fn server_error_means_lost_race(&self) -> bool {
+        self.race
+            .is_some_and(|r| r.is_exclusive() && r.server_errors > 0)
+    }
+
     /// One line for the log: every finding, short.
     pub fn summary(&self) -> String {
         let form = match self.if_match {
@@ -270,7 +286,10 @@ impl Capabilities {
             None => "none",
         };
         let race = match self.race {
-            Some(r) if r.is_exclusive() => format!("exclusive ({}x{})", r.rounds, r.writers),
+            Some(r) if r.is_exclusive() => format!(
+                "exclusive ({}x{}, {} losers answered 500)",
+                r.rounds, r.writers, r.server_errors
+            ),
             Some(r) => format!("{} of {} rounds broken", r.violations, r.rounds),
             None => "not run".to_owned(),
         };
@@ -420,6 +439,7 @@ mod tests {
                 writers: 4,
                 rounds: 3,
                 violations: 1,
+                server_errors: 0,
             }),
             ..Capabilities::assumed()
         };

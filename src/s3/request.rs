@@ -479,6 +479,13 @@ impl S3Request {
         })
     }
 
+    /// Not repeated after an unclear answer, even for the probe (its race
+    /// needs every answer as the server gave it).
+    pub(crate) fn once(mut self) -> Self {
+        self.repeatable = false;
+        self
+    }
+
     /// Whether the capability probe sent it.
     pub(crate) fn is_probe(&self) -> bool {
         self.probe
