@@ -48,7 +48,8 @@ def cell(key, value):
         if value is None:
             return "not run"
         if value["violations"] == 0:
-            return f"1 winner ({value['rounds']}x{value['writers']})"
+            lost_500 = ", losers may get 500" if value.get("server-errors") else ""
+            return f"1 winner ({value['rounds']}x{value['writers']}){lost_500}"
         return f"broken in {value['violations']} of {value['rounds']}"
     if value is True:
         return "yes"
