@@ -169,7 +169,7 @@ impl S3Client {
     /// # use konserve_s3::blocking::S3Client;
     ///
     /// let config = S3Config::builder()
-    ///     .bucket("kv")
+    ///     .bucket("my-bucket")
     ///     .endpoint("http://127.0.0.1:7480")
     ///     .credentials("access", "secret")
     ///     .build()?;
@@ -661,6 +661,22 @@ impl S3Client {
             req = req.with_write_tag(tag);
         }
         let caps = self.capabilities_for(&req).await?;
+        if let Some(caps) = &caps
+            && conditions.if_match.is_some()
+            && !caps.if_match_put.is_honoured()
+        {
+            return Err(Error::Unsupported {
+                operation: "conditional write (If-Match on PUT)",
+                reason: format!(
+                    "{} does not check If-Match on PUT ({}), so the write could replace a value \
+                     written since it was read; write without the condition, or use a provider \
+                     that checks it",
+                    caps.provider(),
+                    caps.if_match_put
+                )
+                .into(),
+            });
+        }
         let (head, _) = match self.execute(&req).await {
             Ok(answer) => answer,
             Err(e)
