@@ -42,7 +42,8 @@ use uuid::Uuid;
 
 use crate::codec::SegmentCap;
 pub use crate::codec::blob::{Compressor, Encoding, Encryptor, Serializer};
-pub use crate::credentials::{Credentials, Secret};
+pub use crate::credentials::chain::Source as CredentialsSource;
+pub use crate::credentials::{Credentials, CredentialsReport, Environment, Secret, SourceOutcome};
 use crate::error::{Error, Result};
 pub use crate::retry::RetryPolicy;
 
