@@ -44,6 +44,15 @@ const SWAPPED: [&str; 3] = [
     "X-Amz-Security-Token=",
 ];
 
+/// Headers whose values never pass through ureq (credentials' requests
+/// carry secrets in them).
+pub(crate) const SECRET_HEADERS: [&str; 4] = [
+    "authorization",
+    "x-amz-security-token",
+    "x-amz-sso_bearer_token",
+    "x-aws-ec2-metadata-token",
+];
+
 /// Length of a placeholder: a per-transport prefix and a per-value part.
 const PLACEHOLDER_LEN: usize = 40;
 const PREFIX_LEN: usize = 16;
@@ -111,6 +120,23 @@ impl Secrets {
             Hidden {
                 secrets: self,
                 keys,
+            },
+        )
+    }
+
+    /// A placeholder for the header value `value`, registered until the
+    /// returned guard is dropped.
+    fn hide_value(&self, value: &str) -> (String, Hidden<'_>) {
+        let mut placeholder = self.prefix.to_string();
+        placeholder.extend(
+            std::iter::repeat_with(fastrand::alphanumeric).take(PLACEHOLDER_LEN - PREFIX_LEN),
+        );
+        self.lock().insert(placeholder.clone(), value.to_owned());
+        (
+            placeholder.clone(),
+            Hidden {
+                secrets: self,
+                keys: vec![placeholder],
             },
         )
     }
@@ -262,20 +288,47 @@ impl UreqTransport {
     /// # Errors
     /// [`TransportError`] when no answer arrived.
     pub fn send(&self, req: &SignedRequest) -> Result<(ResponseHead, UreqBody), TransportError> {
-        let (url, _hidden) = self.secrets.hide(req.url.as_str());
+        self.send_parts(req.method, &req.url, &req.headers, req.body.as_ref())
+    }
+
+    /// Sends a request given by its parts (STS, instance metadata: no
+    /// presigned URL); values of [`SECRET_HEADERS`] pass ureq as
+    /// placeholders, like a presigned URL's secrets.
+    ///
+    /// # Errors
+    /// [`TransportError`] when no answer arrived.
+    pub fn send_parts(
+        &self,
+        method: &str,
+        url: &url::Url,
+        headers: &[(&'static str, String)],
+        body: Option<&bytes::Bytes>,
+    ) -> Result<(ResponseHead, UreqBody), TransportError> {
+        let (url, _hidden) = self.secrets.hide(url.as_str());
         let url = url.as_str();
-        let result = match req.method {
-            "GET" => with_headers(self.agent.get(url), req).call(),
-            "HEAD" => with_headers(self.agent.head(url), req).call(),
-            "DELETE" => with_headers(self.agent.delete(url), req).call(),
+        let mut guards = Vec::new();
+        let mut shown: Vec<(&'static str, String)> = Vec::with_capacity(headers.len());
+        for (name, value) in headers {
+            if SECRET_HEADERS.contains(name) {
+                let (placeholder, guard) = self.secrets.hide_value(value);
+                guards.push(guard);
+                shown.push((name, placeholder));
+            } else {
+                shown.push((name, value.clone()));
+            }
+        }
+        let result = match method {
+            "GET" => with_headers(self.agent.get(url), &shown).call(),
+            "HEAD" => with_headers(self.agent.head(url), &shown).call(),
+            "DELETE" => with_headers(self.agent.delete(url), &shown).call(),
             "PUT" | "POST" => {
-                let builder = if req.method == "PUT" {
+                let builder = if method == "PUT" {
                     self.agent.put(url)
                 } else {
                     self.agent.post(url)
                 };
-                let body: &[u8] = req.body.as_deref().unwrap_or_default();
-                with_headers(builder, req).send(body)
+                let body: &[u8] = body.map(|b| &b[..]).unwrap_or_default();
+                with_headers(builder, &shown).send(body)
             }
             other => {
                 let message = format!("unsupported method {other}");
@@ -294,9 +347,9 @@ impl UreqTransport {
 
 fn with_headers<B>(
     mut builder: ureq::RequestBuilder<B>,
-    req: &SignedRequest,
+    headers: &[(&'static str, String)],
 ) -> ureq::RequestBuilder<B> {
-    for (name, value) in &req.headers {
+    for (name, value) in headers {
         builder = builder.header(*name, value.as_str());
     }
     builder
