@@ -65,6 +65,9 @@ use std::time::{Duration, Instant};
 
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
+mod moto;
+pub use moto::{MOTO_ENV, MOTO_VERSION, Moto};
+
 /// The SeaweedFS release that is installed when no `weed` binary is found.
 pub const SEAWEEDFS_VERSION: &str = "4.48";
 
@@ -187,6 +190,12 @@ pub enum DevServerError {
         reason: String,
         /// The last lines weed printed.
         log_tail: String,
+    },
+    /// The moto server could not be found, installed or started.
+    #[error("moto: {reason}")]
+    Moto {
+        /// What went wrong.
+        reason: String,
     },
     /// A file-system or network operation failed.
     #[error("I/O error while {context}: {source}")]
@@ -447,7 +456,7 @@ fn launch(weed: &Path, options: &SeaweedFsOptions) -> Result<SeaweedFs, DevServe
 /// included) so nothing weed started survives. When weed exits by itself
 /// its status goes to ROOT/weed.exited (the launcher polls it) and the
 /// supervisor keeps waiting for end of file, to clean up.
-const SUPERVISOR_SCRIPT: &str = r#"
+pub(crate) const SUPERVISOR_SCRIPT: &str = r#"
 root=$1; sockets=$2; shift 2
 exec 3<&0 </dev/null
 weed=; reader=
@@ -625,7 +634,7 @@ fn signal(pid: &str, name: &str) -> io::Result<()> {
 }
 
 /// Waits for `child` to exit; `false` if it is still running after `timeout`.
-fn wait_timeout(child: &mut Child, timeout: Duration) -> bool {
+pub(crate) fn wait_timeout(child: &mut Child, timeout: Duration) -> bool {
     let start = Instant::now();
     loop {
         match child.try_wait() {
@@ -816,6 +825,11 @@ fn existing_file(path: &Path, source: &str) -> Result<PathBuf, DevServerError> {
 /// `$XDG_CACHE_HOME/konserve-s3/seaweedfs-<version>`, or the same under
 /// `$HOME/.cache`.
 fn install_dir() -> Option<PathBuf> {
+    Some(cache_dir()?.join(format!("seaweedfs-{SEAWEEDFS_VERSION}")))
+}
+
+/// `$XDG_CACHE_HOME/konserve-s3`, or `$HOME/.cache/konserve-s3`.
+pub(crate) fn cache_dir() -> Option<PathBuf> {
     let absolute = |var: &str| {
         std::env::var_os(var)
             .map(PathBuf::from)
@@ -823,14 +837,10 @@ fn install_dir() -> Option<PathBuf> {
     };
     let cache =
         absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|h| h.join(".cache")))?;
-    Some(
-        cache
-            .join("konserve-s3")
-            .join(format!("seaweedfs-{SEAWEEDFS_VERSION}")),
-    )
+    Some(cache.join("konserve-s3"))
 }
 
-fn venv_bin(venv: &Path) -> PathBuf {
+pub(crate) fn venv_bin(venv: &Path) -> PathBuf {
     venv.join(if cfg!(windows) { "Scripts" } else { "bin" })
 }
 
@@ -924,7 +934,7 @@ fn install_into(venv: &Path) -> Result<(), String> {
 
 /// Runs a command to completion; its stdout, or an error quoting the end of
 /// its output.
-fn run(command: &mut Command) -> Result<String, String> {
+pub(crate) fn run(command: &mut Command) -> Result<String, String> {
     let shown = format!("{:?}", command.get_program());
     let output = command
         .stdin(Stdio::null())

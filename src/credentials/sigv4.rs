@@ -118,7 +118,7 @@ pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn uri_encode(s: &str) -> String {
+pub(crate) fn uri_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {

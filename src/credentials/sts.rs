@@ -28,16 +28,17 @@ pub(crate) fn assume_role_body(
     form_encode(&pairs)
 }
 
-/// The form body of `AssumeRoleWithWebIdentity` (it holds the token: a
-/// secret, sent only as a body, which no client logs).
-pub(crate) fn web_identity_body(role_arn: &str, session_name: &str, token: &str) -> String {
-    form_encode(&[
+/// The form body of `AssumeRoleWithWebIdentity`; `encoded_token` is the
+/// token already form-encoded (or a placeholder for it, see the blocking
+/// transport's `hide_in_body`).
+pub(crate) fn web_identity_body(role_arn: &str, session_name: &str, encoded_token: &str) -> String {
+    let head = form_encode(&[
         ("Action", "AssumeRoleWithWebIdentity"),
         ("Version", "2011-06-15"),
         ("RoleArn", role_arn),
         ("RoleSessionName", session_name),
-        ("WebIdentityToken", token),
-    ])
+    ]);
+    format!("{head}&WebIdentityToken={encoded_token}")
 }
 
 /// The text of the first `<name>…</name>` in `xml`, unescaped.

@@ -216,8 +216,8 @@ impl Fetcher {
             ..HttpOptions::default()
         };
         Fetcher {
-            http: Transport::new(&http),
-            metadata: Transport::new(&metadata),
+            http: Transport::for_credentials(&http),
+            metadata: Transport::for_credentials(&metadata),
         }
     }
 }
@@ -338,7 +338,11 @@ impl Fetcher {
                 w.token_file.display()
             )
         })?;
-        let body = sts::web_identity_body(&w.role_arn, &w.session_name, token.trim());
+        // The token passes the HTTP client as a placeholder (the blocking
+        // one logs bodies at TRACE).
+        let encoded = sigv4::uri_encode(token.trim());
+        let (shown, _hidden) = self.http.hide_in_body(&encoded);
+        let body = sts::web_identity_body(&w.role_arn, &w.session_name, &shown);
         let headers = [(
             "content-type",
             "application/x-www-form-urlencoded; charset=utf-8".to_owned(),

@@ -55,6 +55,18 @@ impl ReqwestTransport {
         }
     }
 
+    /// A transport for credential endpoints (the same as [`Self::new`]:
+    /// reqwest and hyper do not log bodies).
+    pub fn for_credentials(options: &HttpOptions) -> Self {
+        Self::new(options)
+    }
+
+    /// `secret` as it goes into a request body: unchanged (only the
+    /// blocking transport needs placeholders).
+    pub fn hide_in_body(&self, secret: &str) -> (String, ()) {
+        (secret.to_owned(), ())
+    }
+
     /// Sends `req` and returns the answer's head with its unread body.
     ///
     /// # Errors
