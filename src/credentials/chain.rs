@@ -25,8 +25,11 @@ use super::{Credentials, Secret, profile};
 /// ```
 #[derive(Clone)]
 pub struct Environment {
-    vars: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    vars: Arc<VarLookup>,
 }
+
+/// Looks a variable up.
+type VarLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl fmt::Debug for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -373,7 +376,7 @@ pub(crate) enum Step {
     /// `AWS_PROFILE` that cannot be used): why.
     Stop(String),
     /// Try this.
-    Try(Plan),
+    Try(Box<Plan>),
 }
 
 /// The chain's sources with what to do for each, reading the shared
@@ -393,14 +396,14 @@ pub(crate) fn plan_chain(
         }
         let step = match source {
             Source::Config => match config {
-                Some(c) => Step::Try(Plan::Static(c.clone())),
+                Some(c) => Step::Try(Box::new(Plan::Static(c.clone()))),
                 None => Step::Skip("no access-key / secret in the configuration".to_owned()),
             },
             Source::Environment => env_step(env),
             Source::WebIdentity => web_identity_step(env, fallback_region),
             Source::Profile => profile_step(env, read, fallback_region),
             Source::Container => match container_plan(env) {
-                Ok(Some(c)) => Step::Try(Plan::Container(c)),
+                Ok(Some(c)) => Step::Try(Box::new(Plan::Container(c))),
                 Ok(None) => Step::Skip(
                     "neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor \
                      AWS_CONTAINER_CREDENTIALS_FULL_URI is set"
@@ -409,7 +412,7 @@ pub(crate) fn plan_chain(
                 Err(e) => Step::Fail(e),
             },
             Source::InstanceMetadata => match imds_plan(env) {
-                Ok(i) => Step::Try(Plan::Imds(i)),
+                Ok(i) => Step::Try(Box::new(Plan::Imds(i))),
                 Err(e) => Step::Skip(e),
             },
         };
@@ -425,10 +428,10 @@ fn env_step(env: &Environment) -> Step {
     ) {
         (Some(a), Some(s)) => {
             let c = Credentials::new(a, s);
-            Step::Try(Plan::Static(match env.var("AWS_SESSION_TOKEN") {
+            Step::Try(Box::new(Plan::Static(match env.var("AWS_SESSION_TOKEN") {
                 Some(t) => c.with_session_token(t),
                 None => c,
-            }))
+            })))
         }
         (None, _) => Step::Skip("AWS_ACCESS_KEY_ID is not set".to_owned()),
         (Some(_), None) => {
@@ -445,14 +448,14 @@ fn web_identity_step(env: &Environment, fallback_region: Option<&str>) -> Step {
         (Some(file), Some(role_arn)) => {
             let region = env.region().or_else(|| fallback_region.map(str::to_owned));
             match sts_for(env, None, region.as_deref()) {
-                Ok(sts) => Step::Try(Plan::WebIdentity(WebIdentity {
+                Ok(sts) => Step::Try(Box::new(Plan::WebIdentity(WebIdentity {
                     token_file: PathBuf::from(file),
                     role_arn,
                     session_name: env
                         .var("AWS_ROLE_SESSION_NAME")
                         .unwrap_or_else(profile::default_session_name),
                     sts,
-                })),
+                }))),
                 Err(e) => Step::Fail(e),
             }
         }
@@ -518,7 +521,7 @@ fn profile_step(
         _ => {}
     }
     match profile::plan(&profiles, &name, env, fallback_region) {
-        Ok(plan) => Step::Try(plan),
+        Ok(plan) => Step::Try(Box::new(plan)),
         Err(e) => broken(e),
     }
 }
@@ -577,9 +580,8 @@ mod tests {
                 (Source::InstanceMetadata, "try"),
             ]
         );
-        let Step::Try(Plan::Imds(i)) = &steps[5].1 else {
-            panic!()
-        };
+        let Step::Try(p) = &steps[5].1 else { panic!() };
+        let Plan::Imds(i) = &**p else { panic!() };
         assert_eq!(i.endpoint.as_str(), "http://169.254.169.254/");
         let Step::Skip(why) = &steps[1].1 else {
             panic!()
@@ -611,9 +613,8 @@ mod tests {
         assert_eq!(k[2], (Source::WebIdentity, "try"));
         assert_eq!(k[4], (Source::Container, "try"));
         assert_eq!(k[5], (Source::InstanceMetadata, "skip"));
-        let Step::Try(Plan::WebIdentity(w)) = &steps[2].1 else {
-            panic!()
-        };
+        let Step::Try(p) = &steps[2].1 else { panic!() };
+        let Plan::WebIdentity(w) = &**p else { panic!() };
         assert_eq!(
             w.sts.endpoint.as_str(),
             "https://sts.eu-west-3.amazonaws.com/"
@@ -676,7 +677,9 @@ mod tests {
         );
         let e = env(&[("HOME", "/h"), ("AWS_PROFILE", "other")]);
         let steps = plan_chain(None, &e, &files, None, &[Source::Profile]);
-        assert!(matches!(&steps[0].1, Step::Try(Plan::Static(c)) if c.access_key == "A"));
+        assert!(
+            matches!(&steps[0].1, Step::Try(p) if matches!(&**p, Plan::Static(c) if c.access_key == "A"))
+        );
     }
 
     #[test]

@@ -171,7 +171,7 @@ impl CredentialsProvider for DefaultCredentialsChain {
                         Ok(c) => {
                             tracing::debug!(source = %source, how = %plan.describe(), "credentials found");
                             *self.chosen.lock().unwrap_or_else(PoisonError::into_inner) =
-                                Some((source, plan));
+                                Some((source, *plan));
                             return Ok(c);
                         }
                         Err(why) => {

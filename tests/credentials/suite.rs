@@ -591,7 +591,7 @@ pub async fn expiring_credentials_are_refreshed_during_a_long_running_store() {
     while started.elapsed() < Duration::from_secs(9) {
         // Four writers at once: they share one refresh.
         concurrently(4, || async {
-            let key = Value::keyword(&format!("k{}", fastrand::u32(..8)));
+            let key = Value::keyword(format!("k{}", fastrand::u32(..8)));
             store.assoc(key, Value::from(1i64)).await.unwrap();
         })
         .await;
