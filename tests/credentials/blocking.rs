@@ -1,7 +1,8 @@
 //! The blocking mode of the credential suite.
 
 use konserve_s3::blocking::{
-    CredentialsProvider, DefaultCredentialsChain, S3Backing, S3Client, Store, create_store,
+    CredentialsProvider, DefaultCredentialsChain, S3Backing, S3Client, Store, connect_store,
+    create_store, delete_store,
 };
 use maybe_async::must_be_sync as io;
 
@@ -69,4 +70,14 @@ fn expiring_credentials_are_refreshed_during_a_long_running_store() {
 #[test]
 fn anonymous_requests_are_unsigned() {
     suite::anonymous_requests_are_unsigned();
+}
+
+#[test]
+fn least_privilege_on_one_existing_bucket() {
+    suite::least_privilege_on_one_existing_bucket();
+}
+
+#[test]
+fn anonymous_reads_a_public_bucket() {
+    suite::anonymous_reads_a_public_bucket();
 }

@@ -15,11 +15,11 @@ use uuid::Uuid;
 
 use super::{
     CredentialsProvider, DefaultCredentialsChain, S3Backing, S3Client, Store, concurrently,
-    create_store, io, sleep,
+    connect_store, create_store, delete_store, io, sleep,
 };
 use crate::common::{bucket_name, config_for, server};
 use crate::local_server::{self, Issued};
-use crate::support::{TempDir, assert_hidden, auth_moto, logs, moto, process_script};
+use crate::support::{TempDir, assert_hidden, auth_moto, limited, logs, moto, process_script};
 
 const ACCOUNT: &str = "123456789012";
 
@@ -625,6 +625,86 @@ pub async fn expiring_credentials_are_refreshed_during_a_long_running_store() {
         "the still-valid credentials were kept"
     );
     assert!(logs().text().contains("refreshing credentials failed"));
+}
+
+fn limited_config(bucket: &str, keys: &(String, String)) -> S3Config {
+    let l = limited();
+    S3Config::builder()
+        .bucket(bucket)
+        .id(Uuid::new_v4())
+        .endpoint(&l.endpoint)
+        .credentials(keys.0.clone(), keys.1.clone())
+        .build()
+        .unwrap()
+}
+
+#[io]
+pub async fn least_privilege_on_one_existing_bucket() {
+    let l = limited();
+    // Read, write and list on one existing bucket are all a store needs.
+    let config = limited_config(&l.bucket, &l.limited);
+    let store = create_store(&config).await.unwrap();
+    let value: Value = "{:a [1 2 3]}".parse().unwrap();
+    store
+        .assoc(Value::keyword("a"), value.clone())
+        .await
+        .unwrap();
+    let got = store.get(Value::keyword("a")).await.unwrap();
+    assert_eq!(got, Some(value));
+    let big = vec![7u8; 11 << 20];
+    store
+        .bassoc_reader(Value::keyword("big"), &mut &big[..])
+        .await
+        .unwrap();
+    let keys = store.keys().await.unwrap();
+    assert_eq!(keys.len(), 2);
+    let removed = store.dissoc(Value::keyword("a")).await.unwrap();
+    assert!(removed);
+    let again = connect_store(&config).await.unwrap();
+    let bytes = again.bget(Value::keyword("big")).await.unwrap().unwrap();
+    assert_eq!(bytes.size, big.len() as u64);
+    delete_store(&config).await.unwrap();
+    // A missing right: the error names the S3 action refused.
+    let reader = limited_config(&l.bucket, &l.reader);
+    let err = create_store(&reader).await.unwrap_err();
+    assert!(matches!(err, Error::AccessDenied(_)), "{err:?}");
+    assert!(err.to_string().contains("PutObject"), "{err}");
+    let elsewhere = limited_config(&l.public_bucket, &l.limited);
+    let err = create_store(&elsewhere).await.unwrap_err();
+    assert!(matches!(err, Error::AccessDenied(_)), "{err:?}");
+    let action = err.context().and_then(|c| c.action).unwrap();
+    assert!(err.to_string().contains(&action.to_string()), "{err}");
+    // And the identity really has no bucket rights.
+    let client = S3Client::new(&limited_config(&bucket_name("lp-new"), &l.limited)).unwrap();
+    let err = client.create_bucket().await.unwrap_err();
+    assert!(matches!(err, Error::AccessDenied(_)), "{err:?}");
+    assert!(err.to_string().contains("CreateBucket"), "{err}");
+    let own = S3Client::new(&config).unwrap();
+    let err = own.delete_bucket().await.unwrap_err();
+    assert!(matches!(err, Error::AccessDenied(_)), "{err:?}");
+    assert!(err.to_string().contains("DeleteBucket"), "{err}");
+}
+
+#[io]
+pub async fn anonymous_reads_a_public_bucket() {
+    let l = limited();
+    let admin = S3Client::new(&limited_config(&l.public_bucket, &l.admin)).unwrap();
+    admin
+        .put_object("hello.txt", b"public".to_vec(), &Default::default())
+        .await
+        .unwrap();
+    let mut config = limited_config(&l.public_bucket, &l.admin);
+    config.credentials = None;
+    config.anonymous = true;
+    let anonymous = S3Client::new(&config).unwrap();
+    let got = anonymous.get_object("hello.txt", None).await.unwrap();
+    assert_eq!(got.body, b"public");
+    let err = anonymous
+        .put_object("k", b"v".to_vec(), &Default::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AccessDenied(_)), "{err:?}");
+    assert!(err.to_string().contains("PutObject"), "{err}");
 }
 
 #[io]

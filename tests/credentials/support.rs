@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use konserve_s3_dev::Moto;
+use konserve_s3_dev::{Identity, Moto, SeaweedFs, SeaweedFsOptions};
 
 use crate::common::Captured;
 
@@ -197,4 +197,87 @@ pub fn process_script(dir: &TempDir, name: &str, body: &str) -> String {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     p.display().to_string()
+}
+
+/// A SeaweedFS of its own with identities of limited rights: `limited`
+/// may read, write and list one existing bucket (no bucket creation or
+/// deletion), `reader` may only read and list it, and unsigned requests
+/// may read a public bucket.
+pub struct Limited {
+    pub endpoint: String,
+    pub bucket: String,
+    pub public_bucket: String,
+    pub limited: (String, String),
+    pub reader: (String, String),
+    pub admin: (String, String),
+    _server: SeaweedFs,
+}
+
+pub fn limited() -> &'static Limited {
+    static LIMITED: OnceLock<Limited> = OnceLock::new();
+    LIMITED.get_or_init(|| {
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..10];
+        let bucket = format!("lp-store-{tag}");
+        let public_bucket = format!("lp-public-{tag}");
+        let keys = |who: &str| {
+            (
+                format!("KS3{who}{tag}").to_uppercase(),
+                format!("{who}-secret-{tag}"),
+            )
+        };
+        let (limited, reader) = (keys("LTD"), keys("RDR"));
+        let identity = |name: &str, keys: &(String, String), actions: &[&str]| Identity {
+            name: name.to_owned(),
+            keys: Some(keys.clone()),
+            actions: actions.iter().map(|a| a.to_string()).collect(),
+        };
+        let server = SeaweedFs::start_with(SeaweedFsOptions {
+            extra_identities: vec![
+                identity(
+                    "limited",
+                    &limited,
+                    &[
+                        &format!("Read:{bucket}"),
+                        &format!("Write:{bucket}"),
+                        &format!("List:{bucket}"),
+                    ],
+                ),
+                identity(
+                    "reader",
+                    &reader,
+                    &[&format!("Read:{bucket}"), &format!("List:{bucket}")],
+                ),
+                Identity {
+                    name: "anonymous".into(),
+                    keys: None,
+                    actions: vec![format!("Read:{public_bucket}")],
+                },
+            ],
+            ..SeaweedFsOptions::default()
+        })
+        .unwrap_or_else(|e| panic!("no SeaweedFS: {e}"));
+        let admin = (
+            server.access_key().to_owned(),
+            server.secret_key().to_owned(),
+        );
+        for b in [&bucket, &public_bucket] {
+            let config = konserve_s3::config::S3Config::builder()
+                .bucket(b.clone())
+                .endpoint(server.endpoint())
+                .credentials(admin.0.clone(), admin.1.clone())
+                .build()
+                .unwrap();
+            let client = konserve_s3::blocking::S3Client::new(&config).unwrap();
+            assert!(client.create_bucket().unwrap());
+        }
+        Limited {
+            endpoint: server.endpoint().to_owned(),
+            bucket,
+            public_bucket,
+            limited,
+            reader,
+            admin,
+            _server: server,
+        }
+    })
 }
