@@ -81,3 +81,8 @@ fn least_privilege_on_one_existing_bucket() {
 fn anonymous_reads_a_public_bucket() {
     suite::anonymous_reads_a_public_bucket();
 }
+
+#[test]
+fn sts_credentials_are_refreshed_during_a_long_running_store() {
+    suite::sts_credentials_are_refreshed_during_a_long_running_store();
+}

@@ -81,3 +81,8 @@ async fn least_privilege_on_one_existing_bucket() {
 async fn anonymous_reads_a_public_bucket() {
     suite::anonymous_reads_a_public_bucket().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sts_credentials_are_refreshed_during_a_long_running_store() {
+    suite::sts_credentials_are_refreshed_during_a_long_running_store().await;
+}

@@ -627,6 +627,79 @@ pub async fn expiring_credentials_are_refreshed_during_a_long_running_store() {
     assert!(logs().text().contains("refreshing credentials failed"));
 }
 
+/// A provider that counts how often it is asked, and asks the chain.
+#[derive(Debug)]
+struct Counting {
+    chain: DefaultCredentialsChain,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[io(AFIT)]
+impl CredentialsProvider for Counting {
+    async fn provide_credentials(&self) -> konserve_s3::Result<Credentials> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.chain.provide_credentials().await
+    }
+}
+
+#[io]
+pub async fn sts_credentials_are_refreshed_during_a_long_running_store() {
+    logs();
+    // AssumeRole for 4 s (moto honours DurationSeconds), on moto's S3.
+    let home = TempDir::new();
+    home.write(
+        ".aws/config",
+        &format!(
+            "[profile short]\nrole_arn = arn:aws:iam::{ACCOUNT}:role/short\nsource_profile = base\n\
+             duration_seconds = 4\nendpoint_url = {}\n\
+             [profile base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = baseSECRET\n",
+            moto()
+        ),
+    );
+    let chain = DefaultCredentialsChain::with_environment(profile_env(&home, "short"))
+        .only(&[Source::Profile]);
+    let first = chain.provide_credentials().await.unwrap();
+    let lifetime = first
+        .expiry
+        .unwrap()
+        .duration_since(SystemTime::now())
+        .unwrap();
+    assert!(lifetime <= Duration::from_secs(5), "{lifetime:?}");
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let provider = Counting {
+        chain,
+        calls: calls.clone(),
+    };
+    let id = Uuid::new_v4();
+    let config = S3Config::builder()
+        .bucket(bucket_name("sts-refresh"))
+        .id(id)
+        .endpoint(moto())
+        .build()
+        .unwrap();
+    let client = S3Client::with_credentials_provider(&config, provider).unwrap();
+    let created = client.create_bucket().await.unwrap();
+    assert!(created);
+    let store = Store::new(S3Backing::new(client, id));
+    let started = Instant::now();
+    let mut writes = 0u32;
+    while started.elapsed() < Duration::from_secs(9) {
+        store
+            .assoc(Value::keyword("k"), Value::from(writes as i64))
+            .await
+            .unwrap();
+        writes += 1;
+        sleep(Duration::from_millis(50)).await;
+    }
+    let n = calls.load(Ordering::SeqCst);
+    eprintln!("STS refresh: {n} AssumeRole calls for {writes} writes in 9 s (4 s credentials)");
+    assert!((4..=8).contains(&n), "{n} calls");
+    assert_hidden(
+        &[format!("{first:?}")],
+        &["baseSECRET", first.secret.expose()],
+    );
+}
+
 fn limited_config(bucket: &str, keys: &(String, String)) -> S3Config {
     let l = limited();
     S3Config::builder()

@@ -653,6 +653,53 @@ mod tests {
     }
 
     #[test]
+    fn framing_masks_bodies_but_not_heads_nor_chunked_bodies() {
+        let key = 42;
+        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
+        let head_len = answer.len() - 5;
+        let mut bytes = answer.to_vec();
+        let mut f = Framing::default();
+        // In two reads, split inside the blank line.
+        let (a, b) = bytes.split_at_mut(head_len - 2);
+        f.mask(key, a);
+        f.mask(key, b);
+        assert_eq!(&bytes[..head_len], &answer[..head_len]);
+        assert_ne!(&bytes[head_len..], b"hello");
+        let mut body = bytes[head_len..].to_vec();
+        unmask(key, 0, &mut body);
+        assert_eq!(body, b"hello");
+        // A chunked body keeps its framing readable: not masked.
+        let chunked =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        let mut c = chunked.to_vec();
+        Framing::default().mask(key, &mut c);
+        assert_eq!(c, chunked);
+        // An interim 100 Continue: the final answer's body is masked.
+        let two = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi";
+        let mut t = two.to_vec();
+        Framing::default().mask(key, &mut t);
+        assert_eq!(&t[..t.len() - 2], &two[..two.len() - 2]);
+        assert_ne!(&t[t.len() - 2..], b"hi");
+    }
+
+    #[test]
+    fn same_length_placeholders_keep_a_body_s_length() {
+        let secrets = Secrets::new();
+        let token = "t".repeat(50);
+        let (placeholder, guard) = secrets.hide_same_length(&token).unwrap();
+        assert_eq!(placeholder.len(), token.len());
+        assert!(!placeholder.contains("tttt"));
+        let body = format!("A=1&T={placeholder}&B=2");
+        let mut buf = body.clone().into_bytes();
+        buf.resize(200, 0);
+        let n = secrets.reveal(&mut buf, body.len()).unwrap();
+        assert_eq!(&buf[..n], format!("A=1&T={token}&B=2").as_bytes());
+        drop(guard);
+        assert!(secrets.lock().is_empty());
+        assert!(secrets.hide_same_length("short").is_none());
+    }
+
+    #[test]
     fn errors_keep_their_source_without_secrets() {
         let url = "http://127.0.0.1:1/b/k?X-Amz-Credential=AKID%2F2024&X-Amz-Security-Token=TOKEN&X-Amz-Signature=abc";
         let refused = ureq::get(url).call().unwrap_err();
