@@ -636,20 +636,16 @@ impl Signer {
         let b = &self.bucket;
         let url = match &req.op {
             Op::HeadBucket => finish(b.head_bucket(creds), &headers, self.expiry, time),
-            // Unsigned (anonymous): rusty-s3 signs these two only.
-            Op::CreateBucket | Op::DeleteBucket if creds.is_none() => b.base_url().clone(),
-            Op::CreateBucket => finish(
-                b.create_bucket(creds.unwrap_or_else(|| unreachable!("checked above"))),
-                &headers,
-                self.expiry,
-                time,
-            ),
-            Op::DeleteBucket => finish(
-                b.delete_bucket(creds.unwrap_or_else(|| unreachable!("checked above"))),
-                &headers,
-                self.expiry,
-                time,
-            ),
+            // rusty-s3 has these two only signed; unsigned (anonymous),
+            // they are the bare bucket URL.
+            Op::CreateBucket => match creds {
+                Some(c) => finish(b.create_bucket(c), &headers, self.expiry, time),
+                None => b.base_url().clone(),
+            },
+            Op::DeleteBucket => match creds {
+                Some(c) => finish(b.delete_bucket(c), &headers, self.expiry, time),
+                None => b.base_url().clone(),
+            },
             Op::PutObject => finish(b.put_object(creds, key), &headers, self.expiry, time),
             Op::GetObject(_) => finish(b.get_object(creds, key), &headers, self.expiry, time),
             Op::HeadObject => finish(b.head_object(creds, key), &headers, self.expiry, time),
