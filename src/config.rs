@@ -42,7 +42,8 @@ use uuid::Uuid;
 
 use crate::codec::SegmentCap;
 pub use crate::codec::blob::{Compressor, Encoding, Encryptor, Serializer};
-pub use crate::credentials::{Credentials, Secret};
+pub use crate::credentials::chain::Source as CredentialsSource;
+pub use crate::credentials::{Credentials, CredentialsReport, Environment, Secret, SourceOutcome};
 use crate::error::{Error, Result};
 pub use crate::retry::RetryPolicy;
 
@@ -272,8 +273,12 @@ pub struct S3Config {
     /// Signing region; `None` → environment, else `us-east-1`. `"auto"` is
     /// accepted (Cloudflare R2).
     pub region: Option<String>,
-    /// Static credentials; `None` → environment.
+    /// Static credentials; `None` → AWS's default chain (environment,
+    /// web identity, profile, container, instance metadata; see
+    /// `DefaultCredentialsChain` in either mode).
     pub credentials: Option<Credentials>,
+    /// Unsigned requests (public buckets): JSON `"credentials": "anonymous"`.
+    pub anonymous: bool,
     /// Endpoint URL (`http(s)://host[:port][/path]`); `None` → environment,
     /// else AWS.
     pub endpoint: Option<Url>,
@@ -297,6 +302,7 @@ pub struct S3ConfigBuilder {
     id: Option<Uuid>,
     region: Option<String>,
     credentials: Option<Credentials>,
+    anonymous: bool,
     endpoint: Option<String>,
     path_style: Option<bool>,
     request_spans: bool,
@@ -329,6 +335,11 @@ impl S3ConfigBuilder {
     /// Static credentials with a session token, or any [`Credentials`].
     pub fn credentials_full(mut self, credentials: Credentials) -> Self {
         self.credentials = Some(credentials);
+        self
+    }
+    /// Unsigned requests, for public buckets (no credentials looked for).
+    pub fn anonymous(mut self) -> Self {
+        self.anonymous = true;
         self
     }
     /// The endpoint URL.
@@ -398,6 +409,7 @@ impl S3ConfigBuilder {
             id: self.id,
             region: self.region,
             credentials: self.credentials,
+            anonymous: self.anonymous,
             endpoint,
             path_style: self.path_style,
             request_spans: self.request_spans,
@@ -422,8 +434,8 @@ pub struct ResolvedConfig {
     pub region: String,
     /// Bucket.
     pub bucket: String,
-    /// Credentials.
-    pub credentials: Credentials,
+    /// Where signing credentials come from.
+    pub credentials: ResolvedCredentials,
     /// Tracing spans on.
     pub request_spans: bool,
     /// HTTP settings.
@@ -434,6 +446,20 @@ pub struct ResolvedConfig {
     pub conditional_writes: ConditionalWrites,
     /// Where the probe's findings are cached.
     pub capability_cache: CapabilityCache,
+}
+
+/// Where a client's signing credentials come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResolvedCredentials {
+    /// These, from the configuration or `AWS_ACCESS_KEY_ID` /
+    /// `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`.
+    Static(Credentials),
+    /// None: requests are sent unsigned.
+    Anonymous,
+    /// The rest of AWS's default chain (web identity, profile, container,
+    /// instance metadata), asked at the first request.
+    DefaultChain,
 }
 
 impl S3Config {
@@ -462,6 +488,12 @@ impl S3Config {
         }
         if let Some(c) = &self.credentials {
             validate_credentials(c, ["access-key", "secret", "session-token"])?;
+            if self.anonymous {
+                return Err(Error::config(
+                    "credentials",
+                    "\"anonymous\" together with access-key / secret: give one",
+                ));
+            }
         }
         let h = &self.http;
         for (field, d) in [
@@ -617,6 +649,18 @@ impl S3Config {
                 "access-key" => access_key = Some(field(&key, value)?),
                 "secret" => secret = Some(field(&key, value)?),
                 "session-token" => token = field(&key, value)?,
+                "credentials" => {
+                    let v: String = field(&key, value)?;
+                    if v != "anonymous" && v != ":anonymous" {
+                        return Err(Error::config(
+                            "credentials",
+                            format!(
+                                "{v:?}: the only value is \"anonymous\" (give keys as access-key / secret)"
+                            ),
+                        ));
+                    }
+                    b.anonymous = true;
+                }
                 "endpoint" => {
                     if endpoint.is_some() {
                         return Err(Error::config(
@@ -680,8 +724,9 @@ impl S3Config {
     /// Resolves against the process environment (see the module docs).
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`]: no credentials anywhere, a bad environment
-    /// value, region `auto` without an endpoint.
+    /// [`Error::InvalidConfig`]: a bad environment value, region `auto`
+    /// without an endpoint. Missing credentials are no error here: the
+    /// default chain looks for them at the first request.
     pub fn resolve(&self) -> Result<ResolvedConfig> {
         self.resolve_with(|name| std::env::var(name).ok())
     }
@@ -692,14 +737,20 @@ impl S3Config {
     /// As [`S3Config::resolve`].
     pub fn resolve_with(&self, env: impl Fn(&str) -> Option<String>) -> Result<ResolvedConfig> {
         let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let profile = profile_settings(&env);
         let region = match &self.region {
             Some(r) => r.clone(),
-            None => match env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
+            None => match env("AWS_REGION")
+                .or_else(|| env("AWS_DEFAULT_REGION"))
+                .or_else(|| profile.region.clone())
+            {
                 Some(r) => {
                     validate_region(&r).map_err(|_| {
                         Error::config(
                             "region",
-                            format!("AWS_REGION/AWS_DEFAULT_REGION {r:?} is not a region name"),
+                            format!(
+                                "AWS_REGION/AWS_DEFAULT_REGION/the profile's region {r:?} is not a region name"
+                            ),
                         )
                     })?;
                     r
@@ -708,7 +759,8 @@ impl S3Config {
             },
         };
         let credentials = match &self.credentials {
-            Some(c) => c.clone(),
+            _ if self.anonymous => ResolvedCredentials::Anonymous,
+            Some(c) => ResolvedCredentials::Static(c.clone()),
             None => match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
                 (Some(a), Some(s)) => {
                     let c = Credentials::new(a, s);
@@ -724,19 +776,17 @@ impl S3Config {
                             "AWS_SESSION_TOKEN",
                         ],
                     )?;
-                    c
+                    ResolvedCredentials::Static(c)
                 }
-                _ => {
-                    return Err(Error::config(
-                        "access-key",
-                        "no credentials: set access-key and secret, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-                    ));
-                }
+                _ => ResolvedCredentials::DefaultChain,
             },
         };
         let endpoint = match &self.endpoint {
             Some(e) => e.clone(),
-            None => match env("AWS_ENDPOINT_URL_S3").or_else(|| env("AWS_ENDPOINT_URL")) {
+            None => match env("AWS_ENDPOINT_URL_S3")
+                .or_else(|| env("AWS_ENDPOINT_URL"))
+                .or_else(|| profile.endpoint.clone())
+            {
                 Some(e) => parse_endpoint(&e)?,
                 None if region == "auto" => {
                     return Err(Error::config(
@@ -762,6 +812,39 @@ impl S3Config {
             conditional_writes: self.store.conditional_writes,
             capability_cache: self.store.capability_cache,
         })
+    }
+}
+
+/// What the profile (`AWS_PROFILE`, else `default`) of the shared files
+/// says about S3: its `region` and endpoint (`services` section or
+/// `endpoint_url`). Unreadable files count as absent here; the credential
+/// chain reports them.
+#[derive(Default)]
+struct ProfileSettings {
+    region: Option<String>,
+    endpoint: Option<String>,
+}
+
+fn profile_settings(env: &dyn Fn(&str) -> Option<String>) -> ProfileSettings {
+    use crate::credentials::profile;
+    let vars = [
+        "AWS_PROFILE",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "HOME",
+        "USERPROFILE",
+    ];
+    let env = crate::credentials::Environment::from_pairs(
+        vars.iter().filter_map(|v| env(v).map(|value| (*v, value))),
+    );
+    let read = |p: &std::path::Path| std::fs::read_to_string(p);
+    let Ok(Some(profiles)) = profile::load(&env, &read) else {
+        return ProfileSettings::default();
+    };
+    let (name, _) = env.profile();
+    ProfileSettings {
+        region: profile::region(&profiles, &name),
+        endpoint: profile::endpoint_url(&profiles, &name, "s3"),
     }
 }
 
@@ -1126,11 +1209,11 @@ mod tests {
         let r = c
             .resolve_with(|k| env.get(k).map(|v| v.to_string()))
             .unwrap();
-        assert_eq!(r.credentials.access_key, "ENVAK");
-        assert_eq!(
-            r.credentials.session_token.as_ref().unwrap().expose(),
-            "ENVST"
-        );
+        let ResolvedCredentials::Static(creds) = &r.credentials else {
+            panic!("{r:?}")
+        };
+        assert_eq!(creds.access_key, "ENVAK");
+        assert_eq!(creds.session_token.as_ref().unwrap().expose(), "ENVST");
         assert_eq!(r.region, "eu-west-1");
         assert_eq!(r.endpoint.as_str(), "http://localhost:9000/");
         assert!(r.path_style);
@@ -1148,11 +1231,10 @@ mod tests {
             .unwrap();
         assert_eq!(r.region, "us-west-2");
         assert_eq!(r.endpoint.port(), Some(9001));
-        // Nothing at all: AWS, us-east-1, virtual host, but no credentials.
-        assert_eq!(
-            field_of(c.resolve_with(|_| None).unwrap_err()),
-            "access-key"
-        );
+        // Nothing at all: AWS, us-east-1, virtual host, the default chain.
+        let r = c.resolve_with(|_| None).unwrap();
+        assert_eq!(r.credentials, ResolvedCredentials::DefaultChain);
+        assert_eq!(r.region, "us-east-1");
         let c = S3Config::builder()
             .bucket("b-1")
             .credentials("a", "s")
@@ -1394,5 +1476,69 @@ mod tests {
     fn store_id_is_required_for_stores() {
         let c = S3Config::builder().bucket("b-1").build().unwrap();
         assert_eq!(field_of(c.store_id().unwrap_err()), "id");
+    }
+
+    #[test]
+    fn anonymous_access() {
+        let c = S3Config::from_json(r#"{"bucket": "b-1", "credentials": "anonymous"}"#).unwrap();
+        assert!(c.anonymous);
+        let env = HashMap::from([("AWS_ACCESS_KEY_ID", "A"), ("AWS_SECRET_ACCESS_KEY", "S")]);
+        let r = c
+            .resolve_with(|k| env.get(k).map(|v| v.to_string()))
+            .unwrap();
+        assert_eq!(r.credentials, ResolvedCredentials::Anonymous);
+        let err = S3Config::from_json(r#"{"bucket": "b-1", "credentials": "static"}"#).unwrap_err();
+        assert_eq!(field_of(err), "credentials");
+        let err = S3Config::from_json(
+            r#"{"bucket": "b-1", "credentials": "anonymous", "access-key": "a", "secret": "s"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(field_of(err), "credentials");
+        assert!(
+            S3Config::builder()
+                .bucket("b-1")
+                .anonymous()
+                .build()
+                .unwrap()
+                .anonymous
+        );
+    }
+
+    #[test]
+    fn the_profile_feeds_region_and_endpoint() {
+        let dir = std::env::temp_dir().join(format!("konserve-s3-cfg-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("config");
+        std::fs::write(
+            &config,
+            "[default]\nregion = eu-central-1\n[profile dev]\nregion = ap-east-1\nservices = local\n\
+             [services local]\ns3 =\n  endpoint_url = http://127.0.0.1:7777\n",
+        )
+        .unwrap();
+        let c = S3Config::builder().bucket("b-1").build().unwrap();
+        let path = config.display().to_string();
+        let env = HashMap::from([("AWS_CONFIG_FILE", path.as_str()), ("HOME", "/nonexistent")]);
+        let r = c
+            .resolve_with(|k| env.get(k).map(|v| v.to_string()))
+            .unwrap();
+        assert_eq!(r.region, "eu-central-1");
+        assert_eq!(
+            r.endpoint.as_str(),
+            "https://s3.eu-central-1.amazonaws.com/"
+        );
+        let mut env = env.clone();
+        env.insert("AWS_PROFILE", "dev");
+        let r = c
+            .resolve_with(|k| env.get(k).map(|v| v.to_string()))
+            .unwrap();
+        assert_eq!(r.region, "ap-east-1");
+        assert_eq!(r.endpoint.as_str(), "http://127.0.0.1:7777/");
+        // The environment wins over the profile.
+        env.insert("AWS_REGION", "us-west-1");
+        let r = c
+            .resolve_with(|k| env.get(k).map(|v| v.to_string()))
+            .unwrap();
+        assert_eq!(r.region, "us-west-1");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

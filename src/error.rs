@@ -155,6 +155,11 @@ pub enum Error {
     /// Any other rejected request (400 `InvalidArgument`, `BadDigest`, …).
     #[error("request rejected: {0}")]
     Rejected(Box<ErrorContext>),
+    /// No source of the credential chain gave credentials (or the one that
+    /// gave them could not renew them): every source looked at, and why it
+    /// was skipped or failed. Never holds a secret.
+    #[error("no credentials: {0}")]
+    NoCredentials(Box<crate::credentials::CredentialsReport>),
     /// The configuration is invalid; `field` names the offending setting.
     #[error("invalid configuration: {field}: {reason}")]
     InvalidConfig {

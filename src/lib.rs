@@ -26,7 +26,7 @@
 //! | S3 protocol: presigning, classification, redaction, statistics | `src/s3/` | no |
 //! | codec: blob header, boring CBOR, Fressian, clj-cbor, LZ4, zstd, AES | `src/codec/` | no |
 //! | konserve's layout, metadata, paths; values and hashing | `src/layout.rs`, `src/meta.rs`, `src/path.rs`, `src/value/`, `src/hasch.rs` | no |
-//! | base types: config, credentials, conditions, retry policy, actions, errors | `src/config.rs`, `src/credentials.rs`, `src/conditions.rs`, `src/retry.rs`, `src/action.rs`, `src/error.rs` | no |
+//! | base types: config, credentials, conditions, retry policy, actions, errors | `src/config.rs`, `src/credentials/`, `src/conditions.rs`, `src/retry.rs`, `src/action.rs`, `src/error.rs` | no |
 //!
 //! # Features
 //!

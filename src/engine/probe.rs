@@ -564,8 +564,8 @@ impl Probe<'_> {
             .send_with_forged_signature(&S3Request::head_bucket())
             .await?;
         self.caps.signatures_checked = match status {
-            403 => Some(true),
-            200..=299 => Some(false),
+            Some(403) => Some(true),
+            Some(200..=299) => Some(false),
             _ => None,
         };
         self.listing().await

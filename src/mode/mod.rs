@@ -9,3 +9,6 @@ pub(crate) mod blocking;
 
 #[cfg(feature = "async")]
 pub(crate) mod nonblocking;
+
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub(crate) mod process;

@@ -583,10 +583,12 @@ impl fmt::Debug for SignedRequest {
     }
 }
 
-/// Presigns [`S3Request`]s for one bucket with one set of credentials.
+/// Presigns [`S3Request`]s for one bucket with one set of credentials
+/// (none: unsigned requests, for public buckets).
+#[derive(Clone)]
 pub struct Signer {
     bucket: Bucket,
-    credentials: SigningCredentials,
+    credentials: Option<SigningCredentials>,
     expiry: Duration,
 }
 
@@ -596,7 +598,7 @@ impl fmt::Debug for Signer {
             .field("bucket", &self.bucket.name())
             .field("region", &self.bucket.region())
             .field("endpoint", &self.bucket.base_url().as_str())
-            .field("access_key", &self.credentials.key())
+            .field("access_key", &self.credentials.as_ref().map(|c| c.key()))
             .field("expiry", &self.expiry)
             .finish_non_exhaustive()
     }
@@ -623,18 +625,20 @@ impl Signer {
         };
         let bucket = Bucket::new(endpoint, style, bucket.to_owned(), region.to_owned())
             .map_err(|e| Error::config("endpoint", e.to_string()))?;
-        let (key, secret) = (&credentials.access_key, credentials.secret.expose());
-        let credentials = match &credentials.session_token {
-            Some(t) if !t.expose().is_empty() => {
-                SigningCredentials::new_with_token(key, secret, t.expose())
-            }
-            _ => SigningCredentials::new(key, secret),
-        };
         Ok(Signer {
             bucket,
-            credentials,
+            credentials: Some(signing_credentials(credentials)),
             expiry,
         })
+    }
+
+    /// This signer with other credentials; `None`: unsigned requests.
+    pub fn with_credentials(&self, credentials: Option<&Credentials>) -> Signer {
+        Signer {
+            bucket: self.bucket.clone(),
+            credentials: credentials.map(signing_credentials),
+            expiry: self.expiry,
+        }
     }
 
     /// The bucket name.
@@ -646,7 +650,10 @@ impl Signer {
     /// session token replaced, as sent and percent-encoded; see
     /// [`redact_secrets`](crate::s3::redact::redact_secrets).
     pub fn redact_secrets(&self, text: &str) -> String {
-        let secrets = [Some(self.credentials.secret()), self.credentials.token()];
+        let Some(c) = &self.credentials else {
+            return text.to_owned();
+        };
+        let secrets = [Some(c.secret()), c.token()];
         let secrets: Vec<&str> = secrets.into_iter().flatten().collect();
         crate::s3::redact::redact_secrets(text, &secrets)
     }
@@ -691,23 +698,21 @@ impl Signer {
         }
         headers.sort_by(|a, b| a.0.cmp(b.0));
 
-        let creds = Some(&self.credentials);
+        let creds = self.credentials.as_ref();
         let key = req.key.as_deref().unwrap_or_default();
         let b = &self.bucket;
         let url = match &req.op {
             Op::HeadBucket => finish(b.head_bucket(creds), &headers, self.expiry, time),
-            Op::CreateBucket => finish(
-                b.create_bucket(&self.credentials),
-                &headers,
-                self.expiry,
-                time,
-            ),
-            Op::DeleteBucket => finish(
-                b.delete_bucket(&self.credentials),
-                &headers,
-                self.expiry,
-                time,
-            ),
+            // rusty-s3 has these two only signed; unsigned (anonymous),
+            // they are the bare bucket URL.
+            Op::CreateBucket => match creds {
+                Some(c) => finish(b.create_bucket(c), &headers, self.expiry, time),
+                None => b.base_url().clone(),
+            },
+            Op::DeleteBucket => match creds {
+                Some(c) => finish(b.delete_bucket(c), &headers, self.expiry, time),
+                None => b.base_url().clone(),
+            },
             Op::PutObject => finish(b.put_object(creds, key), &headers, self.expiry, time),
             Op::GetObject(_) => finish(b.get_object(creds, key), &headers, self.expiry, time),
             Op::HeadObject => finish(b.head_object(creds, key), &headers, self.expiry, time),
@@ -816,18 +821,36 @@ impl Signer {
         headers: &[(&'static str, String)],
         time: &jiff::Timestamp,
     ) -> Url {
+        let Some(c) = &self.credentials else {
+            let mut url = url;
+            if !query.is_empty() {
+                url.query_pairs_mut().extend_pairs(query.iter().copied());
+            }
+            return url;
+        };
         rusty_s3::signing::sign(
             time,
             method,
             url,
-            self.credentials.key(),
-            self.credentials.secret(),
-            self.credentials.token(),
+            c.key(),
+            c.secret(),
+            c.token(),
             self.bucket.region(),
             self.expiry.as_secs().max(1),
             query.iter().copied(),
             headers.iter().map(|(k, v)| (*k, v.as_str())),
         )
+    }
+}
+
+/// rusty-s3's credentials for `c`.
+fn signing_credentials(c: &Credentials) -> SigningCredentials {
+    let (key, secret) = (&c.access_key, c.secret.expose());
+    match &c.session_token {
+        Some(t) if !t.expose().is_empty() => {
+            SigningCredentials::new_with_token(key, secret, t.expose())
+        }
+        _ => SigningCredentials::new(key, secret),
     }
 }
 

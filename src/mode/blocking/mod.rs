@@ -20,9 +20,12 @@ macro_rules! doc_example {
 }
 pub(crate) use doc_example;
 
+mod credentials;
 mod locks;
 mod transport;
 
+pub use credentials::CredentialsProvider;
+pub(crate) use credentials::{RefreshLock, SharedProvider, provide, run_process, share};
 pub use locks::KeyLocks;
 pub use transport::{UreqBody as TransportBody, UreqTransport as Transport};
 

@@ -13,6 +13,14 @@ use crate::config::HttpOptions;
 use crate::http::{Failure, ResponseHead, TransportError};
 use crate::s3::SignedRequest;
 
+/// Headers whose values carry secrets (credentials' requests).
+const SECRET_HEADERS: [&str; 4] = [
+    "authorization",
+    "x-amz-security-token",
+    "x-amz-sso_bearer_token",
+    "x-aws-ec2-metadata-token",
+];
+
 /// Sends requests with reqwest (async).
 #[derive(Clone, Debug)]
 pub struct ReqwestTransport {
@@ -47,6 +55,18 @@ impl ReqwestTransport {
         }
     }
 
+    /// A transport for credential endpoints (the same as [`Self::new`]:
+    /// reqwest and hyper do not log bodies).
+    pub fn for_credentials(options: &HttpOptions) -> Self {
+        Self::new(options)
+    }
+
+    /// `secret` as it goes into a request body: unchanged (only the
+    /// blocking transport needs placeholders).
+    pub fn hide_in_body(&self, secret: &str) -> (String, ()) {
+        (secret.to_owned(), ())
+    }
+
     /// Sends `req` and returns the answer's head with its unread body.
     ///
     /// # Errors
@@ -55,18 +75,43 @@ impl ReqwestTransport {
         &self,
         req: &SignedRequest,
     ) -> Result<(ResponseHead, ReqwestBody), TransportError> {
-        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
-            let message = format!("unsupported method {}", req.method);
+        self.send_parts(req.method, &req.url, &req.headers, req.body.as_ref())
+            .await
+    }
+
+    /// Sends a request given by its parts (STS, instance metadata: no
+    /// presigned URL); the values of headers that carry secrets are marked
+    /// sensitive, so that reqwest and hyper never show them.
+    ///
+    /// # Errors
+    /// [`TransportError`] when no answer arrived.
+    pub async fn send_parts(
+        &self,
+        method: &str,
+        url: &url::Url,
+        headers: &[(&'static str, String)],
+        body: Option<&bytes::Bytes>,
+    ) -> Result<(ResponseHead, ReqwestBody), TransportError> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| {
+            let message = format!("unsupported method {method}");
             TransportError::Other(Failure::message(message))
         })?;
-        let mut builder = self.client.request(method, req.url.as_str());
-        for (name, value) in &req.headers {
-            builder = builder.header(*name, value.as_str());
+        let put_or_post = matches!(method.as_str(), "PUT" | "POST");
+        let mut builder = self.client.request(method, url.as_str());
+        for (name, value) in headers {
+            let Ok(mut value) = reqwest::header::HeaderValue::from_str(value) else {
+                let message = format!("header {name} has a value HTTP cannot carry");
+                return Err(TransportError::Other(Failure::message(message)));
+            };
+            if SECRET_HEADERS.contains(name) {
+                value.set_sensitive(true);
+            }
+            builder = builder.header(*name, value);
         }
-        builder = match &req.body {
+        builder = match body {
             Some(body) => builder.body(body.clone()),
             // S3 wants a Content-Length on every PUT/POST, also an empty one.
-            None if matches!(req.method, "PUT" | "POST") => builder.header("content-length", "0"),
+            None if put_or_post => builder.header("content-length", "0"),
             None => builder,
         };
         let response = tokio::time::timeout(self.response_timeout, builder.send())
