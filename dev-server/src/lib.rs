@@ -429,37 +429,14 @@ fn launch(weed: &Path, options: &SeaweedFsOptions) -> Result<SeaweedFs, DevServe
         .as_bytes(),
     )
     .map_err(DevServerError::io("writing identities.json"))?;
-    let log_path = root.join("weed.log");
-    let log = File::create(&log_path).map_err(DevServerError::io("creating weed.log"))?;
-    let log_err = log
-        .try_clone()
-        .map_err(DevServerError::io("creating weed.log"))?;
-
-    let mut command = Command::new("sh");
+    let mut command = supervised_command("ks3-weed-supervisor", &root, "weed.log")?;
     command
-        .arg("-c")
-        .arg(SUPERVISOR_SCRIPT)
-        .arg("ks3-weed-supervisor")
-        .arg(&root)
         .arg(server.ports.grpc_socket_paths().join(" "))
         .arg(weed)
         .args(weed_args(&root, &config, &server.ports))
         // weed's glog writes its files into TMPDIR.
-        .env("TMPDIR", root.join("tmp"))
-        // The lifeline: std creates the pipe close-on-exec, so only this
-        // process holds the write end, and its end is the supervisor's EOF.
-        .stdin(Stdio::piped())
-        .stdout(log)
-        .stderr(log_err);
-    // Its own process group, led by the supervisor: the supervisor can kill
-    // everything weed started, and a terminal's Ctrl-C does not reach it (the
-    // launcher's death does, through the pipe).
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let mut supervisor = command.spawn().map_err(|source| DevServerError::Spawn {
-        program: PathBuf::from("sh"),
-        source,
-    })?;
+        .env("TMPDIR", root.join("tmp"));
+    let mut supervisor = spawn_supervised(&mut command)?;
     server.lifeline = supervisor.stdin.take();
     server.supervisor = Some(supervisor);
 
@@ -507,6 +484,46 @@ echo "$?" > "$root/weed.exited"
 wait "$reader"
 cleanup
 "#;
+
+/// `sh -c SUPERVISOR_SCRIPT NAME ROOT …` with its output in `ROOT/LOG`
+/// and a piped stdin: the lifeline (std creates the pipe close-on-exec, so
+/// only this process holds the write end, and its end is the supervisor's
+/// EOF). The caller adds the script's remaining arguments.
+pub(crate) fn supervised_command(
+    name: &str,
+    root: &Path,
+    log: &str,
+) -> Result<Command, DevServerError> {
+    let out =
+        File::create(root.join(log)).map_err(DevServerError::io("creating the server log"))?;
+    let err = out
+        .try_clone()
+        .map_err(DevServerError::io("creating the server log"))?;
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(SUPERVISOR_SCRIPT)
+        .arg(name)
+        .arg(root)
+        .stdin(Stdio::piped())
+        .stdout(out)
+        .stderr(err);
+    Ok(command)
+}
+
+/// Starts `command` in a process group of its own, led by the supervisor:
+/// the supervisor can kill everything the server started, and a terminal's
+/// Ctrl-C does not reach it (the launcher's death does, through the pipe).
+pub(crate) fn spawn_supervised(
+    command: &mut Command,
+) -> Result<std::process::Child, DevServerError> {
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(command, 0);
+    command.spawn().map_err(|source| DevServerError::Spawn {
+        program: PathBuf::from("sh"),
+        source,
+    })
+}
 
 /// The arguments of `weed mini`.
 fn weed_args(root: &Path, config: &Path, ports: &Ports) -> Vec<String> {

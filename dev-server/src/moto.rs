@@ -14,12 +14,12 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{DevServerError, SUPERVISOR_SCRIPT, run, venv_bin, wait_timeout};
+use crate::{DevServerError, run, spawn_supervised, supervised_command, venv_bin, wait_timeout};
 
 /// The moto release installed when no `moto_server` is found.
 pub const MOTO_VERSION: &str = "5.2.1";
@@ -74,33 +74,16 @@ impl Moto {
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         ));
         fs::create_dir_all(&root).map_err(DevServerError::io("creating moto's directory"))?;
-        let log =
-            File::create(root.join("moto.log")).map_err(DevServerError::io("creating moto.log"))?;
-        let log_err = log
-            .try_clone()
-            .map_err(DevServerError::io("creating moto.log"))?;
-        let mut command = Command::new("sh");
+        let mut command = supervised_command("ks3-moto-supervisor", &root, "moto.log")?;
         command
-            .arg("-c")
-            .arg(SUPERVISOR_SCRIPT)
-            .arg("ks3-moto-supervisor")
-            .arg(&root)
             .arg("")
             .arg(&program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env(
                 "INITIAL_NO_AUTH_ACTION_COUNT",
                 free_actions.map_or_else(|| "inf".to_owned(), |n| n.to_string()),
-            )
-            .stdin(Stdio::piped())
-            .stdout(log)
-            .stderr(log_err);
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let mut supervisor = command.spawn().map_err(|source| DevServerError::Spawn {
-            program: PathBuf::from("sh"),
-            source,
-        })?;
+            );
+        let mut supervisor = spawn_supervised(&mut command)?;
         let mut moto = Moto {
             lifeline: supervisor.stdin.take(),
             supervisor: Some(supervisor),

@@ -2,6 +2,7 @@
 //! `AssumeRole` (a form `POST`). S3 requests are presigned by rusty-s3,
 //! whose signer is S3-only (its credential scope says `s3`).
 
+use crate::s3::redact::percent_encode;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
@@ -113,21 +114,9 @@ pub(crate) fn amz_date(t: std::time::SystemTime) -> String {
 pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", uri_encode(k), uri_encode(v)))
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-pub(crate) fn uri_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -340,7 +340,7 @@ impl Fetcher {
         })?;
         // The token passes the HTTP client as a placeholder (the blocking
         // one logs bodies at TRACE).
-        let encoded = sigv4::uri_encode(token.trim());
+        let encoded = crate::s3::redact::percent_encode(token.trim());
         let (shown, _hidden) = self.http.hide_in_body(&encoded);
         let body = sts::web_identity_body(&w.role_arn, &w.session_name, &shown);
         let headers = [(

@@ -216,27 +216,22 @@ mod tests {
 
     #[test]
     fn garage_signature_errors_are_credential_errors() {
-        let body = b"<Error><Code>AccessDenied</Code><Message>Forbidden: Invalid signature</Message></Error>";
-        let e = classify(
-            ErrorContext::default(),
-            FailedAnswer {
-                status: 403,
-                request_id_header: None,
-                body,
-                had_if_match: false,
-            },
-        );
+        let denied = |message: &str| {
+            let body =
+                format!("<Error><Code>AccessDenied</Code><Message>{message}</Message></Error>");
+            classify(
+                ErrorContext::default(),
+                FailedAnswer {
+                    status: 403,
+                    request_id_header: None,
+                    body: body.as_bytes(),
+                    had_if_match: false,
+                },
+            )
+        };
+        let e = denied("Forbidden: Invalid signature");
         assert!(matches!(e, Error::InvalidCredentials(_)), "{e}");
-        let body = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
-        let e = classify(
-            ErrorContext::default(),
-            FailedAnswer {
-                status: 403,
-                request_id_header: None,
-                body,
-                had_if_match: false,
-            },
-        );
+        let e = denied("Access Denied");
         assert!(matches!(e, Error::AccessDenied(_)), "{e}");
     }
 

@@ -88,7 +88,7 @@ pub fn redact_secrets(text: &str, secrets: &[&str]) -> String {
 
 /// `s` percent-encoded as SigV4 query values are: every byte but
 /// `A-Z a-z 0-9 - _ . ~` as `%XX`.
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
