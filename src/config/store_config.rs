@@ -44,8 +44,8 @@ use crate::value::Value;
 #[non_exhaustive]
 pub enum StoreConfig {
     /// `:backend :s3` (the default when `backend` is missing): a store in a
-    /// bucket.
-    S3(S3Config),
+    /// bucket (boxed: it is much larger than the other variants).
+    S3(Box<S3Config>),
     /// `:backend :file`: konserve's filestore, one directory.
     File {
         /// `:path`: the store's directory.
@@ -166,7 +166,7 @@ impl StoreConfig {
         match backend.as_str() {
             "s3" => {
                 let json = Json::Object(map).to_string();
-                S3Config::from_json(&json).map(StoreConfig::S3)
+                S3Config::from_json(&json).map(|c| StoreConfig::S3(Box::new(c)))
             }
             "file" => {
                 let mut path = None;
@@ -357,7 +357,7 @@ mod tests {
                 "config": {"optimistic-locking-retries": 10, "conditional-writes": "auto"}}"#,
         )
         .unwrap();
-        assert_eq!(edn, StoreConfig::S3(json));
+        assert_eq!(edn, StoreConfig::S3(Box::new(json)));
     }
 
     #[test]
