@@ -277,6 +277,67 @@ mod blocking {
     }
 }
 
+/// konserve's compliance suite over `AnyBacking` (memory, chosen by an EDN
+/// config, with optimistic locking), in both modes: every `Backing` method
+/// reaches the backing it holds.
+mod any_conformance {
+    const EDN: &str = "{:backend :memory :config {:optimistic-locking-retries 20}}";
+
+    fn blocking_store() -> konserve_s3::blocking::AnyStore {
+        let config = konserve_s3::config::StoreConfig::from_edn(EDN).unwrap();
+        konserve_s3::blocking::any::create_store(&config).unwrap()
+    }
+
+    #[cfg(feature = "async")]
+    async fn async_store() -> konserve_s3::nonblocking::AnyStore {
+        let config = konserve_s3::config::StoreConfig::from_edn(EDN).unwrap();
+        konserve_s3::nonblocking::any::create_store(&config)
+            .await
+            .unwrap()
+    }
+
+    konserve_s3::conformance_tests!(blocking: blocking_store());
+    #[cfg(feature = "async")]
+    konserve_s3::conformance_tests!(nonblocking: async_store().await);
+}
+
+#[test]
+fn any_backing_reports_what_the_backing_it_holds_does() {
+    use konserve_s3::blocking::{AnyBacking, Backing, FileBacking, MemoryBacking, S3Backing};
+    let mut config = common::config_for(&bucket_name("cfg-flags"), &server().endpoint);
+    config.id = Some(Uuid::new_v4());
+    let s3 = S3Backing::new(konserve_s3::S3Client::new(&config).unwrap(), Uuid::new_v4());
+    let dir = TempDir::new();
+    let backings = [
+        (
+            AnyBacking::from(s3.clone()),
+            s3.kind(),
+            s3.keeps_write_tags(),
+            s3.supports_multi_key(),
+        ),
+        (
+            AnyBacking::from(FileBacking::new(dir.path())),
+            "file",
+            FileBacking::new(dir.path()).keeps_write_tags(),
+            FileBacking::new(dir.path()).supports_multi_key(),
+        ),
+        (
+            AnyBacking::from(MemoryBacking::new()),
+            "memory",
+            MemoryBacking::new().keeps_write_tags(),
+            MemoryBacking::new().supports_multi_key(),
+        ),
+    ];
+    for (any, kind, tags, multi) in backings {
+        assert_eq!(any.kind(), kind);
+        assert_eq!(any.keeps_write_tags(), tags, "{kind}");
+        assert_eq!(any.supports_multi_key(), multi, "{kind}");
+    }
+    // The three differ somewhere, so the delegation is what is tested.
+    assert!(s3.keeps_write_tags() && MemoryBacking::new().supports_multi_key());
+    assert!(!s3.supports_multi_key());
+}
+
 #[cfg(feature = "async")]
 mod nonblocking {
     use konserve_s3::nonblocking::{self as ks, any};
