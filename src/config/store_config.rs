@@ -46,7 +46,9 @@ pub enum StoreConfig {
     /// `:backend :s3` (the default when `backend` is missing): a store in a
     /// bucket (boxed: it is much larger than the other variants).
     S3(Box<S3Config>),
-    /// `:backend :file`: konserve's filestore, one directory.
+    /// `:backend :file`: konserve's filestore, one directory. Its `:config`
+    /// may hold konserve's `:sync-blob? true` and `:in-place? false`, which
+    /// is what the file backing always does; the opposite is refused.
     File {
         /// `:path`: the store's directory.
         path: PathBuf,
@@ -224,7 +226,14 @@ fn local_fields(
         match key.as_str() {
             "backend" => {}
             "id" => id = Some(parse_id(value)?),
-            "config" => options = nested(&key, value)?,
+            "config" => {
+                let value = if backend == "file" {
+                    filestore_flags(value)?
+                } else {
+                    value
+                };
+                options = nested(&key, value)?;
+            }
             _ => {
                 if !extra(&key, value)? {
                     return Err(Error::config(
@@ -237,6 +246,38 @@ fn local_fields(
     }
     check_options(&options)?;
     Ok((id, options))
+}
+
+/// konserve filestore's `:sync-blob?` and `:in-place?` in a file store's
+/// `config`: accepted (and taken out) when they ask for what the file
+/// backing always does, refused otherwise.
+fn filestore_flags(value: Json) -> Result<Json> {
+    let Json::Object(mut map) = value else {
+        return Ok(value);
+    };
+    for (flag, always, what) in [
+        ("sync-blob?", true, "fsyncs every blob and its directory"),
+        (
+            "in-place?",
+            false,
+            "writes a new file and renames it over the old one",
+        ),
+    ] {
+        match map.remove(flag) {
+            None => {}
+            Some(Json::Bool(b)) if b == always => {}
+            Some(other) => {
+                return Err(Error::config(
+                    format!("config.{flag}"),
+                    format!(
+                        "{other}: the file backing always {what} ({flag} {always}); \
+                         leave it out or set it to {always}"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(Json::Object(map))
 }
 
 fn parse_id(value: Json) -> Result<Uuid> {
@@ -381,6 +422,12 @@ mod tests {
         assert_eq!(path, PathBuf::from("/tmp/s"));
         assert!(id.is_some());
         assert_eq!(options.optimistic_locking_retries, 2);
+        // konserve filestore's flags, when they ask for what the backing does.
+        let c = StoreConfig::from_edn(
+            r#"{:backend :file :path "/tmp/s" :config {:sync-blob? true :in-place? false}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.options(), &StoreOptions::default());
         let c = StoreConfig::from_edn("{:backend :memory}").unwrap();
         assert_eq!(
             c,
@@ -407,6 +454,18 @@ mod tests {
                 "config.optimistic-locking-retries",
             ),
             (r#"{:backend :file}"#, "path"),
+            (
+                r#"{:backend :file :path "/x" :config {:sync-blob? false}}"#,
+                "config.sync-blob?",
+            ),
+            (
+                r#"{:backend :file :path "/x" :config {:in-place? true}}"#,
+                "config.in-place?",
+            ),
+            (
+                r#"{:backend :memory :config {:sync-blob? true}}"#,
+                "config.sync-blob?",
+            ),
             (r#"{:backend :file :path 3}"#, "path"),
             (r#"{:backend :memory :path "/x"}"#, "path"),
             (r#"{:backend :memory :id "nope"}"#, "id"),
