@@ -47,6 +47,9 @@ pub use crate::credentials::{Credentials, CredentialsReport, Environment, Secret
 use crate::error::{Error, Result};
 pub use crate::retry::RetryPolicy;
 
+mod store_config;
+pub use store_config::StoreConfig;
+
 /// Longest accepted HTTP timeout (`http.*-timeout-ms`): 1 hour.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Longest accepted backoff ceiling (`retry.*-backoff-ms`,

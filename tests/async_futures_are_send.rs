@@ -30,6 +30,36 @@ fn every_operation_is_send(store: &Store<S3Backing>, config: &konserve_s3::confi
     let _ = assert_send(konserve_s3::nonblocking::connect_store(config));
     let _ = assert_send(konserve_s3::nonblocking::delete_store(config));
     let _ = assert_send(konserve_s3::nonblocking::list_stores(config));
+    let _ = assert_send(konserve_s3::nonblocking::connect_or_create(config));
+}
+
+#[allow(dead_code, clippy::let_underscore_future)]
+fn any_store_operations_are_send(
+    store: &konserve_s3::nonblocking::AnyStore,
+    config: &konserve_s3::config::StoreConfig,
+) {
+    use konserve_s3::nonblocking::any;
+    let _ = assert_send(store.get(Value::keyword("k")));
+    let _ = assert_send(store.update_in(&[], |v| v.unwrap_or_default()));
+    let _ = assert_send(store.bget(Value::keyword("k")));
+    let _ = assert_send(any::create_store(config));
+    let _ = assert_send(any::connect_store(config));
+    let _ = assert_send(any::connect_or_create(config));
+    let _ = assert_send(any::store_exists(config));
+    let _ = assert_send(any::delete_store(config));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_store_runs_in_spawned_tasks() {
+    let config = konserve_s3::config::StoreConfig::from_edn("{:backend :memory}").unwrap();
+    let task = tokio::spawn(async move {
+        let store = konserve_s3::nonblocking::any::connect_or_create(&config)
+            .await
+            .unwrap();
+        store.assoc("k", 1).await.unwrap();
+        store.get("k").await.unwrap()
+    });
+    assert_eq!(task.await.unwrap(), Some(Value::from(1)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,14 +1,21 @@
 //! The configuration snippets of the docs are configurations: every JSON
-//! block of docs/providers.md parses and validates as an `S3Config`.
+//! block of docs/providers.md parses and validates as an `S3Config`, every
+//! EDN block of the README as a `StoreConfig`.
 
-use konserve_s3::config::S3Config;
+use konserve_s3::config::{S3Config, StoreConfig};
 
 fn json_blocks(markdown: &str) -> Vec<String> {
+    blocks_of(markdown, "json")
+}
+
+/// The fenced blocks of `language` in `markdown`.
+fn blocks_of(markdown: &str, language: &str) -> Vec<String> {
+    let fence = format!("```{language}");
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
     for line in markdown.lines() {
         match (&mut current, line.trim_start()) {
-            (None, "```json") => current = Some(String::new()),
+            (None, l) if l == fence => current = Some(String::new()),
             (Some(_), "```") => blocks.extend(current.take()),
             (Some(block), _) => {
                 block.push_str(line);
@@ -17,7 +24,7 @@ fn json_blocks(markdown: &str) -> Vec<String> {
             (None, _) => {}
         }
     }
-    assert!(current.is_none(), "an unclosed ```json block");
+    assert!(current.is_none(), "an unclosed {fence} block");
     blocks
 }
 
@@ -38,4 +45,18 @@ fn every_provider_snippet_is_a_valid_config() {
             "a store snippet names its id:\n{block}"
         );
     }
+}
+
+#[test]
+fn every_readme_edn_snippet_is_a_valid_store_config() {
+    let blocks = blocks_of(include_str!("../README.md"), "edn");
+    let backends: Vec<&str> = blocks
+        .iter()
+        .map(|block| {
+            StoreConfig::from_edn(block)
+                .unwrap_or_else(|e| panic!("README.md EDN snippet does not parse: {e}\n{block}"))
+                .backend()
+        })
+        .collect();
+    assert_eq!(backends, ["s3", "file", "memory"]);
 }

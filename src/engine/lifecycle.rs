@@ -238,3 +238,23 @@ pub async fn delete_bucket(config: &S3Config) -> Result<()> {
 pub fn release_store<B>(store: Store<B>) {
     drop(store);
 }
+
+/// Connects to the store of `config`, creating it (and its bucket) the
+/// first time: the `if store_exists … else create_store` dance in one call.
+/// When another process creates the store between the two steps, this
+/// connects to theirs.
+///
+#[doc = mode::doc_example!("connect_or_create")]
+///
+/// # Errors
+/// As [`connect_store`] and [`create_store`].
+#[io(AFIT)]
+pub async fn connect_or_create(config: &S3Config) -> Result<S3Store> {
+    match connect_store(config).await {
+        Err(Error::StoreNotFound { .. }) => match create_store(config).await {
+            Err(Error::StoreAlreadyExists { .. }) => connect_store(config).await,
+            other => other,
+        },
+        other => other,
+    }
+}

@@ -10,6 +10,7 @@ use super::{io, mode};
 
 pub use mode::{BodyReader, BodySource, MaybeSend};
 
+pub mod any;
 mod backing;
 mod client;
 #[cfg(feature = "conformance")]
@@ -22,13 +23,14 @@ mod probe;
 mod s3_backing;
 mod store;
 
+pub use any::{AnyBacking, AnyStore};
 pub use backing::{Backing, BlobStream, BlobVersion, StoredBlob};
 pub use client::{GetObjectOutput, ObjectInfo, S3Client};
 pub use credentials::{CredentialsProvider, DefaultCredentialsChain};
 pub use file::FileBacking;
 pub use lifecycle::{
-    S3Store, cleanup_incomplete_uploads, connect_store, create_store, delete_bucket, delete_store,
-    list_stores, release_store, store_exists,
+    S3Store, cleanup_incomplete_uploads, connect_or_create, connect_store, create_store,
+    delete_bucket, delete_store, list_stores, release_store, store_exists,
 };
 pub use memory::MemoryBacking;
 pub use s3_backing::S3Backing;
