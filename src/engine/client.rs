@@ -421,6 +421,14 @@ impl S3Client {
             AttemptResult::Done(head, Payload::Stream(_)) => {
                 (false, head.content_length.unwrap_or(0))
             }
+            // A 404 to a read of a key, or to asking whether the bucket
+            // exists, is an answer ("not there"), not a failure.
+            AttemptResult::Failed(Error::NotFound(_), _) => (false, 0),
+            AttemptResult::Failed(Error::NoSuchBucket(_), _)
+                if req.action() == crate::s3::Action::HeadBucket =>
+            {
+                (false, 0)
+            }
             AttemptResult::Failed(..) => (true, 0),
         };
         inner.stats.record(Attempt {
