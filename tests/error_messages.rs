@@ -6,6 +6,7 @@ mod common;
 
 use common::{bucket_name, config_for, server};
 use konserve_s3::Error;
+use konserve_s3::config::{RetryPolicy, S3Config};
 use konserve_s3::s3::Action;
 
 fn with_id(bucket: &str) -> konserve_s3::config::S3Config {
@@ -94,6 +95,111 @@ async fn connecting_in_a_missing_bucket_names_the_bucket_async() {
     assert!(
         err.to_string()
             .ends_with(&format!("bucket `{bucket}` {MISSING_BUCKET_HINT}")),
+        "{err}"
+    );
+}
+
+/// A config for `bucket` at `endpoint` that gives up after one attempt.
+fn unreachable_config(bucket: &str, endpoint: &str, path_style: bool) -> S3Config {
+    S3Config::builder()
+        .bucket(bucket)
+        .endpoint(endpoint)
+        .path_style(path_style)
+        .credentials("AKIAEXAMPLEKEY", "not-the-secret")
+        .id(uuid::Uuid::new_v4())
+        .retry(RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap()
+}
+
+/// A port on loopback that nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn transport_message(err: &Error) -> &str {
+    match err {
+        Error::Transport { message, .. } => message,
+        other => panic!("not a transport error: {other}"),
+    }
+}
+
+/// A virtual-hosted request to a host that does not resolve names the
+/// bucket-prefixed host it tried and says to use path-style addressing.
+#[test]
+fn a_dns_failure_in_virtual_hosted_style_says_set_path_style() {
+    let config = unreachable_config("kv-demo", "http://minio.invalid:9000", false);
+    let err = konserve_s3::blocking::connect_store(&config).unwrap_err();
+    let message = transport_message(&err);
+    assert!(
+        message.starts_with("could not connect to kv-demo.minio.invalid:9000: "),
+        "{err}"
+    );
+    assert!(
+        message.ends_with(
+            " (the bucket-prefixed host `kv-demo.minio.invalid` does not resolve: set \
+             `path-style: true` for this endpoint)"
+        ),
+        "{err}"
+    );
+    // Path-style: the endpoint's own host, and no path-style advice.
+    let config = unreachable_config("kv-demo", "http://minio.invalid:9000", true);
+    let err = konserve_s3::blocking::connect_store(&config).unwrap_err();
+    let message = transport_message(&err);
+    assert!(
+        message.starts_with("could not connect to minio.invalid:9000: "),
+        "{err}"
+    );
+    assert!(
+        message.ends_with(" (the host `minio.invalid` does not resolve: check the endpoint)"),
+        "{err}"
+    );
+}
+
+/// A refused connection names the host and port, and no query string.
+#[test]
+fn a_refused_connection_names_host_and_port() {
+    let port = closed_port();
+    let config = unreachable_config("kv-demo", &format!("http://127.0.0.1:{port}"), true);
+    let err = konserve_s3::blocking::connect_store(&config).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "transport error: HeadObject, s3://kv-demo/{}_.konserve-metadata: could not connect to 127.0.0.1:{port}: ",
+            config.id.unwrap()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains('?') && !text.contains("X-Amz"), "{text}");
+}
+
+#[cfg(feature = "async")]
+#[tokio::test]
+async fn transport_errors_name_host_and_port_async() {
+    let config = unreachable_config("kv-demo", "http://minio.invalid:9000", false);
+    let err = konserve_s3::nonblocking::connect_store(&config)
+        .await
+        .unwrap_err();
+    let message = transport_message(&err);
+    assert!(
+        message.starts_with("could not connect to kv-demo.minio.invalid:9000: "),
+        "{err}"
+    );
+    assert!(
+        message.ends_with("set `path-style: true` for this endpoint)"),
+        "{err}"
+    );
+    let port = closed_port();
+    let config = unreachable_config("kv-demo", &format!("http://127.0.0.1:{port}"), true);
+    let err = konserve_s3::nonblocking::connect_store(&config)
+        .await
+        .unwrap_err();
+    assert!(
+        transport_message(&err).starts_with(&format!("could not connect to 127.0.0.1:{port}: ")),
         "{err}"
     );
 }

@@ -285,23 +285,54 @@ enum AttemptResult {
     Failed(Error, bool),
 }
 
-fn transport_error(ctx: ErrorContext, e: TransportError) -> (Error, bool) {
-    let lost = matches!(e, TransportError::ConnectionLost(_));
-    let err = match e {
-        TransportError::Timeout(m) => {
-            let mut ctx = ctx;
-            ctx.message = Some(m.message);
-            Error::Timeout(Box::new(ctx))
-        }
-        TransportError::ConnectionLost(m)
-        | TransportError::Connect(m)
-        | TransportError::Other(m) => Error::Transport {
-            context: Box::new(ctx),
-            message: m.message,
-            source: m.source,
-        },
-    };
-    (err, lost)
+impl S3Client {
+    /// The error for a request that got no answer: the transport's words,
+    /// after the host and port it tried to reach (a DNS failure in
+    /// virtual-hosted style adds the fix: path-style addressing); `true`
+    /// when the connection was lost (repeated once at once).
+    fn transport_error(&self, ctx: ErrorContext, e: TransportError) -> (Error, bool) {
+        let signer = &self.inner.signer;
+        let authority = signer.authority();
+        let lost = matches!(e, TransportError::ConnectionLost(_));
+        let connect = matches!(e, TransportError::Connect(_));
+        let said = |m: &str| {
+            let dns = crate::http::is_dns_failure(m);
+            let mut text = if connect || dns {
+                format!("could not connect to {authority}: {m}")
+            } else {
+                format!("{authority}: {m}")
+            };
+            if dns {
+                let host = authority.rsplit_once(':').map_or(&*authority, |(h, _)| h);
+                if signer.is_virtual_hosted() {
+                    text.push_str(&format!(
+                        " (the bucket-prefixed host `{host}` does not resolve: set \
+                         `path-style: true` for this endpoint)"
+                    ));
+                } else {
+                    text.push_str(&format!(
+                        " (the host `{host}` does not resolve: check the endpoint)"
+                    ));
+                }
+            }
+            text
+        };
+        let err = match e {
+            TransportError::Timeout(m) => {
+                let mut ctx = ctx;
+                ctx.message = Some(said(&m.message));
+                Error::Timeout(Box::new(ctx))
+            }
+            TransportError::ConnectionLost(m)
+            | TransportError::Connect(m)
+            | TransportError::Other(m) => Error::Transport {
+                context: Box::new(ctx),
+                message: said(&m.message),
+                source: m.source,
+            },
+        };
+        (err, lost)
+    }
 }
 
 impl S3Client {
@@ -402,7 +433,7 @@ impl S3Client {
             }
             Ok(Err(err)) => AttemptResult::Failed(err, false),
             Err(e) => {
-                let (err, lost) = transport_error(self.context(req), e);
+                let (err, lost) = self.transport_error(self.context(req), e);
                 AttemptResult::Failed(err, lost)
             }
         };
@@ -460,7 +491,7 @@ impl S3Client {
                 let bytes = body
                     .read_all(self.inner.max_body)
                     .await
-                    .map_err(|e| transport_error(self.context(req), e).0)?;
+                    .map_err(|e| self.transport_error(self.context(req), e).0)?;
                 match bytes {
                     Some(bytes) => Ok((head, bytes)),
                     None => Err(self.too_large(req, None)),
@@ -624,7 +655,7 @@ impl S3Client {
         signed.url.query_pairs_mut().clear().extend_pairs(pairs);
         match self.inner.transport.send(&signed).await {
             Ok((head, _)) => Ok(Some(head.status)),
-            Err(e) => Err(transport_error(self.context(req), e).0),
+            Err(e) => Err(self.transport_error(self.context(req), e).0),
         }
     }
 
