@@ -203,3 +203,62 @@ async fn transport_errors_name_host_and_port_async() {
         "{err}"
     );
 }
+
+fn config_error(json: &str) -> String {
+    S3Config::from_json(json).unwrap_err().to_string()
+}
+
+/// An unknown key gets a "did you mean", at every level, with its full path.
+#[test]
+fn unknown_config_keys_get_a_did_you_mean() {
+    assert_eq!(
+        config_error(r#"{"bucket": "b-1", "store-id": "x"}"#),
+        "invalid configuration: store-id: unknown key: did you mean `id`?"
+    );
+    assert_eq!(
+        config_error(r#"{"bucket": "b-1", "endpoint_override": {"hostname": "h"}}"#),
+        "invalid configuration: endpoint_override: unknown key: did you mean `endpoint-override`?"
+    );
+    assert_eq!(
+        config_error(r#"{"bucket": "b-1", "secret-access-key": "s"}"#),
+        "invalid configuration: secret-access-key: unknown key: did you mean `secret`?"
+    );
+    assert_eq!(
+        config_error(r#"{"bucket": "b-1", "config": {"optimistic_locking_retries": 5}}"#),
+        "invalid configuration: config.optimistic_locking_retries: unknown key: did you mean \
+         `optimistic-locking-retries`?"
+    );
+    assert_eq!(
+        config_error(r#"{"bucket": "b-1", "http": {"connect-timeout": 5}}"#),
+        "invalid configuration: http.connect-timeout: unknown key: did you mean `connect-timeout-ms`?"
+    );
+    assert_eq!(
+        config_error(r#"{"bucket": "b-1", "endpoint-override": {"host": "h"}}"#),
+        "invalid configuration: endpoint-override.host: unknown key: did you mean `hostname`?"
+    );
+    // Nothing near: the keys there are.
+    assert_eq!(
+        config_error(r#"{"bucket": "b-1", "retry": {"zzzzzzzzz": 1}}"#),
+        "invalid configuration: retry.zzzzzzzzz: unknown key: the keys here are `max-attempts`, \
+         `initial-backoff-ms`, `max-backoff-ms`, `total-budget-ms`"
+    );
+}
+
+/// A value of the wrong type names its full path and what is wanted.
+#[test]
+fn wrong_config_types_name_the_full_path() {
+    assert_eq!(
+        config_error(r#"{"bucket": "b-1", "config": {"optimistic-locking-retries": "5"}}"#),
+        "invalid configuration: config.optimistic-locking-retries: invalid type: string \"5\", \
+         expected a whole number from 0 to 4294967295, without quotes"
+    );
+    assert_eq!(
+        config_error(r#"{"bucket": "b-1", "config": {"optimistic-locking-retries": -1}}"#),
+        "invalid configuration: config.optimistic-locking-retries: invalid value: integer `-1`, \
+         expected a whole number from 0 to 4294967295"
+    );
+    assert_eq!(
+        config_error(r#"{"bucket": 5}"#),
+        "invalid configuration: bucket: invalid type: integer `5`, expected a string"
+    );
+}
