@@ -262,3 +262,153 @@ fn wrong_config_types_name_the_full_path() {
         "invalid configuration: bucket: invalid type: integer `5`, expected a string"
     );
 }
+
+/// `config` with other keys.
+fn with_keys(config: &S3Config, access_key: &str, secret: &str) -> S3Config {
+    let mut config = config.clone();
+    config.credentials = Some(konserve_s3::config::Credentials::new(access_key, secret));
+    config
+}
+
+fn abbreviated(access_key: &str) -> String {
+    format!("{}…", &access_key[..4])
+}
+
+/// The text of `err` without its request id (which differs every time).
+fn without_request_id(err: &Error) -> String {
+    let text = err.to_string();
+    match err.context().and_then(|c| c.request_id.as_deref()) {
+        Some(id) => text.replace(&format!(", request id {id}"), ""),
+        None => text,
+    }
+}
+
+/// A wrong secret is reported as such, though a HEAD's 403 has no body:
+/// one GET of the same object finds the code.
+#[test]
+fn a_wrong_secret_is_named_after_a_bare_head_403() {
+    let bucket = common::fresh_bucket("badsecret").bucket().to_owned();
+    let good = with_id(&bucket);
+    let s = server();
+    let bad = with_keys(&good, &s.access_key, "certainly-not-the-secret");
+    let err = konserve_s3::blocking::connect_store(&bad).unwrap_err();
+    assert!(matches!(err, Error::InvalidCredentials(_)), "{err}");
+    let c = err.context().unwrap();
+    assert_eq!(c.action, Some(Action::HeadObject));
+    assert_eq!(c.code.as_deref(), Some("SignatureDoesNotMatch"));
+    let text = without_request_id(&err);
+    assert!(
+        text.starts_with(&format!(
+            "invalid credentials: HeadObject, s3://{bucket}/{}_.konserve-metadata, status 403, \
+             code SignatureDoesNotMatch",
+            good.id.unwrap()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!(
+            ": the secret key does not match the access key `{}`: set the secret key that \
+             belongs to it",
+            abbreviated(&s.access_key)
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(&s.secret_key) && !text.contains("certainly-not"));
+    // One extra request, no more.
+    let client = konserve_s3::S3Client::new(&bad).unwrap();
+    assert!(client.object_exists("x").is_err());
+    let stats = client.stats();
+    assert_eq!(
+        (stats.total_requests(), stats.requests(Action::GetObject)),
+        (2, 1)
+    );
+    // HeadBucket asks with a listing.
+    let err = client.bucket_exists().unwrap_err();
+    assert_eq!(
+        err.context().unwrap().code.as_deref(),
+        Some("SignatureDoesNotMatch"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_access_key_is_named_after_a_bare_head_403() {
+    let bucket = common::fresh_bucket("badkey").bucket().to_owned();
+    let bad = with_keys(&with_id(&bucket), "NOSUCHKEYID1234", "whatever");
+    let err = konserve_s3::blocking::connect_store(&bad).unwrap_err();
+    assert!(matches!(err, Error::InvalidCredentials(_)), "{err}");
+    assert_eq!(
+        err.context().unwrap().code.as_deref(),
+        Some("InvalidAccessKeyId")
+    );
+    assert!(
+        err.to_string().ends_with(
+            ": the server does not know the access key `NOSU…`: check the access key id, \
+             and that the endpoint is the one it belongs to"
+        ),
+        "{err}"
+    );
+}
+
+#[cfg(feature = "async")]
+#[tokio::test]
+async fn a_wrong_secret_is_named_after_a_bare_head_403_async() {
+    let config = config_for(&bucket_name("badsecreta"), &server().endpoint);
+    let client = konserve_s3::nonblocking::S3Client::new(&config).unwrap();
+    assert!(client.create_bucket().await.unwrap());
+    let bad = with_keys(&with_id(client.bucket()), &server().access_key, "wrong");
+    let err = konserve_s3::nonblocking::connect_store(&bad)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.context().unwrap().code.as_deref(),
+        Some("SignatureDoesNotMatch"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains(": the secret key does not match the access key `"),
+        "{err}"
+    );
+}
+
+/// Valid credentials without the right to read the bucket: said so, with
+/// the bucket's name (SeaweedFS with an identity limited to another bucket).
+#[test]
+fn credentials_without_the_right_are_named_after_a_bare_head_403() {
+    use konserve_s3_dev::{Identity, SeaweedFs, SeaweedFsOptions};
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    let (mine, theirs) = (format!("mine-{tag}"), format!("theirs-{tag}"));
+    let keys = (
+        format!("KS3OTHER{tag}").to_uppercase(),
+        format!("secret-{tag}"),
+    );
+    let weed = SeaweedFs::start_with(SeaweedFsOptions {
+        extra_identities: vec![Identity {
+            name: "other".into(),
+            keys: Some(keys.clone()),
+            actions: vec![format!("Read:{theirs}"), format!("List:{theirs}")],
+        }],
+        ..SeaweedFsOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("no SeaweedFS: {e}"));
+    let admin = S3Config::builder()
+        .bucket(mine.clone())
+        .endpoint(weed.endpoint())
+        .credentials(weed.access_key(), weed.secret_key())
+        .id(uuid::Uuid::new_v4())
+        .build()
+        .unwrap();
+    konserve_s3::blocking::create_store(&admin).unwrap();
+    let other = with_keys(&admin, &keys.0, &keys.1);
+    let err = konserve_s3::blocking::connect_store(&other).unwrap_err();
+    assert!(matches!(err, Error::AccessDenied(_)), "{err}");
+    assert_eq!(err.context().unwrap().code.as_deref(), Some("AccessDenied"));
+    assert!(
+        err.to_string().ends_with(&format!(
+            ": these credentials (access key `KS3O…`) may not read bucket `{mine}`: grant \
+             them that right, or use credentials that have it"
+        )),
+        "{err}"
+    );
+}

@@ -285,6 +285,60 @@ enum AttemptResult {
     Failed(Error, bool),
 }
 
+/// Whether `err` is a 403 without an S3 code to a HEAD (HEAD answers have
+/// no body), which [`S3Client::explain_bare_403`] asks about.
+fn is_bare_head_403(req: &S3Request, err: &Error) -> bool {
+    matches!(
+        req.action(),
+        crate::s3::Action::HeadObject | crate::s3::Action::HeadBucket
+    ) && matches!(err, Error::AccessDenied(c) if c.status == Some(403) && c.code.is_none())
+}
+
+/// Says in words what a credentials error or a refusal means, naming the
+/// access key abbreviated (never the secret), and what to do.
+fn credentials_hint(err: &mut Error, signer: &Signer) {
+    let key = signer
+        .access_key_hint()
+        .map_or_else(|| "(unsigned requests)".to_owned(), |k| format!("`{k}`"));
+    let (code, bucket) = match err.context() {
+        Some(c) => (
+            c.code.clone().unwrap_or_default(),
+            c.bucket.clone().unwrap_or_default(),
+        ),
+        None => return,
+    };
+    let hint = match (&*err, code.as_str()) {
+        (Error::InvalidCredentials(_), "SignatureDoesNotMatch") => format!(
+            "the secret key does not match the access key {key}: set the secret key \
+             that belongs to it"
+        ),
+        (Error::InvalidCredentials(_), "InvalidAccessKeyId") => format!(
+            "the server does not know the access key {key}: check the access key id, \
+             and that the endpoint is the one it belongs to"
+        ),
+        (Error::InvalidCredentials(_), "ExpiredToken" | "TokenRefreshRequired") => {
+            format!("the session credentials of access key {key} have expired: renew them")
+        }
+        (Error::AccessDenied(c), "AccessDenied") => {
+            use crate::s3::Action::*;
+            let what = match c.action {
+                Some(GetObject | HeadObject | HeadBucket | ListObjectsV2) | None => {
+                    "read".to_owned()
+                }
+                Some(action) => format!("do {action} in"),
+            };
+            format!(
+                "these credentials (access key {key}) may not {what} bucket `{bucket}`: \
+                 grant them that right, or use credentials that have it"
+            )
+        }
+        _ => return,
+    };
+    if let Some(c) = err.context_mut() {
+        c.hint = Some(hint);
+    }
+}
+
 impl S3Client {
     /// The error for a request that got no answer: the transport's words,
     /// after the host and port it tried to reach (a DNS failure in
@@ -442,6 +496,7 @@ impl S3Client {
                 // Server text was redacted by name when classified; a secret
                 // quoted without its parameter name is caught here.
                 err.map_server_text(|t| signer.redact_secrets(t));
+                credentials_hint(&mut err, &signer);
                 AttemptResult::Failed(err, lost)
             }
             done => done,
@@ -471,6 +526,49 @@ impl S3Client {
             latency,
         });
         result
+    }
+
+    /// A 403 to a HEAD has no body, so no S3 code says whether the secret
+    /// is wrong, the access key unknown, or the credentials lack the right:
+    /// one GET that needs the same right as the HEAD (the object's first
+    /// byte for `HeadObject`, a listing of one key for `HeadBucket`) asks,
+    /// and its code, message and hint replace the bare 403's. The error
+    /// keeps the HEAD's action, bucket and key; if the GET says nothing
+    /// more, the HEAD's error stays as it was.
+    async fn explain_bare_403(&self, head: &S3Request, err: Error) -> Error {
+        let follow_up = match (head.action(), head.key()) {
+            (crate::s3::Action::HeadObject, Some(key)) => {
+                let first_byte = ByteRange {
+                    start: 0,
+                    end_inclusive: Some(0),
+                };
+                match S3Request::get_object(key, Some(first_byte)) {
+                    Ok(r) => r,
+                    Err(_) => return err,
+                }
+            }
+            (crate::s3::Action::HeadBucket, _) => S3Request::list_objects_v2(None, None, Some(1)),
+            _ => return err,
+        };
+        let found = match self.attempt(&follow_up, 1, false).await {
+            AttemptResult::Failed(found, _) => found,
+            AttemptResult::Done(..) => return err,
+        };
+        let Some(said) = found.context().filter(|c| c.code.is_some()).cloned() else {
+            return err;
+        };
+        let mut ctx = err.context().cloned().unwrap_or_default();
+        ctx.code = said.code;
+        ctx.message = said.message;
+        ctx.request_id = said.request_id.or(ctx.request_id);
+        ctx.hint = said.hint;
+        let ctx = Box::new(ctx);
+        match found {
+            Error::InvalidCredentials(_) => Error::InvalidCredentials(ctx),
+            Error::AccessDenied(_) => Error::AccessDenied(ctx),
+            Error::NoSuchBucket(_) => Error::NoSuchBucket(ctx),
+            _ => err,
+        }
     }
 
     /// Sends `req` with retries and returns the successful answer's head
@@ -554,6 +652,10 @@ impl S3Client {
                         Decision::GiveUp => {
                             if let Some(ctx) = err.context_mut() {
                                 ctx.attempts = attempt;
+                            }
+                            if is_bare_head_403(req, &err) {
+                                let explained = self.explain_bare_403(req, err).await;
+                                return Err(explained);
                             }
                             return Err(err);
                         }
