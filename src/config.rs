@@ -22,7 +22,8 @@
 //!
 //! `endpoint` (a URL string) may be given instead of `endpoint-override`;
 //! `path-style-access?` is accepted as an alias of `path-style`. Unknown keys
-//! are errors, so a typo does not silently fall back to a default.
+//! are errors, so a typo does not silently fall back to a default; the error
+//! names the key it most likely meant (`store-id`: did you mean `id`?).
 //!
 //! Resolution ([`S3Config::resolve`]) fills what the config leaves open from
 //! the environment: credentials from `AWS_ACCESS_KEY_ID` /
@@ -690,9 +691,7 @@ impl S3Config {
                 "config" => b.store = nested(&key, value)?,
                 "http" => b.http = nested(&key, value)?,
                 "retry" => b.retry = nested(&key, value)?,
-                other => {
-                    return Err(Error::config(other.to_owned(), "unknown configuration key"));
-                }
+                other => return Err(unknown_key(other.to_owned(), other, JSON_KEYS)),
             }
         }
         match (access_key, secret) {
@@ -852,7 +851,157 @@ fn profile_settings(env: &dyn Fn(&str) -> Option<String>) -> ProfileSettings {
 }
 
 fn field<T: serde::de::DeserializeOwned>(name: &str, value: Json) -> Result<T> {
-    serde_json::from_value(value).map_err(|e| Error::config(name.to_owned(), e.to_string()))
+    serde_json::from_value(value).map_err(|e| serde_error(name.to_owned(), &e))
+}
+
+/// The top-level keys of the JSON form, for "did you mean" (keep in step
+/// with the `match` of [`S3Config::from_json`]).
+const JSON_KEYS: &[&str] = &[
+    "backend",
+    "bucket",
+    "id",
+    "region",
+    "access-key",
+    "secret",
+    "session-token",
+    "credentials",
+    "endpoint",
+    "endpoint-override",
+    "path-style",
+    "path-style-access?",
+    "x-ray?",
+    "config",
+    "http",
+    "retry",
+];
+
+/// Names people give keys of the JSON form, from other tools' configs.
+const KEY_ALIASES: &[(&str, &str)] = &[
+    ("store-id", "id"),
+    ("uuid", "id"),
+    ("access-key-id", "access-key"),
+    ("aws-access-key-id", "access-key"),
+    ("secret-key", "secret"),
+    ("secret-access-key", "secret"),
+    ("aws-secret-access-key", "secret"),
+    ("endpoint-url", "endpoint"),
+    ("force-path-style", "path-style"),
+];
+
+/// The error for `key` (at `field`, its full path), unknown among `known`:
+/// the key it most likely means, or the keys there are.
+fn unknown_key(field: String, key: &str, known: &[&str]) -> Error {
+    let reason = match did_you_mean(key, known) {
+        Some(k) => format!("unknown key: did you mean `{k}`?"),
+        None => format!(
+            "unknown key: the keys here are {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Error::config(field, reason)
+}
+
+/// The known key that `key` most likely means: the same after `_` → `-`,
+/// case, `:` and `?` are set aside; a known alias; a last `-` part that
+/// is a key (`store-id`); the one key it begins (`host`); else the
+/// nearest by edit distance, if near.
+fn did_you_mean<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let norm = |k: &str| {
+        k.trim_start_matches(':')
+            .trim_end_matches('?')
+            .to_ascii_lowercase()
+            .replace('_', "-")
+    };
+    let key = norm(key);
+    let find = |want: &str| known.iter().copied().find(|k| norm(k) == want);
+    if let Some(k) = find(&key) {
+        return Some(k);
+    }
+    if let Some(k) = KEY_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == key)
+        .and_then(|(_, k)| find(k))
+    {
+        return Some(k);
+    }
+    if let Some(k) = key.rsplit_once('-').and_then(|(_, last)| find(last)) {
+        return Some(k);
+    }
+    // A key cut short (`host` for `hostname`): when only one key starts so.
+    let mut longer = known.iter().copied().filter(|k| norm(k).starts_with(&key));
+    if let (Some(k), None) = (longer.next(), longer.next())
+        && key.len() >= 3
+    {
+        return Some(k);
+    }
+    known
+        .iter()
+        .copied()
+        .map(|k| (edit_distance(&key, &norm(k)), k))
+        .filter(|(d, _)| *d <= (key.chars().count() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// serde's error for the value at `field` (its full path), in this
+/// crate's words: an unknown key gets a "did you mean", a number of the
+/// wrong form says what number is wanted.
+fn serde_error(field: String, e: &serde_json::Error) -> Error {
+    let text = e.to_string();
+    // serde: "unknown field `x`, expected one of `a`, `b`" (or "expected
+    // `a` or `b`", or "there are no fields").
+    if let Some(rest) = text.strip_prefix("unknown field `")
+        && let Some((key, expected)) = rest.split_once('`')
+    {
+        let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        return unknown_key(field, key, &known);
+    }
+    let wanted = [
+        ("expected u8", 255u64),
+        ("expected u16", u64::from(u16::MAX)),
+        ("expected u32", u64::from(u32::MAX)),
+        ("expected u64", u64::MAX),
+        ("expected usize", usize::MAX as u64),
+    ]
+    .into_iter()
+    .find(|(w, _)| text.ends_with(w));
+    let reason = match wanted {
+        Some((w, max)) => {
+            let quoted = if text.starts_with("invalid type: string") {
+                ", without quotes"
+            } else {
+                ""
+            };
+            format!(
+                "{}expected a whole number from 0 to {max}{quoted}",
+                &text[..text.len() - w.len()]
+            )
+        }
+        None => text,
+    };
+    Error::config(field, reason)
 }
 
 /// A map-valued setting (`config`, `http`, `retry`, `endpoint-override`);
@@ -867,10 +1016,10 @@ fn nested<T: serde::de::DeserializeOwned>(name: &str, value: Json) -> Result<T> 
         for (key, v) in map {
             let one = Json::Object(Map::from_iter([(key.clone(), v.clone())]));
             if let Err(e) = serde_json::from_value::<T>(one) {
-                return Error::config(format!("{name}.{key}"), e.to_string());
+                return serde_error(format!("{name}.{key}"), &e);
             }
         }
-        Error::config(name.to_owned(), e.to_string())
+        serde_error(name.to_owned(), &e)
     })
 }
 
@@ -1075,6 +1224,19 @@ pub fn validate_bucket_name(name: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_listed_json_key_is_accepted() {
+        for key in super::JSON_KEYS {
+            let json = format!(r#"{{"bucket": "b-1", "{key}": null}}"#);
+            if let Err(Error::InvalidConfig { field, reason }) = S3Config::from_json(&json) {
+                assert!(
+                    !reason.starts_with("unknown key"),
+                    "{key}: {field}: {reason}"
+                );
+            }
+        }
+    }
+
     use std::collections::HashMap;
 
     use super::*;

@@ -38,6 +38,10 @@ pub struct ErrorContext {
     pub request_id: Option<String>,
     /// How many attempts were made before giving up (1 = no retry).
     pub attempts: u32,
+    /// What the error most likely means and what to do about it, in
+    /// words (`the secret key does not match the access key …`), when the
+    /// crate can tell; shown last.
+    pub hint: Option<String>,
 }
 
 impl ErrorContext {
@@ -79,7 +83,11 @@ impl fmt::Display for ErrorContext {
         if self.attempts > 1 {
             parts.push(format!("after {} attempts", self.attempts));
         }
-        f.write_str(&parts.join(", "))
+        f.write_str(&parts.join(", "))?;
+        if let Some(hint) = &self.hint {
+            write!(f, ": {hint}")?;
+        }
+        Ok(())
     }
 }
 
@@ -208,7 +216,10 @@ pub enum Error {
         id: uuid::Uuid,
     },
     /// `connect_store` (or another operation) found no such store.
-    #[error("store {id} does not exist in bucket {bucket}")]
+    #[error(
+        "store {id} does not exist in bucket {bucket}: check the store's `id`, \
+         or create the store with `create_store`"
+    )]
     StoreNotFound {
         /// Bucket.
         bucket: String,
@@ -361,6 +372,17 @@ impl Error {
             code: Some("PreconditionFailed".to_owned()),
             ..ErrorContext::default()
         }))
+    }
+
+    /// [`Error::NoSuchBucket`] for `ctx`, with the hint that says so in
+    /// words and what to do.
+    pub(crate) fn no_such_bucket(mut ctx: ErrorContext) -> Self {
+        let bucket = ctx.bucket.as_deref().unwrap_or("");
+        ctx.hint = Some(format!(
+            "bucket `{bucket}` does not exist: check its name, or create it \
+             (`create_store` creates a missing bucket)"
+        ));
+        Error::NoSuchBucket(Box::new(ctx))
     }
 
     pub(crate) fn config(field: impl Into<String>, reason: impl Into<String>) -> Self {

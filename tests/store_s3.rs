@@ -166,11 +166,11 @@ fn lifecycle_is_strict() {
     let bucket = bucket_name("life");
     let id = Uuid::new_v4();
     let config = config_with_id(&bucket, id);
-    // Nothing there yet, not even the bucket.
+    // Nothing there yet, not even the bucket: that is what connecting says.
     assert!(!store_exists(&config).unwrap());
     assert!(matches!(
         connect_store(&config).unwrap_err(),
-        Error::StoreNotFound { .. }
+        Error::NoSuchBucket(_)
     ));
     assert!(list_stores(&config).unwrap().is_empty());
     // create_store creates the bucket and the marker.

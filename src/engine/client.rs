@@ -285,23 +285,108 @@ enum AttemptResult {
     Failed(Error, bool),
 }
 
-fn transport_error(ctx: ErrorContext, e: TransportError) -> (Error, bool) {
-    let lost = matches!(e, TransportError::ConnectionLost(_));
-    let err = match e {
-        TransportError::Timeout(m) => {
-            let mut ctx = ctx;
-            ctx.message = Some(m.message);
-            Error::Timeout(Box::new(ctx))
-        }
-        TransportError::ConnectionLost(m)
-        | TransportError::Connect(m)
-        | TransportError::Other(m) => Error::Transport {
-            context: Box::new(ctx),
-            message: m.message,
-            source: m.source,
-        },
+/// Whether `err` is a 403 without an S3 code to a HEAD (HEAD answers have
+/// no body), which [`S3Client::explain_bare_403`] asks about.
+fn is_bare_head_403(req: &S3Request, err: &Error) -> bool {
+    matches!(
+        req.action(),
+        crate::s3::Action::HeadObject | crate::s3::Action::HeadBucket
+    ) && matches!(err, Error::AccessDenied(c) if c.status == Some(403) && c.code.is_none())
+}
+
+/// Says in words what a credentials error or a refusal means, naming the
+/// access key abbreviated (never the secret), and what to do.
+fn credentials_hint(err: &mut Error, signer: &Signer) {
+    let key = signer
+        .access_key_hint()
+        .map_or_else(|| "(unsigned requests)".to_owned(), |k| format!("`{k}`"));
+    let (code, bucket) = match err.context() {
+        Some(c) => (
+            c.code.clone().unwrap_or_default(),
+            c.bucket.clone().unwrap_or_default(),
+        ),
+        None => return,
     };
-    (err, lost)
+    let hint = match (&*err, code.as_str()) {
+        (Error::InvalidCredentials(_), "SignatureDoesNotMatch") => format!(
+            "the secret key does not match the access key {key}: set the secret key \
+             that belongs to it"
+        ),
+        (Error::InvalidCredentials(_), "InvalidAccessKeyId") => format!(
+            "the server does not know the access key {key}: check the access key id, \
+             and that the endpoint is the one it belongs to"
+        ),
+        (Error::InvalidCredentials(_), "ExpiredToken" | "TokenRefreshRequired") => {
+            format!("the session credentials of access key {key} have expired: renew them")
+        }
+        (Error::AccessDenied(c), "AccessDenied") => {
+            use crate::s3::Action::*;
+            let what = match c.action {
+                Some(GetObject | HeadObject | HeadBucket | ListObjectsV2) | None => {
+                    "read".to_owned()
+                }
+                Some(action) => format!("do {action} in"),
+            };
+            format!(
+                "these credentials (access key {key}) may not {what} bucket `{bucket}`: \
+                 grant them that right, or use credentials that have it"
+            )
+        }
+        _ => return,
+    };
+    if let Some(c) = err.context_mut() {
+        c.hint = Some(hint);
+    }
+}
+
+impl S3Client {
+    /// The error for a request that got no answer: the transport's words,
+    /// after the host and port it tried to reach (a DNS failure in
+    /// virtual-hosted style adds the fix: path-style addressing); `true`
+    /// when the connection was lost (repeated once at once).
+    fn transport_error(&self, ctx: ErrorContext, e: TransportError) -> (Error, bool) {
+        let signer = &self.inner.signer;
+        let authority = signer.authority();
+        let lost = matches!(e, TransportError::ConnectionLost(_));
+        let connect = matches!(e, TransportError::Connect(_));
+        let said = |m: &str| {
+            let dns = crate::http::is_dns_failure(m);
+            let mut text = if connect || dns {
+                format!("could not connect to {authority}: {m}")
+            } else {
+                format!("{authority}: {m}")
+            };
+            if dns {
+                let host = authority.rsplit_once(':').map_or(&*authority, |(h, _)| h);
+                if signer.is_virtual_hosted() {
+                    text.push_str(&format!(
+                        " (the bucket-prefixed host `{host}` does not resolve: set \
+                         `path-style: true` for this endpoint)"
+                    ));
+                } else {
+                    text.push_str(&format!(
+                        " (the host `{host}` does not resolve: check the endpoint)"
+                    ));
+                }
+            }
+            text
+        };
+        let err = match e {
+            TransportError::Timeout(m) => {
+                let mut ctx = ctx;
+                ctx.message = Some(said(&m.message));
+                Error::Timeout(Box::new(ctx))
+            }
+            TransportError::ConnectionLost(m)
+            | TransportError::Connect(m)
+            | TransportError::Other(m) => Error::Transport {
+                context: Box::new(ctx),
+                message: said(&m.message),
+                source: m.source,
+            },
+        };
+        (err, lost)
+    }
 }
 
 impl S3Client {
@@ -402,7 +487,7 @@ impl S3Client {
             }
             Ok(Err(err)) => AttemptResult::Failed(err, false),
             Err(e) => {
-                let (err, lost) = transport_error(self.context(req), e);
+                let (err, lost) = self.transport_error(self.context(req), e);
                 AttemptResult::Failed(err, lost)
             }
         };
@@ -411,6 +496,7 @@ impl S3Client {
                 // Server text was redacted by name when classified; a secret
                 // quoted without its parameter name is caught here.
                 err.map_server_text(|t| signer.redact_secrets(t));
+                credentials_hint(&mut err, &signer);
                 AttemptResult::Failed(err, lost)
             }
             done => done,
@@ -420,6 +506,14 @@ impl S3Client {
             AttemptResult::Done(_, Payload::Read(b)) => (false, b.len() as u64),
             AttemptResult::Done(head, Payload::Stream(_)) => {
                 (false, head.content_length.unwrap_or(0))
+            }
+            // A 404 to a read of a key, or to asking whether the bucket
+            // exists, is an answer ("not there"), not a failure.
+            AttemptResult::Failed(Error::NotFound(_), _) => (false, 0),
+            AttemptResult::Failed(Error::NoSuchBucket(_), _)
+                if req.action() == crate::s3::Action::HeadBucket =>
+            {
+                (false, 0)
             }
             AttemptResult::Failed(..) => (true, 0),
         };
@@ -432,6 +526,49 @@ impl S3Client {
             latency,
         });
         result
+    }
+
+    /// A 403 to a HEAD has no body, so no S3 code says whether the secret
+    /// is wrong, the access key unknown, or the credentials lack the right:
+    /// one GET that needs the same right as the HEAD (the object's first
+    /// byte for `HeadObject`, a listing of one key for `HeadBucket`) asks,
+    /// and its code, message and hint replace the bare 403's. The error
+    /// keeps the HEAD's action, bucket and key; if the GET says nothing
+    /// more, the HEAD's error stays as it was.
+    async fn explain_bare_403(&self, head: &S3Request, err: Error) -> Error {
+        let follow_up = match (head.action(), head.key()) {
+            (crate::s3::Action::HeadObject, Some(key)) => {
+                let first_byte = ByteRange {
+                    start: 0,
+                    end_inclusive: Some(0),
+                };
+                match S3Request::get_object(key, Some(first_byte)) {
+                    Ok(r) => r,
+                    Err(_) => return err,
+                }
+            }
+            (crate::s3::Action::HeadBucket, _) => S3Request::list_objects_v2(None, None, Some(1)),
+            _ => return err,
+        };
+        let found = match self.attempt(&follow_up, 1, false).await {
+            AttemptResult::Failed(found, _) => found,
+            AttemptResult::Done(..) => return err,
+        };
+        let Some(said) = found.context().filter(|c| c.code.is_some()).cloned() else {
+            return err;
+        };
+        let mut ctx = err.context().cloned().unwrap_or_default();
+        ctx.code = said.code;
+        ctx.message = said.message;
+        ctx.request_id = said.request_id.or(ctx.request_id);
+        ctx.hint = said.hint;
+        let ctx = Box::new(ctx);
+        match found {
+            Error::InvalidCredentials(_) => Error::InvalidCredentials(ctx),
+            Error::AccessDenied(_) => Error::AccessDenied(ctx),
+            Error::NoSuchBucket(_) => Error::NoSuchBucket(ctx),
+            _ => err,
+        }
     }
 
     /// Sends `req` with retries and returns the successful answer's head
@@ -452,7 +589,7 @@ impl S3Client {
                 let bytes = body
                     .read_all(self.inner.max_body)
                     .await
-                    .map_err(|e| transport_error(self.context(req), e).0)?;
+                    .map_err(|e| self.transport_error(self.context(req), e).0)?;
                 match bytes {
                     Some(bytes) => Ok((head, bytes)),
                     None => Err(self.too_large(req, None)),
@@ -515,6 +652,10 @@ impl S3Client {
                         Decision::GiveUp => {
                             if let Some(ctx) = err.context_mut() {
                                 ctx.attempts = attempt;
+                            }
+                            if is_bare_head_403(req, &err) {
+                                let explained = self.explain_bare_403(req, err).await;
+                                return Err(explained);
                             }
                             return Err(err);
                         }
@@ -616,7 +757,7 @@ impl S3Client {
         signed.url.query_pairs_mut().clear().extend_pairs(pairs);
         match self.inner.transport.send(&signed).await {
             Ok((head, _)) => Ok(Some(head.status)),
-            Err(e) => Err(transport_error(self.context(req), e).0),
+            Err(e) => Err(self.transport_error(self.context(req), e).0),
         }
     }
 

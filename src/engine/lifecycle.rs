@@ -13,8 +13,9 @@ use super::s3_backing::S3Backing;
 use super::store::Store;
 use super::{io, mode};
 use crate::Conditions;
+use crate::action::Action;
 use crate::config::{ConditionalWrites, S3Config};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorContext, Result};
 use crate::layout::{self, BlobKind};
 
 /// A konserve store in S3.
@@ -104,6 +105,7 @@ pub async fn create_store(config: &S3Config) -> Result<S3Store> {
 ///
 /// # Errors
 /// [`Error::StoreNotFound`] when it does not exist;
+/// [`Error::NoSuchBucket`] when its bucket does not exist;
 /// [`Error::Unsupported`] when locking is on and the provider fails the
 /// probe; S3 failures.
 #[io(AFIT)]
@@ -114,10 +116,19 @@ pub async fn connect_store(config: &S3Config) -> Result<S3Store> {
             check_conditional_writes(config, &client).await?;
             Ok(store_of(config, client, id))
         }
-        Ok(false) | Err(Error::NoSuchBucket(_)) => Err(Error::StoreNotFound {
-            bucket: client.bucket().to_owned(),
-            id,
-        }),
+        // A HEAD of an object in a missing bucket is a bare 404 on most
+        // providers: ask the bucket (one more request, on this path only),
+        // so that a wrong bucket name is not reported as a missing store.
+        Ok(false) => match client.bucket_exists().await {
+            Ok(false) => Err(Error::no_such_bucket(ErrorContext {
+                status: Some(404),
+                ..ErrorContext::new(Action::HeadBucket, client.bucket(), None)
+            })),
+            Ok(true) | Err(_) => Err(Error::StoreNotFound {
+                bucket: client.bucket().to_owned(),
+                id,
+            }),
+        },
         Err(e) => Err(e),
     }
 }

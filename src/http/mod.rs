@@ -64,6 +64,24 @@ impl ResponseHead {
     }
 }
 
+/// Whether a transport's message says the host name did not resolve
+/// (ureq's, reqwest's and the operating systems' words for it).
+pub(crate) fn is_dns_failure(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "failed to lookup address",
+        "host not found",
+        "dns error",
+        "name or service not known",
+        "nodename nor servname",
+        "no such host",
+        "temporary failure in name resolution",
+        "no address associated with hostname",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
+}
+
 /// The underlying error of a failure, kept as its `source()`.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

@@ -154,7 +154,7 @@ pub fn classify_parsed(
     let action = ctx.action;
     let c = Box::new(ctx);
     match (status, code.as_str()) {
-        (_, "NoSuchBucket") => Error::NoSuchBucket(c),
+        (_, "NoSuchBucket") => Error::no_such_bucket(*c),
         (
             _,
             "SignatureDoesNotMatch"
@@ -201,7 +201,7 @@ pub fn classify_parsed(
         (_, "RequestTimeout") | (408, _) => Error::Timeout(c),
         (_, "NotImplemented") | (501, _) => Error::NotImplemented(c),
         (404, _) if had_if_match => Error::PreconditionFailed(c),
-        (404, _) if action == Some(Action::HeadBucket) => Error::NoSuchBucket(c),
+        (404, _) if action == Some(Action::HeadBucket) => Error::no_such_bucket(*c),
         (404, _) => Error::NotFound(c),
         (403, _) => Error::AccessDenied(c),
         (409, _) => Error::Rejected(c),

@@ -658,6 +658,35 @@ impl Signer {
         crate::s3::redact::redact_secrets(text, &secrets)
     }
 
+    /// The host and port every request of this signer goes to, as
+    /// `host:port` (with the bucket in front of the endpoint's host in
+    /// virtual-hosted style); never a path or query.
+    pub fn authority(&self) -> String {
+        let url = self.bucket.base_url();
+        let host = url.host_str().unwrap_or("");
+        match url.port_or_known_default() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }
+    }
+
+    /// Whether requests go to a bucket-prefixed host (virtual-hosted style).
+    pub fn is_virtual_hosted(&self) -> bool {
+        self.bucket
+            .base_url()
+            .host_str()
+            .is_some_and(|h| h.starts_with(&format!("{}.", self.bucket.name())))
+    }
+
+    /// The access key id, abbreviated to its first 4 characters and `…`
+    /// (enough to tell keys apart in a message, not to use one); `None`
+    /// for unsigned requests.
+    pub fn access_key_hint(&self) -> Option<String> {
+        self.credentials
+            .as_ref()
+            .map(|c| format!("{}…", c.key().chars().take(4).collect::<String>()))
+    }
+
     /// The signing region.
     pub fn region(&self) -> &str {
         self.bucket.region()

@@ -166,7 +166,9 @@ fn percentile(buckets: &[u64], q: f64) -> Duration {
 pub struct ActionStats {
     /// Attempts sent (retries included).
     pub requests: u64,
-    /// Attempts that failed.
+    /// Attempts that failed: error answers and transport errors, but not
+    /// the 404 that says a key (or, to `HeadBucket`, the bucket) is not
+    /// there, which is an answer.
     pub failures: u64,
     /// Attempts that were retries.
     pub retries: u64,
