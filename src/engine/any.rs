@@ -424,10 +424,12 @@ pub async fn connect_or_create(config: &StoreConfig) -> Result<AnyStore> {
         return create_store(config).await;
     }
     match connect_store(config).await {
-        Err(Error::StoreNotFound { .. }) => match create_store(config).await {
-            Err(Error::StoreAlreadyExists { .. }) => connect_store(config).await,
-            other => other,
-        },
+        Err(Error::StoreNotFound { .. } | Error::NoSuchBucket(_)) => {
+            match create_store(config).await {
+                Err(Error::StoreAlreadyExists { .. }) => connect_store(config).await,
+                other => other,
+            }
+        }
         other => other,
     }
 }

@@ -262,10 +262,12 @@ pub fn release_store<B>(store: Store<B>) {
 #[io(AFIT)]
 pub async fn connect_or_create(config: &S3Config) -> Result<S3Store> {
     match connect_store(config).await {
-        Err(Error::StoreNotFound { .. }) => match create_store(config).await {
-            Err(Error::StoreAlreadyExists { .. }) => connect_store(config).await,
-            other => other,
-        },
+        Err(Error::StoreNotFound { .. } | Error::NoSuchBucket(_)) => {
+            match create_store(config).await {
+                Err(Error::StoreAlreadyExists { .. }) => connect_store(config).await,
+                other => other,
+            }
+        }
         other => other,
     }
 }
