@@ -60,3 +60,44 @@ fn every_readme_edn_snippet_is_a_valid_store_config() {
         .collect();
     assert_eq!(backends, ["s3", "file", "memory"]);
 }
+
+/// The README's Rust blocks (fences `rust`, `rust,no_run`, …), each with
+/// its fence line.
+fn rust_blocks(markdown: &str) -> Vec<(String, String)> {
+    let fences: std::collections::BTreeSet<&str> = markdown
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("```rust"))
+        .collect();
+    let mut blocks = Vec::new();
+    for fence in fences {
+        let language = fence.trim_start_matches("```");
+        for body in blocks_of(markdown, language) {
+            blocks.push((fence.to_owned(), body));
+        }
+    }
+    blocks
+}
+
+/// Pasted into `src/main.rs` of a new crate, every README example builds:
+/// each is a whole program with no hidden (`# `) lines, and the doctests
+/// (src/lib.rs includes the README) compile exactly that text.
+#[test]
+fn every_readme_rust_block_is_a_whole_program() {
+    let blocks = rust_blocks(include_str!("../README.md"));
+    assert!(blocks.len() >= 5, "found {} Rust blocks", blocks.len());
+    for (fence, body) in blocks {
+        assert!(
+            !body.lines().any(|l| l.starts_with("# ") || l == "#"),
+            "a hidden line in the README block {fence}:\n{body}"
+        );
+        assert!(
+            body.contains("fn main()"),
+            "the README block {fence} is not a whole program:\n{body}"
+        );
+        assert!(
+            !body.contains("#[cfg(feature"),
+            "the README block {fence} compiles to nothing without a feature:\n{body}"
+        );
+    }
+}
