@@ -332,7 +332,16 @@ fn credentials_hint(err: &mut Error, signer: &Signer) {
                  grant them that right, or use credentials that have it"
             )
         }
-        _ => return,
+        _ => {
+            let message = err
+                .context()
+                .and_then(|c| c.message.clone())
+                .unwrap_or_default();
+            match crate::s3::classify::region_hint(&code, &message) {
+                Some(hint) => hint,
+                None => return,
+            }
+        }
     };
     if let Some(c) = err.context_mut() {
         c.hint = Some(hint);

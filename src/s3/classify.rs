@@ -210,9 +210,51 @@ pub fn classify_parsed(
     }
 }
 
+/// What to do about an answer that says the request was signed for, or
+/// sent to, the wrong region (S3's `AuthorizationQueryParametersError` /
+/// `AuthorizationHeaderMalformed` "the region 'x' is wrong; expecting 'y'",
+/// or a 301 `PermanentRedirect`), if it is one.
+pub(crate) fn region_hint(code: &str, message: &str) -> Option<String> {
+    let expected = message
+        .split_once("expecting '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(region, _)| region);
+    match (code, expected) {
+        ("AuthorizationQueryParametersError" | "AuthorizationHeaderMalformed", Some(r))
+            if !r.is_empty() && r.len() < 64 =>
+        {
+            Some(format!(
+                "the bucket is in region `{r}`: set `region` to \"{r}\" (and the endpoint, if you set one, to that region's)"
+            ))
+        }
+        ("PermanentRedirect", _) => Some(
+            "the bucket is in another region: set `region` (and the endpoint, if you set \
+             one) to the bucket's region"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrong_region_answers_say_which_region() {
+        let hint = region_hint(
+            "AuthorizationQueryParametersError",
+            "Error parsing the X-Amz-Credential parameter; the region 'us-east-1' is wrong; expecting 'eu-west-1'",
+        )
+        .unwrap();
+        assert!(hint.contains("set `region` to \"eu-west-1\""), "{hint}");
+        assert!(
+            region_hint("PermanentRedirect", "")
+                .unwrap()
+                .contains("another region")
+        );
+        assert_eq!(region_hint("AccessDenied", "expecting 'x'"), None);
+    }
 
     #[test]
     fn garage_signature_errors_are_credential_errors() {
