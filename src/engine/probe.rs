@@ -335,15 +335,19 @@ impl Probe<'_> {
             )
             .await;
             self.requests += RACE_WRITERS;
+            // Winners (200), losers answered 500, and writers whose answer
+            // was lost (a timeout, a reset): those may or may not have landed.
             let mut winners = Vec::new();
-            let mut server_errors = 0;
+            let mut server_errors = Vec::new();
+            let mut unclear = Vec::new();
             for (i, answer) in answers.into_iter().enumerate() {
                 match answer {
                     Ok(()) => winners.push(i),
                     Err(Error::PreconditionFailed(_) | Error::Conflict(_)) => {}
                     Err(e) if e.context().and_then(|c| c.status) == Some(500) => {
-                        server_errors += 1;
+                        server_errors.push(i);
                     }
+                    Err(e) if e.is_retryable() => unclear.push(i),
                     Err(e) => return Err(e),
                 }
             }
@@ -354,12 +358,11 @@ impl Probe<'_> {
                 .await?;
             let stayed = bodies.iter().position(|b| b.as_ref() == body.as_slice());
             outcome.rounds += 1;
-            if winners.len() != 1 || stayed != winners.first().copied() {
-                outcome.violations += 1;
+            if race_round_is_exclusive(&winners, &unclear, stayed) {
+                // The writes answered 500 did not land.
+                outcome.server_errors += u32::try_from(server_errors.len()).unwrap_or(u32::MAX);
             } else {
-                // Exactly one winner, whose bytes stayed: the writes answered
-                // 500 did not land.
-                outcome.server_errors += server_errors;
+                outcome.violations += 1;
             }
             match head.etag {
                 Some(e) => current = e,
@@ -572,6 +575,22 @@ impl Probe<'_> {
     }
 }
 
+/// Whether one round of the race went as atomic conditional writes must:
+/// at most one writer landed, and it is the one told so (`winners`: told
+/// 200; `unclear`: no answer, may have landed; `stayed`: whose bytes the
+/// object holds afterwards, `None` for none of this round's).
+fn race_round_is_exclusive(winners: &[usize], unclear: &[usize], stayed: Option<usize>) -> bool {
+    match (winners, stayed) {
+        ([w], Some(s)) => s == *w,
+        // A winner whose bytes are gone: another write landed over it.
+        ([_], None) => false,
+        // Nobody was told: at most a writer whose answer was lost landed.
+        ([], Some(s)) => unclear.contains(&s),
+        ([], None) => true,
+        _ => false,
+    }
+}
+
 /// Runs the probe on `client`'s bucket.
 ///
 /// # Errors
@@ -597,4 +616,23 @@ pub(crate) async fn run(client: &S3Client) -> Result<Capabilities> {
     caps.probe_requests = probe.requests;
     caps.probe_millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(caps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::race_round_is_exclusive as exclusive;
+
+    #[test]
+    fn race_rounds() {
+        assert!(exclusive(&[2], &[], Some(2)));
+        assert!(!exclusive(&[2], &[], Some(1)), "a loser's bytes stayed");
+        assert!(!exclusive(&[1, 2], &[], Some(2)), "two winners");
+        assert!(!exclusive(&[2], &[], None));
+        assert!(exclusive(&[], &[3], Some(3)), "a lost answer that landed");
+        assert!(
+            !exclusive(&[], &[3], Some(1)),
+            "a refused or 500 write landed"
+        );
+        assert!(exclusive(&[], &[0, 1], None), "nothing landed");
+    }
 }
