@@ -214,7 +214,7 @@ impl Encoding {
     /// `encrypt(compress(serialize(value)))` for one segment.
     ///
     /// # Errors
-    /// None today; the `Result` leaves room for serializers that can fail.
+    /// [`CodecError::FeatureOff`] for zstd without the `zstd` feature.
     pub fn encode_segment(&self, value: &Value) -> Result<Vec<u8>, CodecError> {
         let serialized = match self.serializer {
             Serializer::Boring => boring::encode(value),
@@ -223,7 +223,7 @@ impl Encoding {
         let compressed = match self.compressor {
             Compressor::None => serialized,
             Compressor::Lz4 => compress::lz4_compress(&serialized),
-            Compressor::Zstd => compress::zstd_compress(&serialized),
+            Compressor::Zstd => compress::zstd_compress(&serialized)?,
         };
         Ok(match &self.encryptor {
             Encryptor::None => compressed,

@@ -60,8 +60,28 @@ pub fn lz4_decompress(bytes: &[u8], cap: SegmentCap) -> Result<Vec<u8>, CodecErr
 }
 
 /// Compresses `bytes` into one zstd frame (level 3, konserve's).
-pub fn zstd_compress(bytes: &[u8]) -> Vec<u8> {
-    zstd::bulk::compress(bytes, 3).unwrap_or_default()
+///
+/// # Errors
+/// [`CodecError::FeatureOff`] without the `zstd` feature.
+pub fn zstd_compress(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
+    #[cfg(feature = "zstd")]
+    {
+        Ok(zstd::bulk::compress(bytes, 3).unwrap_or_default())
+    }
+    #[cfg(not(feature = "zstd"))]
+    {
+        let _ = bytes;
+        Err(zstd_off())
+    }
+}
+
+/// Why zstd blobs cannot be read or written in this build.
+#[cfg(not(feature = "zstd"))]
+fn zstd_off() -> CodecError {
+    CodecError::FeatureOff {
+        format: "zstd-compressed blob",
+        feature: "zstd",
+    }
 }
 
 /// Decompresses zstd frames, streaming (konserve's frames carry no content
@@ -71,16 +91,24 @@ pub fn zstd_compress(bytes: &[u8]) -> Vec<u8> {
 /// [`CodecError::Malformed`] for input without the zstd magic,
 /// [`CodecError::TooLarge`] for one that expands beyond `cap`,
 /// [`CodecError::Decompression`] (with the decoder's error as its source) for
-/// invalid zstd.
+/// invalid zstd, [`CodecError::FeatureOff`] without the `zstd` feature.
 pub fn zstd_decompress(bytes: &[u8], cap: SegmentCap) -> Result<Vec<u8>, CodecError> {
     if !bytes.starts_with(&ZSTD_MAGIC) {
         return Err(CodecError::Malformed("not a zstd frame (bad magic)".into()));
     }
-    let decoder = zstd::stream::read::Decoder::new(bytes).map_err(|e| failed("zstd", e))?;
-    read_capped(decoder, "zstd", cap)
+    #[cfg(feature = "zstd")]
+    {
+        let decoder = zstd::stream::read::Decoder::new(bytes).map_err(|e| failed("zstd", e))?;
+        read_capped(decoder, "zstd", cap)
+    }
+    #[cfg(not(feature = "zstd"))]
+    {
+        let _ = cap;
+        Err(zstd_off())
+    }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "zstd"))]
 mod tests {
     use super::*;
 
@@ -90,7 +118,10 @@ mod tests {
     fn bombs_stop_at_the_cap() {
         let bomb = vec![0u8; 1 << 20];
         let cap = SegmentCap::METADATA.with_limit(64 << 10);
-        for (format, packed) in [("lz4", lz4_compress(&bomb)), ("zstd", zstd_compress(&bomb))] {
+        for (format, packed) in [
+            ("lz4", lz4_compress(&bomb)),
+            ("zstd", zstd_compress(&bomb).unwrap()),
+        ] {
             let unpack = if format == "lz4" {
                 lz4_decompress
             } else {
@@ -114,7 +145,7 @@ mod tests {
             let l = lz4_compress(data);
             assert!(l.starts_with(&LZ4_MAGIC));
             assert_eq!(lz4_decompress(&l, V).unwrap(), data);
-            let z = zstd_compress(data);
+            let z = zstd_compress(data).unwrap();
             assert!(z.starts_with(&ZSTD_MAGIC));
             assert_eq!(zstd_decompress(&z, V).unwrap(), data);
         }
@@ -123,7 +154,7 @@ mod tests {
     #[test]
     fn garbage_and_truncation_are_errors() {
         let l = lz4_compress(&[1u8; 5000]);
-        let z = zstd_compress(&[1u8; 5000]);
+        let z = zstd_compress(&[1u8; 5000]).unwrap();
         for cut in 0..l.len() {
             let _ = lz4_decompress(&l[..cut], V);
         }
@@ -148,5 +179,27 @@ mod tests {
         }
         assert!(lz4_decompress(b"nope", V).is_err());
         assert!(zstd_decompress(&[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff], V).is_err());
+    }
+}
+
+#[cfg(all(test, not(feature = "zstd")))]
+mod without_zstd {
+    use super::*;
+
+    #[test]
+    fn zstd_is_refused_naming_the_feature() {
+        let e = zstd_decompress(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0], SegmentCap::VALUE).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CodecError::FeatureOff {
+                    feature: "zstd",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("`zstd` feature"), "{e}");
+        assert_eq!(zstd_compress(b"x").unwrap_err(), e);
     }
 }

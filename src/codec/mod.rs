@@ -101,6 +101,15 @@ pub enum CodecError {
         "metadata is not konserve's map with :key, :type and :last-write (found {0}); the blob was not written by konserve: delete or rewrite it"
     )]
     NotMetadata(String),
+    /// A format this build leaves out: the crate feature that adds it is
+    /// off (`zstd`).
+    #[error("{format} needs konserve-s3's `{feature}` feature, which this build does not have")]
+    FeatureOff {
+        /// The format, e.g. `zstd-compressed blob`.
+        format: &'static str,
+        /// The crate feature to turn on.
+        feature: &'static str,
+    },
     /// A format id this build does not support.
     #[error("unsupported {what} id {id}")]
     UnsupportedFormat {
@@ -144,6 +153,16 @@ impl PartialEq for CodecError {
                     setting: t,
                 },
             ) => a == b && x == y && s == t,
+            (
+                FeatureOff {
+                    format: a,
+                    feature: x,
+                },
+                FeatureOff {
+                    format: b,
+                    feature: y,
+                },
+            ) => a == b && x == y,
             (UnsupportedFormat { what: a, id: x }, UnsupportedFormat { what: b, id: y }) => {
                 a == b && x == y
             }

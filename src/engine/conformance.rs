@@ -422,6 +422,7 @@ pub async fn write_hooks<B: Backing>(store: &Store<B>) {
     assert_eq!(meta_field(&seen[2], "old-value"), &v("{:x 1}"));
     assert_eq!(meta_field(&seen[2], "value"), &v("{:x 2}"));
     assert_eq!(meta_field(&seen[2], "key-vec"), &v("[:m :x]"));
+    assert_eq!(meta_field(&seen[4], "value"), &Value::Bytes(vec![1, 2]));
     assert!(store.remove_write_hook("test"));
     assert!(!store.remove_write_hook("test"));
     store.assoc(k("after"), 1).await.unwrap();

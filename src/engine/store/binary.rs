@@ -36,25 +36,41 @@ impl<B: Backing> Store<B> {
     /// Stores raw bytes under `key` (`:type :binary`). Keeps the key's
     /// old metadata fields if it had any: one ranged GET and one PUT on S3.
     ///
+    /// A `Vec<u8>` (or a `Bytes` made from one and not shared) becomes the
+    /// stored blob's buffer: header and metadata go in front of the value
+    /// in place, so the value is not copied (on the memory backing the
+    /// store then holds the only copy). A shared or static `Bytes` is
+    /// copied once. Write hooks, when any are registered, get a copy.
+    ///
     /// # Errors
     /// Backing failures.
     pub async fn bassoc(&self, key: impl Into<Value>, bytes: impl Into<Bytes>) -> Result<()> {
         let key = key.into();
-        let bytes = bytes.into();
         let name = layout::blob_name(&key);
-        let mut make = |current: Option<&Current>| -> Result<(Bytes, ())> {
+        // The value, then the blob of the last attempt (prefix ‖ value)
+        // with the length of its prefix, for a retry to reuse in place.
+        let mut buffer: Bytes = bytes.into();
+        let mut prefix_len = 0;
+        let mut make = |current: Option<&Current>| -> Result<(Bytes, usize)> {
             let meta = meta::updated(&key, BlobType::Binary, current.map(|c| c.meta.clone()));
-            let mut blob = self
+            let prefix = self
                 .inner
                 .encoding
                 .encode_binary_prefix(&meta)
                 .map_err(|e| blob_error(&name, e))?;
-            blob.extend_from_slice(&bytes);
-            Ok((Bytes::from(blob), ()))
+            let blob = with_prefix(std::mem::take(&mut buffer), prefix_len, prefix.as_slice());
+            prefix_len = prefix.len();
+            // A clone shares the buffer; once the backing drops its own
+            // (a conflict), the retry takes the buffer back uncopied.
+            buffer = blob.clone();
+            Ok((blob, prefix_len))
         };
-        self.read_modify_write(&key, &name, true, &mut make).await?;
+        let value_at = self.read_modify_write(&key, &name, true, &mut make).await?;
         let mut event = WriteEvent::new(ApiOp::Bassoc, key);
-        event.value = Some(Value::Bytes(bytes.to_vec()));
+        if self.has_hooks() {
+            event.value = Some(Value::Bytes(buffer[value_at..].to_vec()));
+        }
+        drop(buffer);
         self.fire(event);
         Ok(())
     }
@@ -154,5 +170,54 @@ impl<B: Backing> Store<B> {
             chain(already, stream.reader)
         };
         Ok(Some(BinaryValue { reader, size }))
+    }
+}
+
+/// `blob` with its first `old_prefix` bytes replaced by `prefix`, in
+/// `blob`'s own buffer when it is the only owner of one (no copy of the
+/// rest, and no more memory than the new prefix needs), otherwise in a
+/// new one.
+fn with_prefix(blob: Bytes, old_prefix: usize, prefix: &[u8]) -> Bytes {
+    let mut buf = Vec::from(blob);
+    // Exactly what the longer prefix needs, not the doubling `splice`
+    // would ask for.
+    buf.reserve_exact(prefix.len().saturating_sub(old_prefix));
+    buf.splice(..old_prefix, prefix.iter().copied());
+    Bytes::from(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_prefix_puts_the_prefix_in_front_in_the_values_own_buffer() {
+        let mut value = Vec::with_capacity(1000 + 64);
+        value.extend((0..1000u32).map(|i| i as u8));
+        let expected_value = value.clone();
+        let at = value.as_ptr();
+        let blob = with_prefix(Bytes::from(value), 0, b"HEADER+META");
+        assert_eq!(blob.as_ptr(), at, "the value's buffer was not reused");
+        assert_eq!(&blob[..11], b"HEADER+META");
+        assert_eq!(&blob[11..], &expected_value[..]);
+
+        // A retry with a shorter, then a longer prefix, still in place.
+        let blob = with_prefix(blob, 11, b"HM");
+        assert_eq!(blob.as_ptr(), at);
+        assert_eq!(&blob[..2], b"HM");
+        assert_eq!(&blob[2..], &expected_value[..]);
+        let blob = with_prefix(blob, 2, &[9; 40]);
+        assert_eq!(&blob[..40], &[9; 40]);
+        assert_eq!(&blob[40..], &expected_value[..]);
+    }
+
+    #[test]
+    fn with_prefix_leaves_a_shared_buffer_alone() {
+        let shared = Bytes::from(vec![1u8, 2, 3]);
+        let blob = with_prefix(shared.clone(), 0, b"P");
+        assert_eq!(&blob[..], b"P\x01\x02\x03");
+        assert_eq!(&shared[..], [1, 2, 3]);
+        let fixed = with_prefix(Bytes::from_static(b"abc"), 0, b"P");
+        assert_eq!(&fixed[..], b"Pabc");
     }
 }

@@ -362,6 +362,17 @@ impl<B: Backing> Store<B> {
             .is_some()
     }
 
+    /// Whether any write hook is registered (so that an event's copy of a
+    /// large value is made only for a hook to see).
+    fn has_hooks(&self) -> bool {
+        !self
+            .inner
+            .hooks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty()
+    }
+
     fn fire(&self, event: WriteEvent) {
         let hooks: Vec<Hook> = self
             .inner

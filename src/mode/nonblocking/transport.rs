@@ -40,7 +40,9 @@ impl std::fmt::Debug for ReqwestBody {
 impl ReqwestTransport {
     /// A transport with these settings.
     pub fn new(options: &HttpOptions) -> Self {
+        let tls = tls_config();
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls.clone())
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.io_timeout)
             .pool_max_idle_per_host(options.max_idle_connections_per_host.max(1))
@@ -48,7 +50,12 @@ impl ReqwestTransport {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("konserve-s3-rs/", env!("CARGO_PKG_VERSION")))
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+            .or_else(|_| {
+                reqwest::Client::builder()
+                    .tls_backend_preconfigured(tls)
+                    .build()
+            })
+            .expect("a reqwest client with a preconfigured rustls config builds");
         ReqwestTransport {
             client,
             response_timeout: options.response_timeout,
@@ -193,6 +200,31 @@ impl ReqwestBody {
     }
 }
 
+/// reqwest's TLS: rustls on ring, the provider ureq uses (reqwest's own
+/// default would build aws-lc-rs as well), checking certificates against
+/// the platform's roots as reqwest's default does. Without any system
+/// roots, an empty root store: HTTPS then fails at connect with an
+/// unknown-issuer error instead of the client failing to build.
+fn tls_config() -> rustls::ClientConfig {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let builder = || {
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports rustls's default protocol versions")
+    };
+    match builder().with_platform_verifier() {
+        Ok(b) => b.with_no_client_auth(),
+        Err(e) => {
+            tracing::warn!(error = %e, "no platform root certificates; HTTPS will not verify");
+            builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,7 +233,8 @@ mod tests {
     #[tokio::test]
     async fn errors_keep_their_source_without_the_url() {
         let url = "http://127.0.0.1:1/b/k?X-Amz-Credential=AKID%2F2024&X-Amz-Security-Token=TOKEN&X-Amz-Signature=abc";
-        let raw = reqwest::Client::new().get(url).send().await.unwrap_err();
+        let transport = ReqwestTransport::new(&HttpOptions::default());
+        let raw = transport.client.get(url).send().await.unwrap_err();
         assert!(all_text(&raw).contains("TOKEN"), "reqwest shows the URL");
         let e = map_error(raw);
         assert!(matches!(e, TransportError::Connect(_)), "{e:?}");
@@ -211,5 +244,26 @@ mod tests {
         for secret in ["AKID", "TOKEN", "abc", "X-Amz-"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
+    }
+
+    /// The client builds with only ring in the tree (reqwest's
+    /// `rustls-no-provider` panics when no provider is configured) and
+    /// does TLS: a handshake is attempted and fails on the certificate or
+    /// the connection, never on a missing provider.
+    #[tokio::test]
+    async fn https_client_builds_on_ring() {
+        let config = tls_config();
+        assert_eq!(
+            config.crypto_provider().cipher_suites,
+            rustls::crypto::ring::default_provider().cipher_suites
+        );
+        let transport = ReqwestTransport::new(&HttpOptions::default());
+        let e = transport
+            .client
+            .get("https://127.0.0.1:1/")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(e.is_connect(), "{e:?}");
     }
 }
