@@ -128,6 +128,26 @@ fn listing_shows_every_upload_under_the_prefix() {
     );
 }
 
+#[test]
+fn create_store_survives_a_transient_failure_of_its_marker_write() {
+    let proxy = FaultProxy::start(&server().endpoint);
+    let marker = || Matcher::method("PUT").path_contains(".konserve-metadata");
+    // A 500: repeated. An answer lost after the marker landed: the repeat's
+    // 412 is recognised as this create's own (by its write tag).
+    for fault in [failing(500, "InternalError"), Fault::ResetAfterForward] {
+        let id = Uuid::new_v4();
+        let config = config_on(&proxy.endpoint(), id);
+        proxy.push(Rule::new(marker(), 1, fault));
+        create_store(&config).unwrap();
+        assert!(proxy.pending_rules().is_empty());
+        assert!(matches!(
+            create_store(&config),
+            Err(konserve_s3::Error::StoreAlreadyExists { .. })
+        ));
+        delete_store(&config).unwrap();
+    }
+}
+
 /// A new store behind a proxy that answers the next `times`
 /// `CompleteMultipartUpload` requests with `fault`.
 fn store_failing_complete(times: usize, fault: Fault) -> (FaultProxy, S3Store, Uuid) {

@@ -17,6 +17,7 @@ use crate::action::Action;
 use crate::config::{ConditionalWrites, S3Config};
 use crate::error::{Error, ErrorContext, Result};
 use crate::layout::{self, BlobKind};
+use crate::s3::S3Request;
 
 /// A konserve store in S3.
 pub type S3Store = Store<S3Backing>;
@@ -79,20 +80,26 @@ pub async fn create_store(config: &S3Config) -> Result<S3Store> {
     } else {
         Conditions::if_absent()
     };
-    match client
-        .put_object(
-            &marker,
-            Bytes::from_static(layout::MARKER_BODY),
-            &create_only,
-        )
-        .await
-    {
+    // The marker is tagged, and its write repeated on a transient failure
+    // (a 500, a reset): a repeat refused with 412 is checked against the
+    // tag, so a first attempt that landed is not mistaken for another
+    // creator's store.
+    let tag = Uuid::new_v4().simple().to_string();
+    let req = S3Request::put_object(&marker, Bytes::from_static(layout::MARKER_BODY))?
+        .with_conditions(create_only)
+        .with_write_tag(tag.clone())
+        .repeatable();
+    match client.execute(&req).await {
         Ok(_) => {}
-        Err(Error::PreconditionFailed(_)) => {
-            return Err(Error::StoreAlreadyExists {
-                bucket: client.bucket().to_owned(),
-                id,
-            });
+        Err(Error::PreconditionFailed(c)) => {
+            let ours = c.attempts > 1
+                && client.head_object(&marker).await?.write_tag.as_deref() == Some(tag.as_str());
+            if !ours {
+                return Err(Error::StoreAlreadyExists {
+                    bucket: client.bucket().to_owned(),
+                    id,
+                });
+            }
         }
         Err(e) => return Err(e),
     }

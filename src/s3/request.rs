@@ -479,6 +479,16 @@ impl S3Request {
         })
     }
 
+    /// Marks a conditional write as safe to repeat, for a caller that knows
+    /// a repeat cannot change the outcome and checks a refused repeat
+    /// itself (a create-only write tagged with a write tag): the client then
+    /// retries it like any request, and a refused repeat carries
+    /// `attempts > 1` in its error.
+    pub(crate) fn repeatable(mut self) -> Self {
+        self.repeatable = true;
+        self
+    }
+
     /// Not repeated after an unclear answer, even for the probe (its race
     /// needs every answer as the server gave it).
     pub(crate) fn once(mut self) -> Self {
