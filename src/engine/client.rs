@@ -12,7 +12,7 @@ use crate::config::{
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::{ResponseHead, TransportError};
 use crate::retry::{Decision, RetryPolicy};
-use crate::s3::capabilities::{self, Capabilities};
+use crate::s3::capabilities::{self, Capabilities, IfMatchOn};
 use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed};
 use crate::s3::request::{ByteRange, MAX_DELETE_BATCH};
 use crate::s3::responses::{self, ListPage, ListedObject, MultipartUpload};
@@ -863,19 +863,9 @@ impl S3Client {
         let caps = self.capabilities_for(&req).await?;
         if let Some(caps) = &caps
             && conditions.if_match.is_some()
-            && !caps.if_match_put.is_honoured()
+            && let Some(refusal) = caps.unchecked_if_match(IfMatchOn::Put)
         {
-            return Err(Error::Unsupported {
-                operation: "conditional write (If-Match on PUT)",
-                reason: format!(
-                    "{} does not check If-Match on PUT ({}), so the write could replace a value \
-                     written since it was read; write without the condition, or use a provider \
-                     that checks it",
-                    caps.provider(),
-                    caps.if_match_put
-                )
-                .into(),
-            });
+            return Err(refusal);
         }
         let (head, _) = match self.execute(&req).await {
             Ok(answer) => answer,
@@ -973,19 +963,9 @@ impl S3Client {
     pub async fn delete_object(&self, key: &str, conditions: &Conditions) -> Result<()> {
         let req = S3Request::delete_object(key)?.with_conditions(conditions.clone());
         if let Some(caps) = self.capabilities_for(&req).await?
-            && !caps.conditional_delete.is_honoured()
+            && let Some(refusal) = caps.unchecked_if_match(IfMatchOn::Delete)
         {
-            return Err(Error::Unsupported {
-                operation: "conditional delete (If-Match on DELETE)",
-                reason: format!(
-                    "{} does not check If-Match on DELETE ({}), so the delete could remove a \
-                     value written since it was read; delete without the condition, or use a \
-                     provider that checks it",
-                    caps.provider(),
-                    caps.conditional_delete
-                )
-                .into(),
-            });
+            return Err(refusal);
         }
         self.execute(&req).await.map(|_| ())
     }

@@ -323,6 +323,49 @@ impl Capabilities {
     }
 }
 
+/// The requests whose `If-Match` the client refuses to send where the
+/// provider would not check it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IfMatchOn {
+    /// PutObject.
+    Put,
+    /// DeleteObject.
+    Delete,
+}
+
+impl Capabilities {
+    /// The refusal of an `If-Match` request on `on` that this provider
+    /// would not check (it would overwrite or delete a value written since
+    /// it was read); `None` where it checks it.
+    pub(crate) fn unchecked_if_match(&self, on: IfMatchOn) -> Option<crate::Error> {
+        let (support, operation, method, act, verb) = match on {
+            IfMatchOn::Put => (
+                self.if_match_put,
+                "conditional write (If-Match on PUT)",
+                "PUT",
+                "the write could replace",
+                "write",
+            ),
+            IfMatchOn::Delete => (
+                self.conditional_delete,
+                "conditional delete (If-Match on DELETE)",
+                "DELETE",
+                "the delete could remove",
+                "delete",
+            ),
+        };
+        (!support.is_honoured()).then(|| crate::Error::Unsupported {
+            operation,
+            reason: format!(
+                "{} does not check If-Match on {method} ({support}), so {act} a value written \
+                 since it was read; {verb} without the condition, or use a provider that checks it",
+                self.provider()
+            )
+            .into(),
+        })
+    }
+}
+
 /// `etag` without its surrounding double quotes (and a weak `W/` prefix).
 pub(crate) fn unquote(etag: &str) -> &str {
     let e = etag.strip_prefix("W/").unwrap_or(etag);
