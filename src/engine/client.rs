@@ -79,6 +79,10 @@ struct Inner {
     /// What the provider does with conditions, once known (probed, cached
     /// or assumed under `conditional-writes: on`).
     capabilities: OnceLock<Capabilities>,
+    /// Whether a 500 answer to a conditional write means a lost race, as
+    /// the probe's race run again found after such an answer (see
+    /// [`S3Client::lost_race_answered_500`]).
+    lost_race_500: OnceLock<bool>,
     /// `conditional-writes`: `auto` probes before the first write that
     /// needs the findings.
     conditional_writes: ConditionalWrites,
@@ -182,6 +186,7 @@ impl S3Client {
                 max_body: config.http.max_body_bytes,
                 abandoned: Mutex::new(Vec::new()),
                 capabilities: known,
+                lost_race_500: OnceLock::new(),
                 conditional_writes: config.conditional_writes,
                 capability_cache: config.capability_cache,
                 cache_key: capabilities::cache_key(
@@ -737,6 +742,71 @@ impl S3Client {
         }
     }
 
+    /// Whether a 500 answer to a conditional PUT means that the write lost
+    /// a race and did not land on this provider (Ceph RGW answers so when
+    /// two writes pass the `If-Match` check together). Where the probe's
+    /// race saw such answers, yes. Where it saw none but its rounds were
+    /// exclusive, they may all have been serialized (under load, or with
+    /// writers started one after another), so the first such answer runs
+    /// the race again, with more rounds, once per client; a finding of
+    /// 500s is then kept in the capability cache too. Anywhere else, no:
+    /// the write's outcome stays unclear.
+    async fn lost_race_answered_500(&self, caps: &Capabilities) -> bool {
+        if caps.server_error_means_lost_race() {
+            return true;
+        }
+        if !caps.race.is_some_and(|r| r.is_exclusive()) {
+            return false;
+        }
+        if let Some(known) = self.inner.lost_race_500.get() {
+            return *known;
+        }
+        // Another client in this process (or, with a disk cache, another
+        // process) may have run the race again already.
+        if super::probe::cached(
+            &self.inner.cache_key,
+            self.inner.capability_cache,
+            self.inner.loopback,
+        )
+        .is_some_and(|c| c.server_error_means_lost_race())
+        {
+            let _ = self.inner.lost_race_500.set(true);
+            return true;
+        }
+        let outcome = match super::probe::race_again(self, caps).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                // Asked again on the next such answer.
+                tracing::debug!(error = %e, "could not run the race again");
+                return false;
+            }
+        };
+        let mut learned = caps.clone();
+        learned.race = Some(outcome);
+        let yes = learned.server_error_means_lost_race();
+        tracing::info!(
+            endpoint = %self.inner.cache_key,
+            rounds = outcome.rounds,
+            server_errors = outcome.server_errors,
+            "a conditional write was answered 500; the race run again {}",
+            if yes {
+                "shows such writes lost a race and did not land"
+            } else {
+                "saw no lost race answered 500"
+            }
+        );
+        if yes {
+            super::probe::remember(
+                &self.inner.cache_key,
+                &learned,
+                self.inner.capability_cache,
+                self.inner.loopback,
+            );
+        }
+        let _ = self.inner.lost_race_500.set(yes);
+        yes
+    }
+
     /// Sends `req` once with its signature replaced by zeros and returns
     /// the answer's status: whether the provider checks signatures at all
     /// (the capability probe).
@@ -869,25 +939,27 @@ impl S3Client {
         }
         let (head, _) = match self.execute(&req).await {
             Ok(answer) => answer,
-            Err(e)
+            Err(e) => {
+                let first_500 = e
+                    .context()
+                    .is_some_and(|c| c.status == Some(500) && c.attempts == 1);
                 if conditions.if_match.is_some()
-                    && e.context()
-                        .is_some_and(|c| c.status == Some(500) && c.attempts == 1)
-                    && caps
-                        .as_ref()
-                        .is_some_and(Capabilities::server_error_means_lost_race) =>
-            {
-                // This provider answers a conditional write that lost a race
-                // with 500 (the probe saw it, and that such writes do not
-                // land): a refused condition.
-                let mut ctx = e.context().cloned().unwrap_or_default();
-                ctx.message = Some(format!(
-                    "{} (a 500 answer to a conditional write that lost a race on this provider)",
-                    ctx.message.unwrap_or_default()
-                ));
-                return Err(Error::PreconditionFailed(Box::new(ctx)));
+                    && first_500
+                    && let Some(caps) = &caps
+                    && self.lost_race_answered_500(caps).await
+                {
+                    // A refused condition: this provider answers a
+                    // conditional write that lost a race with 500, and
+                    // such writes do not land.
+                    let mut ctx = e.context().cloned().unwrap_or_default();
+                    ctx.message = Some(format!(
+                        "{} (a 500 answer to a conditional write that lost a race on this provider)",
+                        ctx.message.unwrap_or_default()
+                    ));
+                    return Err(Error::PreconditionFailed(Box::new(ctx)));
+                }
+                return Err(e);
             }
-            Err(e) => return Err(e),
         };
         Ok(head.etag)
     }
