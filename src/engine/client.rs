@@ -7,14 +7,14 @@ use bytes::Bytes;
 
 use crate::Conditions;
 use crate::config::{
-    CapabilityCache, ConditionalWrites, ResolvedConfig, ResolvedCredentials, S3Config,
+    CapabilityCache, Checksum, ConditionalWrites, ResolvedConfig, ResolvedCredentials, S3Config,
 };
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::{ResponseHead, TransportError};
 use crate::retry::{Decision, RetryPolicy};
 use crate::s3::capabilities::{self, Capabilities, IfMatchOn};
 use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed};
-use crate::s3::request::{ByteRange, MAX_DELETE_BATCH};
+use crate::s3::request::{BodyChecksum, ByteRange, MAX_DELETE_BATCH};
 use crate::s3::responses::{self, ListPage, ListedObject, MultipartUpload};
 use crate::s3::stats::{Attempt, RequestStats, StatsSnapshot};
 use crate::s3::{S3Request, Signer};
@@ -86,6 +86,11 @@ struct Inner {
     /// `conditional-writes`: `auto` probes before the first write that
     /// needs the findings.
     conditional_writes: ConditionalWrites,
+    /// `checksum`: what a `PutObject` body carries.
+    checksum: Checksum,
+    /// Set when the probe that `checksum: auto` asked for failed: its
+    /// writes carry `Content-MD5` without asking again.
+    checksum_probe_failed: OnceLock<()>,
     /// Where findings are cached, and under which key.
     capability_cache: CapabilityCache,
     cache_key: String,
@@ -188,6 +193,8 @@ impl S3Client {
                 capabilities: known,
                 lost_race_500: OnceLock::new(),
                 conditional_writes: config.conditional_writes,
+                checksum: config.checksum,
+                checksum_probe_failed: OnceLock::new(),
                 capability_cache: config.capability_cache,
                 cache_key: capabilities::cache_key(
                     config.endpoint.as_str(),
@@ -807,6 +814,54 @@ impl S3Client {
         yes
     }
 
+    /// `req` with its body's checksum chosen ([`Self::body_checksum`]) and
+    /// computed, once for all its attempts.
+    pub(crate) fn with_body_checksum(&self, req: S3Request) -> S3Request {
+        if !req.body_checksum_pending() || req.is_probe() {
+            return req;
+        }
+        req.with_body_checksum(self.body_checksum())
+    }
+
+    /// The checksum a `PutObject` body carries: as configured, or under
+    /// `checksum: auto` the one the provider checks, as far as the
+    /// client knows its capabilities ([`Self::learn_capabilities`]);
+    /// `Content-MD5` until then, and where nothing was probed.
+    fn body_checksum(&self) -> BodyChecksum {
+        match self.inner.checksum {
+            Checksum::Md5 => BodyChecksum::Md5,
+            Checksum::Crc32c => BodyChecksum::Crc32c,
+            Checksum::Crc64nvme => BodyChecksum::Crc64nvme,
+            Checksum::None => BodyChecksum::None,
+            Checksum::Auto => self
+                .inner
+                .capabilities
+                .get()
+                .map_or(BodyChecksum::Md5, Capabilities::body_checksum),
+        }
+    }
+
+    /// Before a store's first write under `checksum: auto` (and
+    /// `conditional-writes: auto`): learns the provider's capabilities
+    /// (from the cache, or by probing once), so that writes carry the
+    /// cheapest checksum it checks. A probe that fails (say, no right to
+    /// write `.konserve-s3-probe/`) is not an error here: writes carry
+    /// `Content-MD5`, and the probe is not tried again for checksums.
+    pub(crate) async fn learn_capabilities(&self) {
+        let inner = &self.inner;
+        if inner.checksum != Checksum::Auto
+            || inner.conditional_writes != ConditionalWrites::Auto
+            || inner.capabilities.get().is_some()
+            || inner.checksum_probe_failed.get().is_some()
+        {
+            return;
+        }
+        if let Err(e) = self.capabilities().await {
+            tracing::debug!(error = %e, "capability probe failed; writes carry Content-MD5");
+            let _ = inner.checksum_probe_failed.set(());
+        }
+    }
+
     /// Sends `req` once with its signature replaced by zeros and returns
     /// the answer's status: whether the provider checks signatures at all
     /// (the capability probe).
@@ -930,6 +985,7 @@ impl S3Client {
         if let Some(tag) = tag {
             req = req.with_write_tag(tag);
         }
+        let req = self.with_body_checksum(req);
         let caps = self.capabilities_for(&req).await?;
         if let Some(caps) = &caps
             && conditions.if_match.is_some()

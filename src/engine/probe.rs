@@ -25,6 +25,7 @@ use crate::s3::S3Request;
 use crate::s3::capabilities::{
     self, CacheEntry, Capabilities, EtagForm, RaceOutcome, Support, is_multipart_etag,
 };
+use crate::s3::request::{CRC32C_HEADER, CRC64NVME_HEADER, crc32c_base64, crc64nvme_base64};
 
 /// Where the probe's objects go (removed when it ends).
 pub(crate) const PROBE_PREFIX: &str = ".konserve-s3-probe/";
@@ -178,8 +179,18 @@ impl Probe<'_> {
     /// is checked by the write tag: if the object carries it, the write
     /// landed.
     async fn write(&mut self, key: &str, req: S3Request) -> Result<Outcome> {
+        self.write_with(key, req.for_probe()).await
+    }
+
+    /// [`Probe::write`] of a body with a wrong checksum: sent once, since
+    /// the retry policy repeats a refused checksum (as corruption in flight).
+    async fn write_wrong_checksum(&mut self, key: &str, req: S3Request) -> Result<Outcome> {
+        self.write_with(key, req.for_probe().once()).await
+    }
+
+    async fn write_with(&mut self, key: &str, req: S3Request) -> Result<Outcome> {
         let tag = Uuid::new_v4().simple().to_string();
-        let req = req.with_write_tag(tag.clone()).for_probe();
+        let req = req.with_write_tag(tag.clone());
         self.requests += 1;
         self.written.insert(key.to_owned());
         match self.client.execute(&req).await {
@@ -199,7 +210,9 @@ impl Probe<'_> {
                     _ => Ok(Outcome::Refused),
                 }
             }
-            Err(Error::PreconditionFailed(_) | Error::Conflict(_)) => Ok(Outcome::Refused),
+            Err(Error::PreconditionFailed(_) | Error::Conflict(_) | Error::ChecksumMismatch(_)) => {
+                Ok(Outcome::Refused)
+            }
             Err(e) if e.is_retryable() => Err(e),
             Err(e @ (Error::AccessDenied(_) | Error::NoSuchBucket(_))) => Err(e),
             Err(e) => Ok(Outcome::Rejected(e)),
@@ -515,17 +528,22 @@ impl Probe<'_> {
         Ok(())
     }
 
-    /// A checksum header with a right, then a wrong value.
+    /// A checksum header with a right, then a wrong value, without
+    /// `Content-MD5` (as the client sends it).
     async fn checksum(&mut self, key: &str, name: &'static str, right: String) -> Result<Support> {
         let body = Bytes::from_static(b"checksum");
-        let req = S3Request::put_object(key, body.clone())?.with_checksum_header(name, right);
+        let req = S3Request::put_object(key, body.clone())?
+            .with_content_md5(None)
+            .with_checksum_header(name, right);
         match self.write(key, req).await? {
             Outcome::Landed(_) => {}
             Outcome::Refused | Outcome::Rejected(_) => return Ok(Support::Rejected),
         }
         let wrong = b64(&vec![0u8; if name.ends_with("crc32c") { 4 } else { 8 }]);
-        let req = S3Request::put_object(key, body)?.with_checksum_header(name, wrong);
-        Ok(match self.write(key, req).await? {
+        let req = S3Request::put_object(key, body)?
+            .with_content_md5(None)
+            .with_checksum_header(name, wrong);
+        Ok(match self.write_wrong_checksum(key, req).await? {
             Outcome::Landed(_) => Support::Ignored,
             Outcome::Refused | Outcome::Rejected(_) => Support::Honoured,
         })
@@ -536,17 +554,15 @@ impl Probe<'_> {
         let wrong_md5 = crate::s3::request::content_md5(b"something else");
         let req = S3Request::put_object(key, Bytes::from_static(b"checksum"))?
             .with_content_md5(Some(wrong_md5));
-        self.caps.content_md5 = match self.write(key, req).await? {
+        self.caps.content_md5 = match self.write_wrong_checksum(key, req).await? {
             Outcome::Landed(_) => Support::Ignored,
             Outcome::Refused | Outcome::Rejected(_) => Support::Honoured,
         };
-        let crc32c = b64(&crc32c::crc32c(body).to_be_bytes());
-        self.caps.checksum_crc32c = self.checksum(key, "x-amz-checksum-crc32c", crc32c).await?;
-        let mut d = crc64fast_nvme::Digest::new();
-        d.write(body);
-        let crc64 = b64(&d.sum64().to_be_bytes());
+        self.caps.checksum_crc32c = self
+            .checksum(key, CRC32C_HEADER, crc32c_base64(body))
+            .await?;
         self.caps.checksum_crc64nvme = self
-            .checksum(key, "x-amz-checksum-crc64nvme", crc64)
+            .checksum(key, CRC64NVME_HEADER, crc64nvme_base64(body))
             .await?;
         Ok(())
     }
