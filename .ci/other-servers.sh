@@ -38,7 +38,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 MOTO_VERSION=5.2.1
 CEPH_PACKAGES=(radosgw ceph-mon ceph-osd ceph-common uuid-runtime)
-SUITES=(--test store_s3 --test locking --test s3_protocol)
+SUITES=(--test store_s3 --test locking --test s3_protocol --test checksums)
 RESULTS="$PWD/target/other-servers"
 
 heading() { printf '\n==> %s\n' "$*"; }
