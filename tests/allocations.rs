@@ -67,22 +67,32 @@ fn big_value() -> Value {
     )
 }
 
+/// Bytes allocated by `update` on `store` without a hook, then with one,
+/// and by a copy of the stored value (`value`).
+fn with_and_without_hook(
+    store: &Store<MemoryBacking>,
+    value: &Value,
+    update: impl Fn(),
+) -> (u64, u64, u64) {
+    let (copy, _) = allocated_by(|| value.clone());
+    assert!(copy > 1_000_000, "{copy}");
+    update();
+    let (without, _) = allocated_by(&update);
+    store.add_write_hook("h", |_| {});
+    let (with, _) = allocated_by(&update);
+    (without, with, copy)
+}
+
 #[test]
 fn update_in_copies_no_value_for_hooks_nobody_registered() {
     let store = Store::new(MemoryBacking::new());
     let value = big_value();
-    let (copy, _) = allocated_by(|| value.clone());
-    assert!(copy > 1_000_000, "{copy}");
-    store.assoc("k", value).unwrap();
-    let update = || {
+    store.assoc("k", value.clone()).unwrap();
+    let (without, with, copy) = with_and_without_hook(&store, &value, || {
         store
             .update_in(&[Value::from("k")], |v| v.unwrap_or(Value::Nil))
-            .unwrap()
-    };
-    update();
-    let (without, _) = allocated_by(update);
-    store.add_write_hook("h", |_| {});
-    let (with, _) = allocated_by(update);
+            .unwrap();
+    });
     // The event holds a copy of the old and of the new value.
     assert!(
         with >= without + copy * 18 / 10,
@@ -95,18 +105,12 @@ fn update_in_copies_no_value_for_hooks_nobody_registered() {
 fn update_as_copies_no_value_for_hooks_nobody_registered() {
     let store = Store::new(MemoryBacking::new());
     let strings: Vec<String> = (0..10_000).map(|i| format!("{i:0>100}")).collect();
-    let value = big_value();
-    let (copy, _) = allocated_by(|| value.clone());
     store.assoc_as("k", &strings).unwrap();
-    let update = || {
+    let (without, with, copy) = with_and_without_hook(&store, &big_value(), || {
         store
             .update_as("k", |v: Option<Vec<String>>| v.unwrap_or_default())
-            .unwrap()
-    };
-    update();
-    let (without, _) = allocated_by(update);
-    store.add_write_hook("h", |_| {});
-    let (with, _) = allocated_by(update);
+            .unwrap();
+    });
     // The event holds a copy of the old value (the new one is moved in).
     assert!(
         with >= without + copy * 9 / 10,

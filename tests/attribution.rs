@@ -53,6 +53,13 @@ fn inc(n: Option<Value>) -> Value {
 /// A proxy that answers 500 instead of 412 to every conditional PUT.
 fn ceph_like_proxy() -> FaultProxy {
     let proxy = FaultProxy::start(&server().endpoint);
+    answer_lost_races_with_500(&proxy);
+    proxy
+}
+
+/// From now on `proxy` answers 500 instead of 412 to every conditional
+/// PUT, as Ceph RGW does to a write that lost a race.
+fn answer_lost_races_with_500(proxy: &FaultProxy) {
     proxy.push(Rule::new(
         Matcher::method("PUT").has_header("if-match"),
         usize::MAX,
@@ -62,7 +69,6 @@ fn ceph_like_proxy() -> FaultProxy {
             code: "InternalError".into(),
         },
     ));
-    proxy
 }
 
 /// Tallies one worker's updates: acknowledged, or of unknown outcome.
@@ -92,18 +98,14 @@ impl Tally {
 const WRITERS: usize = 8;
 const UPDATES: usize = 40;
 
-#[test]
-fn racing_writers_behind_a_provider_answering_500_to_losers_count_exactly() {
-    let (direct, id) = new_store();
-    let proxy = ceph_like_proxy();
-    let cfg = config(&proxy.endpoint(), id, 1000);
+/// [`WRITERS`] threads, each with its own store handle on `cfg` (no shared
+/// in-process lock: they race), each incrementing `:n` [`UPDATES`] times.
+fn racing_writers(cfg: &S3Config) -> Tally {
     let tallies = std::thread::scope(|s| {
         let workers: Vec<_> = (0..WRITERS)
             .map(|_| {
-                let cfg = cfg.clone();
-                s.spawn(move || {
-                    // Each its own handle: no shared in-process lock.
-                    let store = connect_store(&cfg).unwrap();
+                s.spawn(|| {
+                    let store = connect_store(cfg).unwrap();
                     let mut tally = Tally::default();
                     for _ in 0..UPDATES {
                         tally.add(store.update_in(&[k("n")], inc));
@@ -117,7 +119,15 @@ fn racing_writers_behind_a_provider_answering_500_to_losers_count_exactly() {
             .map(|w| w.join().unwrap())
             .collect::<Vec<_>>()
     });
-    let total = Tally::sum(tallies);
+    Tally::sum(tallies)
+}
+
+#[test]
+fn racing_writers_behind_a_provider_answering_500_to_losers_count_exactly() {
+    let (direct, id) = new_store();
+    let proxy = ceph_like_proxy();
+    let cfg = config(&proxy.endpoint(), id, 1000);
+    let total = racing_writers(&cfg);
     let n = direct.get(k("n")).unwrap().unwrap().as_i64().unwrap();
     eprintln!(
         "blocking: {} acknowledged, {} of unknown outcome, counter {n}",
@@ -372,36 +382,8 @@ fn a_probe_that_missed_the_lost_race_500_learns_it_from_the_first_one() {
     let proxy = FaultProxy::start(&server().endpoint);
     let cfg = probed_without_500s(&proxy, id);
     proxy.clear_requests();
-    proxy.push(Rule::new(
-        Matcher::method("PUT").has_header("if-match"),
-        usize::MAX,
-        Fault::Replace {
-            upstream: 412,
-            status: 500,
-            code: "InternalError".into(),
-        },
-    ));
-    let tallies = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..WRITERS)
-            .map(|_| {
-                let cfg = cfg.clone();
-                s.spawn(move || {
-                    // Each its own client: they race each other.
-                    let store = connect_store(&cfg).unwrap();
-                    let mut tally = Tally::default();
-                    for _ in 0..UPDATES {
-                        tally.add(store.update_in(&[k("n")], inc));
-                    }
-                    tally
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap())
-            .collect::<Vec<_>>()
-    });
-    let total = Tally::sum(tallies);
+    answer_lost_races_with_500(&proxy);
+    let total = racing_writers(&cfg);
     let n = direct.get(k("n")).unwrap().unwrap().as_i64().unwrap();
     assert_eq!(total.unknown, 0, "every 500 was read as a refusal");
     assert_eq!(n, total.acked);
