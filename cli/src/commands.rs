@@ -10,7 +10,9 @@ use konserve_s3::config::Encoding;
 use konserve_s3::value::Value;
 
 use crate::error::{CliError, CliResult, explain, explain_codec};
-use crate::output::{byte_bar, from_json, inst_text, key_bar, parallel, progress_wanted, to_json};
+use crate::output::{
+    byte_bar, from_json, inst_text, key_bar, outln, parallel, progress_wanted, to_json,
+};
 use crate::scan::{BlobMeta, check_meta, field, read_meta, type_name, value_blobs};
 use crate::target::{Connection, Location, parse_edn};
 
@@ -137,9 +139,9 @@ fn read_encoding(conn: &Connection) -> CliResult<Encoding> {
 
 fn print_value(v: &Value, json: bool) -> CliResult<()> {
     if json {
-        println!("{}", to_json(v)?);
+        outln!("{}", to_json(v)?);
     } else {
-        println!("{v}");
+        outln!("{v}");
     }
     Ok(())
 }
@@ -158,7 +160,7 @@ pub fn stores(conn: &Connection, bucket: &str) -> CliResult<bool> {
         )));
     };
     for id in list_stores(&conn.s3_config(&b, None)?)? {
-        println!("s3://{b}/{id}");
+        outln!("s3://{b}/{id}");
     }
     Ok(true)
 }
@@ -167,7 +169,7 @@ pub fn stores(conn: &Connection, bucket: &str) -> CliResult<bool> {
 pub fn create(conn: &Connection, url: &str) -> CliResult<bool> {
     let location = Location::parse(url)?;
     any::create_store(&conn.store_config(&location)?)?;
-    println!("{location}");
+    outln!("{location}");
     Ok(true)
 }
 
@@ -432,18 +434,16 @@ pub fn keys(conn: &Connection, args: &KeysArgs, quiet: bool) -> CliResult<bool> 
         })
         .collect();
     rows.sort_by_key(|m| (field(m, "key").cloned(), last_write(m)));
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     let when = |m: &Value| last_write(m).map(inst_text).unwrap_or_default();
     if args.edn {
         for m in rows {
-            writeln!(out, "{m}")?;
+            outln!("{m}");
         }
     } else if args.json {
         for m in rows {
             let key = field(m, "key").map(Value::to_string).unwrap_or_default();
             let line = serde_json::json!({"key": key, "type": type_name(m), "last-write": when(m)});
-            writeln!(out, "{line}")?;
+            outln!("{line}");
         }
     } else {
         let keys: Vec<String> = rows
@@ -456,12 +456,11 @@ pub fn keys(conn: &Connection, args: &KeysArgs, quiet: bool) -> CliResult<bool> 
             .max()
             .unwrap_or(0)
             .max(3);
-        writeln!(out, "{:width$}  {:10}  LAST WRITE", "KEY", "TYPE")?;
+        outln!("{:width$}  {:10}  LAST WRITE", "KEY", "TYPE");
         for (k, m) in keys.iter().zip(rows) {
-            writeln!(out, "{k:width$}  {:10}  {}", type_name(m), when(m))?;
+            outln!("{k:width$}  {:10}  {}", type_name(m), when(m));
         }
     }
-    out.flush()?;
     if failed > 0 {
         return Err(CliError::failed(format!(
             "{failed} blobs could not be read (see above); `konserve-s3 verify` checks them"
@@ -492,7 +491,7 @@ pub fn info(conn: &Connection, args: &InfoArgs, quiet: bool) -> CliResult<bool> 
     let oldest = times.iter().min().map(|t| inst_text(*t));
     let newest = times.iter().max().map(|t| inst_text(*t));
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "store": location.to_string(), "keys": metas.len(), "bytes": bytes,
@@ -501,21 +500,21 @@ pub fn info(conn: &Connection, args: &InfoArgs, quiet: bool) -> CliResult<bool> 
             })
         );
     } else {
-        println!("store     {location}");
-        println!("keys      {}", metas.len());
-        println!("bytes     {bytes} ({})", indicatif::HumanBytes(bytes));
+        outln!("store     {location}");
+        outln!("keys      {}", metas.len());
+        outln!("bytes     {bytes} ({})", indicatif::HumanBytes(bytes));
         let list = |m: &BTreeMap<String, u64>| {
             m.iter()
                 .map(|(k, n)| format!("{k} ({n})"))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        println!("encodings {}", list(&formats));
-        println!("types     {}", list(&types));
-        println!("oldest    {}", oldest.unwrap_or_else(|| "-".into()));
-        println!("newest    {}", newest.unwrap_or_else(|| "-".into()));
+        outln!("encodings {}", list(&formats));
+        outln!("types     {}", list(&types));
+        outln!("oldest    {}", oldest.unwrap_or_else(|| "-".into()));
+        outln!("newest    {}", newest.unwrap_or_else(|| "-".into()));
         if failed > 0 {
-            println!("unreadable {failed}");
+            outln!("unreadable {failed}");
         }
     }
     Ok(failed == 0)
@@ -534,7 +533,7 @@ pub fn verify(conn: &Connection, args: &VerifyArgs, quiet: bool) -> CliResult<bo
         bar.set_message(indicatif::HumanBytes(total).to_string());
         if let Err(reason) = &r {
             let line = format!("corrupt: {}: {reason}", location.object_name(name));
-            bar.suspend(|| println!("{line}"));
+            bar.suspend(|| outln!("{line}"));
         }
         bar.inc(1);
         r

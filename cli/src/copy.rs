@@ -5,13 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use konserve_s3::Conditions;
-use konserve_s3::blob::{BlobFormat, DecodedBlob};
+use konserve_s3::blob::{BlobBody, BlobFormat, DecodedBlob};
 use konserve_s3::blocking::{AnyStore, Backing, any};
 use konserve_s3::config::{Encoding, Encryptor};
 use konserve_s3::value::Value;
 
 use crate::error::{CliError, CliResult, explain, explain_codec};
-use crate::output::{key_bar, parallel, progress_wanted};
+use crate::output::{key_bar, outln, parallel, progress_wanted};
 use crate::scan::value_blobs;
 use crate::target::{Connection, Location, encryptor_of, parse_edn};
 
@@ -213,7 +213,7 @@ pub fn run(conn: &Connection, args: &CopyArgs, quiet: bool) -> CliResult<bool> {
         0.0
     };
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "source": src_loc.to_string(), "destination": dst_loc.to_string(),
@@ -223,7 +223,7 @@ pub fn run(conn: &Connection, args: &CopyArgs, quiet: bool) -> CliResult<bool> {
             })
         );
     } else {
-        println!(
+        outln!(
             "{keys} keys ({}): {copied} copied, {skipped} skipped (already there), {failed} failed{}; \
              {seconds:.2} s, {rate:.0} keys/s",
             indicatif::HumanBytes(total_bytes),
@@ -249,8 +249,32 @@ fn copy_one(src: &AnyStore, dst: &AnyStore, plan: &Plan, name: &str) -> Outcome 
     }
 }
 
+/// Whether two blobs hold the same metadata and value, as Clojure's `=`
+/// sees them: a list equals a vector with the same items (boring has no
+/// list type, so a list copied into boring reads back as a vector).
 fn same(a: &DecodedBlob, b: &DecodedBlob) -> bool {
-    a.meta == b.meta && a.body == b.body
+    let body = |d: &DecodedBlob| match &d.body {
+        BlobBody::Edn(v) => BlobBody::Edn(lists_as_vectors(v)),
+        other => other.clone(),
+    };
+    lists_as_vectors(&a.meta) == lists_as_vectors(&b.meta) && body(a) == body(b)
+}
+
+/// `v` with every list turned into a vector, at any depth.
+pub fn lists_as_vectors(v: &Value) -> Value {
+    match v {
+        Value::List(items) | Value::Vector(items) => {
+            Value::Vector(items.iter().map(lists_as_vectors).collect())
+        }
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .map(|(k, v)| (lists_as_vectors(k), lists_as_vectors(v)))
+                .collect(),
+        ),
+        Value::Set(s) => Value::Set(s.iter().map(lists_as_vectors).collect()),
+        Value::Tagged(tag, inner) => Value::Tagged(tag.clone(), Box::new(lists_as_vectors(inner))),
+        other => other.clone(),
+    }
 }
 
 fn try_copy(src: &AnyStore, dst: &AnyStore, plan: &Plan, name: &str) -> CliResult<Outcome> {

@@ -173,3 +173,27 @@ pub fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R 
         .flatten()
         .collect()
 }
+
+/// Writes one line of output to stdout. A closed pipe (`konserve-s3 keys |
+/// head`) ends the program quietly, as it ends `cat`; another write error
+/// ends it with exit code 1.
+pub fn write_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if let Err(e) = writeln!(out, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("konserve-s3: cannot write the output: {e}");
+        std::process::exit(i32::from(crate::error::EXIT_FAILED));
+    }
+}
+
+/// `println!` through [`write_line`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
