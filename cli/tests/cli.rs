@@ -301,6 +301,19 @@ fn errors_are_one_line_with_the_fix_and_usage_is_exit_2() {
     assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 
+    // A missing bucket.
+    let missing = format!(
+        "s3://no-such-bucket-{}/{}",
+        &Uuid::new_v4().simple().to_string()[..12],
+        Uuid::new_v4()
+    );
+    let err = fails(&["get", &missing, ":k"], 1);
+    assert!(
+        err.contains("no such bucket") && err.contains("check the bucket name"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
     // A wrong secret.
     ok(&["--key", "\"right\"", "put", &store, ":s", "42"]);
     let err = fails(&["--key", "\"wrong\"", "get", &store, ":s"], 1);
@@ -761,4 +774,99 @@ fn progress_bars_in_a_terminal_only() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains('['));
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(dst);
+}
+
+#[test]
+fn config_files_in_json_and_edn_carry_endpoint_and_credentials() {
+    let s = server();
+    let store = s3_store();
+    let dir = temp_dir("config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("s3.json");
+    std::fs::write(
+        &json,
+        serde_json::json!({
+            "bucket": "ignored-the-url-wins", "endpoint": s.endpoint(), "region": s.region(),
+            "access-key": s.access_key(), "secret": s.secret_key(),
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let edn_file = dir.join("s3.edn");
+    std::fs::write(
+        &edn_file,
+        format!(
+            "{{:backend :s3 :bucket \"ignored\" :endpoint \"{}\" :region \"{}\" :access-key \"{}\" :secret \"{}\"}}",
+            s.endpoint(),
+            s.region(),
+            s.access_key(),
+            s.secret_key()
+        ),
+    )
+    .unwrap();
+    // No credentials or endpoint in the environment: only the file has them.
+    let bare = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .env_clear()
+            .env("HOME", &dir)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (j, e) = (json.to_str().unwrap(), edn_file.to_str().unwrap());
+    bare(&["--config", j, "create", &store]);
+    bare(&["--config", j, "put", &store, ":k", "[1 2]"]);
+    assert_eq!(
+        edn(&bare(&["--config", e, "get", &store, ":k"])),
+        edn("[1 2]")
+    );
+    // --profile picks a profile of ~/.aws/credentials, as AWS_PROFILE would.
+    std::fs::create_dir_all(dir.join(".aws")).unwrap();
+    std::fs::write(
+        dir.join(".aws/credentials"),
+        format!(
+            "[default]\naws_access_key_id = nobody\naws_secret_access_key = wrong\n\
+             [dev]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            s.access_key(),
+            s.secret_key()
+        ),
+    )
+    .unwrap();
+    let with_profile = |profile: Option<&str>| {
+        let mut c = Command::new(BIN);
+        c.env_clear()
+            .env("HOME", &dir)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", s.endpoint())
+            .env("AWS_REGION", s.region())
+            .stdin(Stdio::null());
+        if let Some(p) = profile {
+            c.args(["--profile", p]);
+        }
+        c.args(["get", &store, ":k"]).output().unwrap()
+    };
+    let out = with_profile(Some("dev"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(edn(&String::from_utf8(out.stdout).unwrap()), edn("[1 2]"));
+    let out = with_profile(None);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the default profile's keys are wrong"
+    );
+    let err = fails(&["--config", "/nonexistent.json", "get", &store, ":k"], 2);
+    assert!(err.contains("cannot read --config"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
 }
