@@ -169,11 +169,14 @@ pub fn run(conn: &Connection, args: &CopyArgs, quiet: bool) -> CliResult<bool> {
     };
 
     let names = value_blobs(&src)?;
+    // One listing instead of a read per key: only blobs already in the
+    // destination are read to see whether they can be skipped.
+    let there: std::collections::HashSet<String> = value_blobs(&dst)?.into_iter().collect();
     let started = Instant::now();
     let bar = key_bar(progress_wanted(quiet), names.len() as u64, "copy");
     let bytes = AtomicU64::new(0);
     let outcomes = parallel(&names, args.jobs, |name| {
-        let outcome = copy_one(&src, &dst, &plan, name);
+        let outcome = copy_one(&src, &dst, &plan, name, there.contains(name));
         match &outcome {
             Outcome::Copied(n) | Outcome::Skipped(n) => {
                 let total = bytes.fetch_add(*n, Ordering::Relaxed) + n;
@@ -242,8 +245,8 @@ pub fn run(conn: &Connection, args: &CopyArgs, quiet: bool) -> CliResult<bool> {
     Ok(failed == 0)
 }
 
-fn copy_one(src: &AnyStore, dst: &AnyStore, plan: &Plan, name: &str) -> Outcome {
-    match try_copy(src, dst, plan, name) {
+fn copy_one(src: &AnyStore, dst: &AnyStore, plan: &Plan, name: &str, there: bool) -> Outcome {
+    match try_copy(src, dst, plan, name, there) {
         Ok(o) => o,
         Err(e) => Outcome::Failed(e.to_string()),
     }
@@ -277,13 +280,23 @@ pub fn lists_as_vectors(v: &Value) -> Value {
     }
 }
 
-fn try_copy(src: &AnyStore, dst: &AnyStore, plan: &Plan, name: &str) -> CliResult<Outcome> {
+fn try_copy(
+    src: &AnyStore,
+    dst: &AnyStore,
+    plan: &Plan,
+    name: &str,
+    there: bool,
+) -> CliResult<Outcome> {
     let Some(blob) = src.backing().read_blob(name)? else {
         return Ok(Outcome::Vanished);
     };
     let size = blob.bytes.len() as u64;
     let format = BlobFormat::of(&blob.bytes).map_err(|e| CliError::failed(explain_codec(&e)))?;
-    let existing = dst.backing().read_blob(name)?;
+    let existing = if there {
+        dst.backing().read_blob(name)?
+    } else {
+        None
+    };
     let out = if plan.raw(format) {
         if existing.is_some_and(|e| e.bytes == blob.bytes) {
             return Ok(Outcome::Skipped(size));
