@@ -103,7 +103,7 @@ pub struct KeysArgs {
     /// One metadata map per line, EDN.
     #[arg(long, conflicts_with = "json")]
     pub edn: bool,
-    /// One JSON object per line: {"key": "<EDN>", "type": …, "last-write": …}.
+    /// One JSON object per line: {"key": EDN text, "type": …, "last-write": …}.
     #[arg(long)]
     pub json: bool,
     /// Only keys of this type (edn, binary, append-log).
