@@ -500,6 +500,16 @@ fn clojure_fixtures_copied_into_s3_and_back_to_a_filestore_in_another_encoding()
             "{combination}: {info}"
         );
 
+        // Every blob of the S3 copy decodes, log chains included.
+        let mut verify_args = vec!["verify", s3.as_str()];
+        if let Some(k) = key {
+            verify_args.splice(0..0, ["--key", k]);
+        }
+        assert!(
+            ok(&verify_args).is_empty(),
+            "{combination}: nothing corrupt"
+        );
+
         // Back to a filestore, re-encoded: other serializer, zstd, and the
         // encryption turned around.
         let dir = temp_dir("fixture-back");
