@@ -13,7 +13,7 @@ use crate::error::{CliError, CliResult, explain, explain_codec};
 use crate::output::{
     byte_bar, from_json, inst_text, key_bar, outln, parallel, progress_wanted, to_json,
 };
-use crate::scan::{BlobMeta, check_meta, field, read_meta, type_name, value_blobs};
+use crate::scan::{BlobMeta, Unreadable, check_meta, field, read_meta, type_name, value_blobs};
 use crate::target::{Connection, Location, parse_edn};
 
 /// Binary values at least this large get a progress bar.
@@ -345,8 +345,12 @@ pub fn append(conn: &Connection, args: &AppendArgs) -> CliResult<bool> {
     Ok(true)
 }
 
-/// Every value blob's metadata, read `jobs` at a time with a progress bar;
-/// unreadable blobs are reported on stderr and counted.
+/// What [`scan_metas`] found: the metadata read, and the blobs (by object
+/// name) that could not be read.
+type Scanned = (Vec<BlobMeta>, Vec<(String, Unreadable)>);
+
+/// Every value blob's metadata, read `jobs` at a time with a progress bar,
+/// and the blobs that could not be read, with their object names.
 fn scan_metas(
     location: &Location,
     store: &AnyStore,
@@ -354,7 +358,7 @@ fn scan_metas(
     jobs: usize,
     quiet: bool,
     what: &str,
-) -> CliResult<(Vec<BlobMeta>, usize)> {
+) -> CliResult<Scanned> {
     let names = value_blobs(store)?;
     let bar = key_bar(progress_wanted(quiet), names.len() as u64, what);
     let bytes = std::sync::atomic::AtomicU64::new(0);
@@ -364,24 +368,20 @@ fn scan_metas(
             let total = bytes.fetch_add(m.size, std::sync::atomic::Ordering::Relaxed) + m.size;
             bar.set_message(indicatif::HumanBytes(total).to_string());
         }
-        if let Err(reason) = &r {
-            let line = format!("cannot read {}: {reason}", location.object_name(name));
-            bar.suspend(|| eprintln!("{line}"));
-        }
         bar.inc(1);
         r
     });
     bar.finish_and_clear();
     let mut metas = Vec::new();
-    let mut failed = 0;
-    for r in results {
+    let mut unreadable = Vec::new();
+    for (name, r) in names.iter().zip(results) {
         match r {
             Ok(Some(m)) => metas.push(m),
             Ok(None) => {}
-            Err(_) => failed += 1,
+            Err(u) => unreadable.push((location.object_name(name), u)),
         }
     }
-    Ok((metas, failed))
+    Ok((metas, unreadable))
 }
 
 fn parse_time(text: &str, what: &str) -> CliResult<i64> {
@@ -411,7 +411,7 @@ pub fn keys(conn: &Connection, args: &KeysArgs, quiet: bool) -> CliResult<bool> 
         .map(|t| parse_time(t, "--after"))
         .transpose()?;
     let (location, store) = conn.open(&args.store)?;
-    let (metas, failed) = scan_metas(
+    let (metas, unreadable) = scan_metas(
         &location,
         &store,
         &read_encoding(conn)?,
@@ -419,6 +419,10 @@ pub fn keys(conn: &Connection, args: &KeysArgs, quiet: bool) -> CliResult<bool> 
         quiet,
         "keys",
     )?;
+    for (object, u) in &unreadable {
+        eprintln!("cannot read {object}: {}", u.reason);
+    }
+    let failed = unreadable.len();
     let mut rows: Vec<&Value> = metas
         .iter()
         .map(|m| &m.meta)
@@ -472,7 +476,7 @@ pub fn keys(conn: &Connection, args: &KeysArgs, quiet: bool) -> CliResult<bool> 
 /// `info STORE`
 pub fn info(conn: &Connection, args: &InfoArgs, quiet: bool) -> CliResult<bool> {
     let (location, store) = conn.open(&args.store)?;
-    let (metas, failed) = scan_metas(
+    let (metas, unreadable) = scan_metas(
         &location,
         &store,
         &read_encoding(conn)?,
@@ -480,12 +484,28 @@ pub fn info(conn: &Connection, args: &InfoArgs, quiet: bool) -> CliResult<bool> 
         quiet,
         "info",
     )?;
-    let bytes: u64 = metas.iter().map(|m| m.size).sum();
+    let failed = unreadable.len();
+    let bytes: u64 = metas.iter().map(|m| m.size).sum::<u64>()
+        + unreadable.iter().map(|(_, u)| u.size).sum::<u64>();
     let mut formats: BTreeMap<String, u64> = BTreeMap::new();
     let mut types: BTreeMap<String, u64> = BTreeMap::new();
     for m in &metas {
         *formats.entry(m.format.to_string()).or_default() += 1;
         *types.entry(type_name(&m.meta)).or_default() += 1;
+    }
+    // The header names the encodings even when the metadata needs a key.
+    for (_, u) in &unreadable {
+        if let Some(f) = u.format {
+            *formats.entry(f.to_string()).or_default() += 1;
+        }
+    }
+    if let Some((object, first)) = unreadable.first()
+        && !quiet
+    {
+        eprintln!(
+            "{failed} blobs' metadata could not be read (types and times leave them out); {object}: {}",
+            first.reason
+        );
     }
     let times: Vec<i64> = metas.iter().filter_map(|m| last_write(&m.meta)).collect();
     let oldest = times.iter().min().map(|t| inst_text(*t));
@@ -494,14 +514,14 @@ pub fn info(conn: &Connection, args: &InfoArgs, quiet: bool) -> CliResult<bool> 
         outln!(
             "{}",
             serde_json::json!({
-                "store": location.to_string(), "keys": metas.len(), "bytes": bytes,
+                "store": location.to_string(), "keys": metas.len() + failed, "bytes": bytes,
                 "encodings": formats, "types": types, "oldest": oldest, "newest": newest,
                 "unreadable": failed,
             })
         );
     } else {
         outln!("store     {location}");
-        outln!("keys      {}", metas.len());
+        outln!("keys      {}", metas.len() + failed);
         outln!("bytes     {bytes} ({})", indicatif::HumanBytes(bytes));
         let list = |m: &BTreeMap<String, u64>| {
             m.iter()

@@ -36,14 +36,36 @@ pub struct BlobMeta {
     pub size: u64,
 }
 
+/// A blob whose metadata could not be read.
+pub struct Unreadable {
+    /// Why.
+    pub reason: String,
+    /// Its format, when at least its header was read.
+    pub format: Option<BlobFormat>,
+    /// Its size, when known.
+    pub size: u64,
+}
+
 /// Reads the header and metadata of `name` (a prefix read, the whole blob
-/// when the metadata is larger); `Ok(None)` when it vanished, `Err` with
-/// the reason when it does not decode.
-pub fn read_meta(store: &AnyStore, enc: &Encoding, name: &str) -> Result<Option<BlobMeta>, String> {
+/// when the metadata is larger); `Ok(None)` when it vanished.
+///
+/// # Errors
+/// Why it does not read or decode (with its format when the header at
+/// least was read, as for an encrypted blob without its key).
+pub fn read_meta(
+    store: &AnyStore,
+    enc: &Encoding,
+    name: &str,
+) -> Result<Option<BlobMeta>, Unreadable> {
+    let failed = |reason: String, bytes: Option<&[u8]>, size: u64| Unreadable {
+        reason,
+        format: bytes.and_then(|b| BlobFormat::of(b).ok()),
+        size,
+    };
     let backing = store.backing();
     let Some(prefix) = backing
         .read_blob_prefix(name, META_PREFIX)
-        .map_err(|e| explain(&e))?
+        .map_err(|e| failed(explain(&e), None, 0))?
     else {
         return Ok(None);
     };
@@ -51,19 +73,22 @@ pub fn read_meta(store: &AnyStore, enc: &Encoding, name: &str) -> Result<Option<
     match enc.decode_blob_meta(&prefix.bytes) {
         Ok((format, meta)) => Ok(Some(BlobMeta { format, meta, size })),
         Err(CodecError::Truncated(_)) if (prefix.bytes.len() as u64) < size => {
-            let Some(whole) = backing.read_blob(name).map_err(|e| explain(&e))? else {
+            let Some(whole) = backing
+                .read_blob(name)
+                .map_err(|e| failed(explain(&e), Some(&prefix.bytes), size))?
+            else {
                 return Ok(None);
             };
             let (format, meta) = enc
                 .decode_blob_meta(&whole.bytes)
-                .map_err(|e| explain_codec(&e))?;
+                .map_err(|e| failed(explain_codec(&e), Some(&whole.bytes), size))?;
             Ok(Some(BlobMeta {
                 format,
                 meta,
                 size: whole.bytes.len() as u64,
             }))
         }
-        Err(e) => Err(explain_codec(&e)),
+        Err(e) => Err(failed(explain_codec(&e), Some(&prefix.bytes), size)),
     }
 }
 

@@ -500,6 +500,28 @@ fn clojure_fixtures_copied_into_s3_and_back_to_a_filestore_in_another_encoding()
             "{combination}: {info}"
         );
 
+        // Without the key, info still names the encodings from the headers.
+        if key.is_some() {
+            let out = run(&["info", "--json", &s3]);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{combination}: metadata unreadable"
+            );
+            let info: Json = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(
+                info["encodings"][&expected_format].as_u64(),
+                Some(n),
+                "{combination}: {info}"
+            );
+            assert_eq!(
+                info["unreadable"].as_u64(),
+                Some(n),
+                "{combination}: {info}"
+            );
+            assert!(String::from_utf8_lossy(&out.stderr).contains("--key"));
+        }
+
         // Every blob of the S3 copy decodes, log chains included.
         let mut verify_args = vec!["verify", s3.as_str()];
         if let Some(k) = key {
