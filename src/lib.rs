@@ -91,6 +91,18 @@ mod retry;
 pub mod s3;
 pub mod value;
 
+/// Whole konserve blobs as bytes, for tools that inspect, verify, copy or
+/// re-encode a store blob by blob (the `konserve-s3` command-line tool)
+/// through a backing's raw reads and writes
+/// (`blocking::Backing::read_blob` / `write_blob`): the [`BlobFormat`](blob::BlobFormat) a
+/// blob's header names, and [`Encoding::decode_blob`](config::Encoding::decode_blob) /
+/// [`Encoding::encode_blob`](config::Encoding::encode_blob) for a whole blob
+/// (header, metadata, value). A store's own reads and writes never need
+/// these.
+pub mod blob {
+    pub use crate::codec::blob::{BlobBody, BlobFormat, DecodedBlob};
+}
+
 #[cfg(feature = "blocking")]
 pub mod blocking;
 #[cfg(feature = "async")]

@@ -14,6 +14,7 @@ use super::{
     SERIALIZER_BORING, SERIALIZER_CLJ_CBOR, SERIALIZER_FRESSIAN, SegmentCap, aes, boring, clj_cbor,
     compress, fressian,
 };
+use crate::meta::BlobType;
 use crate::value::Value;
 
 /// Compressor id of LZ4 frames.
@@ -384,6 +385,226 @@ impl Encoding {
     }
 }
 
+/// The encodings one blob was written with, from its 20-byte header
+/// (konserve's serializer, compressor and encryptor ids).
+///
+/// ```
+/// use konserve_s3::blob::BlobFormat;
+/// use konserve_s3::config::{Compressor, Encoding};
+/// use konserve_s3::value::Value;
+///
+/// let enc = Encoding { compressor: Compressor::Lz4, ..Encoding::default() };
+/// let blob = enc.encode_blob(&Value::keyword("meta"), &Value::from(1).into()).unwrap();
+/// let format = BlobFormat::of(&blob).unwrap();
+/// assert_eq!(format.to_string(), "boring/lz4/none");
+/// assert_eq!(format.encoding(None).unwrap(), enc);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobFormat {
+    /// Serializer id (1 Fressian, 2 clj-cbor, 3 boring).
+    pub serializer: u8,
+    /// Compressor id (0 none, 1 LZ4, 2 zstd).
+    pub compressor: u8,
+    /// Encryptor id (0 none, 1 AES-256-CBC).
+    pub encryptor: u8,
+}
+
+impl BlobFormat {
+    /// The format of `blob` (or of its first 20 bytes).
+    ///
+    /// # Errors
+    /// As the header parse: [`CodecError::Truncated`] for fewer than 20
+    /// bytes, [`CodecError::UnsupportedFormat`] for a layout version other
+    /// than 1, [`CodecError::Malformed`] for a negative metadata size.
+    pub fn of(blob: &[u8]) -> Result<BlobFormat, CodecError> {
+        Ok(BlobHeader::parse(blob)?.into())
+    }
+
+    /// The serializer's name: `fressian`, `clj-cbor`, `boring`, or
+    /// `unknown`.
+    pub fn serializer_name(self) -> &'static str {
+        match self.serializer {
+            SERIALIZER_FRESSIAN => "fressian",
+            SERIALIZER_CLJ_CBOR => "clj-cbor",
+            SERIALIZER_BORING => "boring",
+            _ => "unknown",
+        }
+    }
+
+    /// The compressor's name: `none`, `lz4`, `zstd`, or `unknown`.
+    pub fn compressor_name(self) -> &'static str {
+        match self.compressor {
+            COMPRESSOR_NONE => "none",
+            COMPRESSOR_LZ4 => "lz4",
+            COMPRESSOR_ZSTD => "zstd",
+            _ => "unknown",
+        }
+    }
+
+    /// The encryptor's name: `none`, `aes`, or `unknown`.
+    pub fn encryptor_name(self) -> &'static str {
+        match self.encryptor {
+            ENCRYPTOR_NONE => "none",
+            ENCRYPTOR_AES => "aes",
+            _ => "unknown",
+        }
+    }
+
+    /// The [`Encoding`] that writes blobs of this format; `key` is the AES
+    /// key for an encrypted format (ignored for an unencrypted one).
+    ///
+    /// # Errors
+    /// [`CodecError::UnsupportedFormat`] for ids this crate cannot write
+    /// (the clj-cbor serializer is read-only; unknown ids);
+    /// [`CodecError::MissingKey`] for an encrypted format without `key`.
+    pub fn encoding(self, key: Option<&Value>) -> Result<Encoding, CodecError> {
+        let unsupported = |what, id| CodecError::UnsupportedFormat { what, id };
+        let serializer = match self.serializer {
+            SERIALIZER_BORING => Serializer::Boring,
+            SERIALIZER_FRESSIAN => Serializer::Fressian,
+            id => return Err(unsupported("serializer (for writing)", id)),
+        };
+        let compressor = match self.compressor {
+            COMPRESSOR_NONE => Compressor::None,
+            COMPRESSOR_LZ4 => Compressor::Lz4,
+            COMPRESSOR_ZSTD => Compressor::Zstd,
+            id => return Err(unsupported("compressor", id)),
+        };
+        let encryptor = match (self.encryptor, key) {
+            (ENCRYPTOR_NONE, _) => Encryptor::None,
+            (ENCRYPTOR_AES, Some(key)) => Encryptor::Aes { key: key.clone() },
+            (ENCRYPTOR_AES, None) => return Err(CodecError::MissingKey(ENCRYPTOR_AES)),
+            (id, _) => return Err(unsupported("encryptor", id)),
+        };
+        Ok(Encoding {
+            serializer,
+            compressor,
+            encryptor,
+        })
+    }
+}
+
+impl From<BlobHeader> for BlobFormat {
+    fn from(h: BlobHeader) -> Self {
+        BlobFormat {
+            serializer: h.serializer,
+            compressor: h.compressor,
+            encryptor: h.encryptor,
+        }
+    }
+}
+
+impl fmt::Display for BlobFormat {
+    /// `serializer/compressor/encryptor`, e.g. `fressian/lz4/aes`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}",
+            self.serializer_name(),
+            self.compressor_name(),
+            self.encryptor_name()
+        )
+    }
+}
+
+/// The value a blob holds: EDN, or the raw bytes of a `:binary` blob.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BlobBody {
+    /// An EDN value (`:edn` and `:append-log` blobs).
+    Edn(Value),
+    /// The raw bytes of a `:binary` blob, stored unencoded after the
+    /// metadata.
+    Binary(Vec<u8>),
+}
+
+impl From<Value> for BlobBody {
+    fn from(v: Value) -> Self {
+        BlobBody::Edn(v)
+    }
+}
+
+/// A whole blob, decoded: its format, metadata and value.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct DecodedBlob {
+    /// The encodings its header names.
+    pub format: BlobFormat,
+    /// The metadata (`{:key … :type … :last-write …}` for konserve's blobs).
+    pub meta: Value,
+    /// The value.
+    pub body: BlobBody,
+}
+
+impl Encoding {
+    /// Decodes the header and metadata of `blob` (or of its first bytes,
+    /// as long as they hold both), with this encoding's key for an
+    /// encrypted blob (the encodings themselves come from the header), and
+    /// the default metadata cap.
+    ///
+    /// # Errors
+    /// [`CodecError`] for a short, malformed or unsupported blob, a missing
+    /// or wrong key, or metadata over the cap.
+    pub fn decode_blob_meta(&self, blob: &[u8]) -> Result<(BlobFormat, Value), CodecError> {
+        let (header, meta) = self.decode_meta(blob)?;
+        Ok((header.into(), meta))
+    }
+
+    /// Decodes a whole blob: header, metadata, then the value (EDN, or the
+    /// raw bytes when the metadata's `:type` is `:binary`), with this
+    /// encoding's key for an encrypted blob and the default caps. The
+    /// inverse of [`Encoding::encode_blob`] for any format this crate
+    /// reads, whatever this encoding writes.
+    ///
+    /// ```
+    /// use konserve_s3::blob::BlobBody;
+    /// use konserve_s3::config::{Encoding, Serializer};
+    /// use konserve_s3::value::Value;
+    ///
+    /// let meta: Value = "{:key :k :type :binary :last-write #inst \"2026-01-01T00:00:00.000-00:00\"}"
+    ///     .parse().unwrap();
+    /// let fressian = Encoding { serializer: Serializer::Fressian, ..Encoding::default() };
+    /// let blob = fressian.encode_blob(&meta, &BlobBody::Binary(vec![1, 2, 3])).unwrap();
+    /// let decoded = Encoding::default().decode_blob(&blob).unwrap();
+    /// assert_eq!(decoded.meta, meta);
+    /// assert_eq!(decoded.body, BlobBody::Binary(vec![1, 2, 3]));
+    /// assert_eq!(decoded.format.serializer_name(), "fressian");
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Encoding::decode_blob_meta`], and for an undecodable value.
+    pub fn decode_blob(&self, blob: &[u8]) -> Result<DecodedBlob, CodecError> {
+        let (header, meta) = self.decode_meta(blob)?;
+        let binary = BlobType::of_meta(&meta) == Some(BlobType::Binary);
+        let body = if binary {
+            BlobBody::Binary(binary_value(&header, blob)?.to_vec())
+        } else {
+            BlobBody::Edn(self.decode_value(&header, blob)?)
+        };
+        Ok(DecodedBlob {
+            format: header.into(),
+            meta,
+            body,
+        })
+    }
+
+    /// A whole blob in this encoding: header, `meta`, and `body` (an EDN
+    /// value encoded as a segment, binary bytes stored raw), exactly as a
+    /// store with this encoding writes it.
+    ///
+    /// # Errors
+    /// [`CodecError::FeatureOff`] for zstd without the `zstd` feature.
+    pub fn encode_blob(&self, meta: &Value, body: &BlobBody) -> Result<Vec<u8>, CodecError> {
+        match body {
+            BlobBody::Edn(v) => self.encode_edn_blob(meta, v),
+            BlobBody::Binary(bytes) => {
+                let mut blob = self.encode_binary_prefix(meta)?;
+                blob.extend_from_slice(bytes);
+                Ok(blob)
+            }
+        }
+    }
+}
+
 /// Where the value segment of a blob starts.
 pub fn value_offset(header: &BlobHeader) -> usize {
     HEADER_LEN + header.meta_size as usize
@@ -448,6 +669,97 @@ mod tests {
             let _ = enc.decode_meta(&blob[..len]);
         }
         assert!(enc.decode_meta(&blob[..21]).is_err());
+    }
+
+    #[test]
+    fn whole_blobs_round_trip_through_every_writable_format() {
+        let key = Value::from("k");
+        let meta: Value =
+            "{:key :k :type :edn :last-write #inst \"2026-01-01T00:00:00.000-00:00\"}"
+                .parse()
+                .unwrap();
+        let bin_meta: Value =
+            "{:key :b :type :binary :last-write #inst \"2026-01-01T00:00:00.000-00:00\"}"
+                .parse()
+                .unwrap();
+        let value: Value = "{:a [1 2 \"x\"] :b #{:c}}".parse().unwrap();
+        for serializer in [SERIALIZER_BORING, SERIALIZER_FRESSIAN] {
+            for compressor in [COMPRESSOR_NONE, COMPRESSOR_LZ4, COMPRESSOR_ZSTD] {
+                if compressor == COMPRESSOR_ZSTD && !cfg!(feature = "zstd") {
+                    continue;
+                }
+                for encryptor in [ENCRYPTOR_NONE, ENCRYPTOR_AES] {
+                    let format = BlobFormat {
+                        serializer,
+                        compressor,
+                        encryptor,
+                    };
+                    let enc = format.encoding(Some(&key)).unwrap();
+                    for (m, body) in [
+                        (&meta, BlobBody::Edn(value.clone())),
+                        (&bin_meta, BlobBody::Binary(vec![0, 1, 2, 255])),
+                    ] {
+                        let blob = enc.encode_blob(m, &body).unwrap();
+                        assert_eq!(BlobFormat::of(&blob).unwrap(), format);
+                        // Decoding needs only the key, not the format.
+                        let reader = Encoding {
+                            encryptor: Encryptor::Aes { key: key.clone() },
+                            ..Encoding::default()
+                        };
+                        let d = reader.decode_blob(&blob).unwrap();
+                        assert_eq!((d.format, &d.meta, &d.body), (format, m, &body));
+                        assert_eq!(reader.decode_blob_meta(&blob).unwrap(), (format, m.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn blob_formats_name_their_ids_and_refuse_what_cannot_be_written() {
+        let f = BlobFormat {
+            serializer: SERIALIZER_CLJ_CBOR,
+            compressor: COMPRESSOR_NONE,
+            encryptor: ENCRYPTOR_AES,
+        };
+        assert_eq!(f.to_string(), "clj-cbor/none/aes");
+        assert!(matches!(
+            f.encoding(Some(&Value::from("k"))),
+            Err(CodecError::UnsupportedFormat { id: 2, .. })
+        ));
+        let f = BlobFormat {
+            serializer: SERIALIZER_BORING,
+            ..f
+        };
+        assert_eq!(f.encoding(None), Err(CodecError::MissingKey(1)));
+        let odd = BlobFormat {
+            serializer: 9,
+            compressor: 9,
+            encryptor: 9,
+        };
+        assert_eq!(odd.to_string(), "unknown/unknown/unknown");
+        assert!(BlobFormat::of(&[1, 3]).is_err());
+        // A blob encrypted with another key does not decode.
+        let enc = Encoding {
+            encryptor: Encryptor::Aes {
+                key: Value::from("one"),
+            },
+            ..Encoding::default()
+        };
+        let blob = enc
+            .encode_blob(&Value::Nil, &Value::from(1).into())
+            .unwrap();
+        let other = Encoding {
+            encryptor: Encryptor::Aes {
+                key: Value::from("two"),
+            },
+            ..Encoding::default()
+        };
+        assert!(other.decode_blob(&blob).is_err());
+        assert_eq!(
+            Encoding::default().decode_blob(&blob).unwrap_err(),
+            CodecError::MissingKey(1)
+        );
     }
 
     #[test]
