@@ -24,7 +24,7 @@ mod s3_backing;
 mod store;
 
 pub use any::{AnyBacking, AnyStore};
-pub use backing::{Backing, BlobStream, BlobVersion, StoredBlob};
+pub use backing::{Backing, BlobDeleteFailure, BlobStream, BlobVersion, ListedBlob, StoredBlob};
 pub use client::{GetObjectOutput, ObjectInfo, S3Client};
 pub use credentials::{CredentialsProvider, DefaultCredentialsChain};
 pub use file::FileBacking;
