@@ -17,6 +17,7 @@ mod client;
 pub mod conformance;
 mod credentials;
 mod file;
+pub mod gc;
 mod lifecycle;
 mod memory;
 mod probe;
