@@ -238,3 +238,8 @@ macro_rules! conformance_tests {
 #[cfg(all(doctest, feature = "blocking", feature = "async"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// docs/gc.md's example, compiled as a doctest.
+#[cfg(all(doctest, feature = "blocking"))]
+#[doc = include_str!("../docs/gc.md")]
+struct GcDocDoctests;

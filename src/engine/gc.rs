@@ -24,14 +24,14 @@ pub use crate::gc::{
 ///
 /// How: one `keys` pass over the store's metadata (cached across calls on
 /// one `Store`, see [`Store::keys`]), then the doomed blobs in batches of
-/// [`SweepOptions::batch_size`] through
+/// [`SweepOptions::batch_size`](field@SweepOptions::batch_size) through
 /// [`Backing::delete_blobs_reporting`]: on S3 one `DeleteObjects` per
 /// batch (≤ 1000 names) rather than konserve's one `dissoc` per key. A
 /// key's blobs are all of those whose metadata names it: the value's blob,
 /// or an append log's head and every element, which go together, and only
 /// when all of them are older than the cutoff. A failed delete does not
 /// stop the sweep: the blobs left are in [`SweepReport::failures`], their
-/// keys not in [`SweepReport::deleted`]. With [`SweepOptions::dry_run`]
+/// keys not in [`SweepReport::deleted`]. With [`SweepOptions::dry_run`](field@SweepOptions::dry_run)
 /// nothing is deleted and the report says what would go. Each deleted
 /// key fires the write hooks' `dissoc` event, as konserve's `dissoc` does.
 ///

@@ -20,7 +20,7 @@
 //! a collection here may delete the values of its open sequence. Run one
 //! collector per store with every writer in its process, coordinate above
 //! the store, or give the sweep an age floor
-//! ([`SweepOptions::min_age`](super::SweepOptions::min_age)) longer than
+//! ([`SweepOptions::min_age`](field@super::SweepOptions::min_age)) longer than
 //! any sequence of another process can take. See docs/gc.md.
 //!
 //! ```

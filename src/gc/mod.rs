@@ -102,7 +102,7 @@ impl SweepOptions {
         self
     }
 
-    /// With an age floor ([`SweepOptions::min_age`]).
+    /// With an age floor ([`SweepOptions::min_age`](field@SweepOptions::min_age)).
     pub fn min_age(mut self, min_age: Duration) -> Self {
         self.min_age = Some(min_age);
         self
