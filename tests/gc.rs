@@ -543,6 +543,50 @@ fn a_failed_delete_batch_is_reported_and_the_other_batches_still_go() {
 }
 
 #[test]
+fn a_key_the_server_refuses_inside_delete_objects_is_reported_as_that_key() {
+    let proxy = FaultProxy::start(&server().endpoint);
+    let config = s3_config(&proxy.endpoint());
+    let id = config.id.unwrap();
+    let store = create_store(&config).unwrap();
+    let (a, b) = (k("refused"), k("deleted"));
+    store.assoc(a.clone(), 1).unwrap();
+    store.assoc(b.clone(), 2).unwrap();
+    // Batches of one, in blob-name order: the first answer names its key
+    // in an <Error> entry (and is not forwarded, so the key stays).
+    let (first, second) = {
+        let mut both = [(layout::blob_name(&a), a), (layout::blob_name(&b), b)];
+        both.sort();
+        let [first, second] = both;
+        (first, second)
+    };
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult \
+         xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Error><Key>{}</Key>\
+         <Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>",
+        layout::object_key(id, &first.0)
+    );
+    proxy.push(Rule::new(
+        Matcher::method("POST").query_contains("delete"),
+        1,
+        Fault::Answer { status: 200, body },
+    ));
+    let options = SweepOptions::new(Set::new(), now() + 1).batch_size(1);
+    let report = gc::sweep(&store, &options).unwrap();
+    assert_eq!(report.deleted, vec![second.1.clone()]);
+    assert_eq!(report.failures.len(), 1);
+    let failure = &report.failures[0];
+    assert_eq!(failure.keys, vec![first.1.clone()]);
+    assert_eq!(failure.blobs, vec![first.0.clone()]);
+    assert!(
+        matches!(&failure.error, Error::AccessDenied(c) if c.key.as_deref() == Some(layout::object_key(id, &first.0).as_str())),
+        "{:?}",
+        failure.error
+    );
+    assert!(store.exists(first.1).unwrap());
+    assert!(!store.exists(second.1).unwrap());
+}
+
+#[test]
 fn a_clojure_store_uploaded_to_s3_is_swept() {
     let combination = "fressian-lz4-aes";
     let m = manifest(combination);
