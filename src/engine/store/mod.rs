@@ -596,7 +596,9 @@ impl<B: Backing> Store<B> {
     /// new and rewritten blobs are read, deleted ones drop out. A backing
     /// whose listing carries no version tags
     /// ([`Backing::list_blobs_versioned`]; the file and memory backings,
-    /// where a read is cheap) reads every blob each time.
+    /// where a read is cheap) reads every blob each time. The cache holds
+    /// one metadata map per key of the latest listing (what the returned
+    /// set holds too).
     ///
     /// Concurrent writers do not make it fail: a blob rewritten while its
     /// metadata is read is read again, and blobs deleted meanwhile are
