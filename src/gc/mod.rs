@@ -70,7 +70,8 @@ pub struct SweepOptions {
     pub keep: Set,
     /// Epoch milliseconds: blobs written at or after it are spared. From
     /// [`guard::cutoff`] (or [`now`] on a store no writer guards), read
-    /// before `keep` is computed.
+    /// before `keep` is computed. From a konserve instant:
+    /// `"#inst \"2026-01-02T03:04:05.678-00:00\"".parse::<Value>()?.as_inst()`.
     pub cutoff: i64,
     /// A floor under the age of what goes: with `Some(d)`, blobs written
     /// less than `d` before the sweep starts are spared whatever the
