@@ -83,6 +83,45 @@ pub enum ConditionalWrites {
     Off,
 }
 
+/// How the body of each `PutObject` is protected in flight
+/// (`config.checksum`): the provider recomputes the checksum and refuses a
+/// body that does not match, so a byte flipped between this process and the
+/// bucket never lands.
+///
+/// ```
+/// use konserve_s3::config::{Checksum, S3Config};
+///
+/// let config = S3Config::from_json(r#"{"bucket": "b", "config": {"checksum": "crc32c"}}"#)?;
+/// assert_eq!(config.store.checksum, Checksum::Crc32c);
+/// # Ok::<(), konserve_s3::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Checksum {
+    /// `x-amz-checksum-crc32c` where the capability probe saw the provider
+    /// check it (else `crc64nvme` where that is checked), `Content-MD5`
+    /// otherwise, and where nothing was probed (`conditional-writes: on`
+    /// or `off`, or a probe that could not run). A CRC costs a small
+    /// fraction of MD5's CPU (hardware instructions). A store runs the
+    /// probe before its first write unless the findings are known (cached
+    /// per endpoint, see [`CapabilityCache`]); a bare `S3Client` uses them
+    /// once it knows them (after [`capabilities`] or a conditional write)
+    /// and sends `Content-MD5` until then.
+    ///
+    /// [`capabilities`]: crate::blocking::S3Client::capabilities
+    #[default]
+    Auto,
+    /// `x-amz-checksum-crc32c` (CRC-32C, hardware-accelerated), always.
+    Crc32c,
+    /// `x-amz-checksum-crc64nvme` (CRC-64/NVME, AWS's default), always.
+    Crc64nvme,
+    /// `Content-MD5`, always: the one every S3-compatible server knows.
+    Md5,
+    /// No checksum on `PutObject`. A body corrupted in flight (past TCP's
+    /// and TLS's own checks) would land.
+    None,
+}
+
 /// Where the findings of the capability probe
 /// ([`S3Client::capabilities`](crate::blocking::S3Client::capabilities))
 /// are kept, so that connecting again does not probe again.
@@ -121,6 +160,8 @@ pub struct StoreOptions {
     pub conditional_writes: ConditionalWrites,
     /// Where the probe's findings are cached; see [`CapabilityCache`].
     pub capability_cache: CapabilityCache,
+    /// The checksum each `PutObject` body carries; see [`Checksum`].
+    pub checksum: Checksum,
     /// Backoff ceiling before the first optimistic-locking retry, in
     /// milliseconds (full jitter, doubling). Default 10.
     #[serde(
@@ -161,6 +202,7 @@ impl Default for StoreOptions {
             optimistic_locking_retries: 0,
             conditional_writes: ConditionalWrites::Auto,
             capability_cache: CapabilityCache::Auto,
+            checksum: Checksum::Auto,
             locking_backoff: Duration::from_millis(10),
             locking_max_backoff: Duration::from_secs(1),
             keys_parallelism: 16,
@@ -377,6 +419,12 @@ impl S3ConfigBuilder {
         self.store.capability_cache = cache;
         self
     }
+    /// The checksum each `PutObject` body carries (default
+    /// [`Checksum::Auto`]).
+    pub fn checksum(mut self, checksum: Checksum) -> Self {
+        self.store.checksum = checksum;
+        self
+    }
     /// How many metadata reads `keys` keeps in flight (default 16; see
     /// [`StoreOptions::keys_parallelism`]).
     pub fn keys_parallelism(mut self, in_flight: usize) -> Self {
@@ -450,6 +498,8 @@ pub struct ResolvedConfig {
     pub conditional_writes: ConditionalWrites,
     /// Where the probe's findings are cached.
     pub capability_cache: CapabilityCache,
+    /// The checksum each `PutObject` body carries.
+    pub checksum: Checksum,
 }
 
 /// Where a client's signing credentials come from.
@@ -813,6 +863,7 @@ impl S3Config {
             retry: self.retry,
             conditional_writes: self.store.conditional_writes,
             capability_cache: self.store.capability_cache,
+            checksum: self.store.checksum,
         })
     }
 }

@@ -160,7 +160,13 @@ pub enum Error {
     /// The server does not implement what was asked (501), e.g. conditional writes.
     #[error("not implemented by this S3 provider: {0}")]
     NotImplemented(Box<ErrorContext>),
-    /// Any other rejected request (400 `InvalidArgument`, `BadDigest`, …).
+    /// The server received a body that does not match the checksum the
+    /// request carried (400 `BadDigest`, `XAmzContentChecksumMismatch`):
+    /// altered on the way, so nothing was written. Transient, and retried
+    /// like a 5xx.
+    #[error("body altered in flight: {0}")]
+    ChecksumMismatch(Box<ErrorContext>),
+    /// Any other rejected request (400 `InvalidArgument`, …).
     #[error("request rejected: {0}")]
     Rejected(Box<ErrorContext>),
     /// No source of the credential chain gave credentials (or the one that
@@ -303,6 +309,7 @@ macro_rules! s3_context {
             | Error::Unavailable(c)
             | Error::Timeout(c)
             | Error::NotImplemented(c)
+            | Error::ChecksumMismatch(c)
             | Error::Rejected(c) => Some(c),
             Error::Transport { context, .. } | Error::CorruptData { context, .. } => Some(context),
             _ => None,
@@ -347,6 +354,7 @@ impl Error {
                 | Error::Unavailable(_)
                 | Error::Timeout(_)
                 | Error::Transport { .. }
+                | Error::ChecksumMismatch(_)
         )
     }
 

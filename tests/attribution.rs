@@ -53,6 +53,13 @@ fn inc(n: Option<Value>) -> Value {
 /// A proxy that answers 500 instead of 412 to every conditional PUT.
 fn ceph_like_proxy() -> FaultProxy {
     let proxy = FaultProxy::start(&server().endpoint);
+    answer_lost_races_with_500(&proxy);
+    proxy
+}
+
+/// From now on `proxy` answers 500 instead of 412 to every conditional
+/// PUT, as Ceph RGW does to a write that lost a race.
+fn answer_lost_races_with_500(proxy: &FaultProxy) {
     proxy.push(Rule::new(
         Matcher::method("PUT").has_header("if-match"),
         usize::MAX,
@@ -62,7 +69,6 @@ fn ceph_like_proxy() -> FaultProxy {
             code: "InternalError".into(),
         },
     ));
-    proxy
 }
 
 /// Tallies one worker's updates: acknowledged, or of unknown outcome.
@@ -92,18 +98,14 @@ impl Tally {
 const WRITERS: usize = 8;
 const UPDATES: usize = 40;
 
-#[test]
-fn racing_writers_behind_a_provider_answering_500_to_losers_count_exactly() {
-    let (direct, id) = new_store();
-    let proxy = ceph_like_proxy();
-    let cfg = config(&proxy.endpoint(), id, 1000);
+/// [`WRITERS`] threads, each with its own store handle on `cfg` (no shared
+/// in-process lock: they race), each incrementing `:n` [`UPDATES`] times.
+fn racing_writers(cfg: &S3Config) -> Tally {
     let tallies = std::thread::scope(|s| {
         let workers: Vec<_> = (0..WRITERS)
             .map(|_| {
-                let cfg = cfg.clone();
-                s.spawn(move || {
-                    // Each its own handle: no shared in-process lock.
-                    let store = connect_store(&cfg).unwrap();
+                s.spawn(|| {
+                    let store = connect_store(cfg).unwrap();
                     let mut tally = Tally::default();
                     for _ in 0..UPDATES {
                         tally.add(store.update_in(&[k("n")], inc));
@@ -117,7 +119,15 @@ fn racing_writers_behind_a_provider_answering_500_to_losers_count_exactly() {
             .map(|w| w.join().unwrap())
             .collect::<Vec<_>>()
     });
-    let total = Tally::sum(tallies);
+    Tally::sum(tallies)
+}
+
+#[test]
+fn racing_writers_behind_a_provider_answering_500_to_losers_count_exactly() {
+    let (direct, id) = new_store();
+    let proxy = ceph_like_proxy();
+    let cfg = config(&proxy.endpoint(), id, 1000);
+    let total = racing_writers(&cfg);
     let n = direct.get(k("n")).unwrap().unwrap().as_i64().unwrap();
     eprintln!(
         "blocking: {} acknowledged, {} of unknown outcome, counter {n}",
@@ -332,4 +342,99 @@ fn written_blobs_keep_konserves_bytes_and_carry_a_write_tag() {
     let blob = store.backing().read_blob(&name).unwrap().unwrap();
     assert_eq!(&blob.bytes[8..20], &[0u8; 12]);
     assert_eq!(store.get(k("n")).unwrap(), Some(Value::from(2)));
+}
+
+/// The configuration of stores through `proxy` with conditional writes
+/// `auto`, after a probe through it saw every race's losers answered 412
+/// (the proxy had no rule yet); the finding is in the process cache.
+fn probed_without_500s(proxy: &FaultProxy, id: Uuid) -> S3Config {
+    let mut cfg = config(&proxy.endpoint(), id, 1000);
+    cfg.store.conditional_writes = ConditionalWrites::Auto;
+    let store = connect_store(&cfg).unwrap();
+    let caps = store.backing().client().capabilities().unwrap();
+    let race = caps.race.expect("the probe ran its race");
+    assert!(race.is_exclusive() && race.server_errors == 0, "{race:?}");
+    assert!(!caps.server_error_means_lost_race());
+    cfg
+}
+
+/// The races run again that `proxy` saw: distinct probe prefixes.
+fn races_run_again(proxy: &FaultProxy) -> usize {
+    let prefixes: std::collections::BTreeSet<String> = proxy
+        .requests()
+        .iter()
+        .filter_map(|r| {
+            let rest = r.path.split(".konserve-s3-probe/").nth(1)?;
+            Some(rest.split('/').next()?.to_owned())
+        })
+        .collect();
+    prefixes.len()
+}
+
+/// A probe's race can miss a provider's 500 for a lost race (its rounds
+/// may all be serialized, under load). The first such 500 runs the race
+/// again; it shows those 500s never land, so they are read as refusals
+/// from then on: many writers count exactly, with no update of unknown
+/// outcome, and the race runs again at most once per client.
+#[test]
+fn a_probe_that_missed_the_lost_race_500_learns_it_from_the_first_one() {
+    let (direct, id) = new_store();
+    let proxy = FaultProxy::start(&server().endpoint);
+    let cfg = probed_without_500s(&proxy, id);
+    proxy.clear_requests();
+    answer_lost_races_with_500(&proxy);
+    let total = racing_writers(&cfg);
+    let n = direct.get(k("n")).unwrap().unwrap().as_i64().unwrap();
+    assert_eq!(total.unknown, 0, "every 500 was read as a refusal");
+    assert_eq!(n, total.acked);
+    assert_eq!(n, (WRITERS * UPDATES) as i64);
+    let again = races_run_again(&proxy);
+    assert!(
+        (1..=WRITERS).contains(&again),
+        "the race ran again {again} times for {WRITERS} clients"
+    );
+    // The finding is kept: a new client knows it without racing.
+    let caps = connect_store(&cfg)
+        .unwrap()
+        .backing()
+        .client()
+        .capabilities()
+        .unwrap();
+    assert!(caps.server_error_means_lost_race(), "{}", caps.summary());
+}
+
+/// A 500 to a conditional write where the race run again shows no lost
+/// race answered 500 is not read as a refusal: the write is looked into
+/// (here it never reached the server, so it is retried), and the race is
+/// not run again for the next 500.
+#[test]
+fn a_500_the_race_does_not_explain_stays_a_server_error() {
+    let (direct, id) = new_store();
+    let proxy = FaultProxy::start(&server().endpoint);
+    let cfg = probed_without_500s(&proxy, id);
+    let store = connect_store(&cfg).unwrap();
+    proxy.clear_requests();
+    for _ in 0..2 {
+        proxy.push(Rule::new(
+            Matcher::method("PUT")
+                .has_header("if-match")
+                .path_contains(&id.to_string()),
+            1,
+            Fault::Status {
+                status: 500,
+                code: "InternalError".into(),
+            },
+        ));
+        store.update_in(&[k("n")], inc).unwrap();
+    }
+    assert_eq!(direct.get(k("n")).unwrap(), Some(Value::from(2)));
+    assert_eq!(races_run_again(&proxy), 1, "once for the client");
+    assert!(
+        !store
+            .backing()
+            .client()
+            .capabilities()
+            .unwrap()
+            .server_error_means_lost_race()
+    );
 }

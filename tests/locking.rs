@@ -138,21 +138,11 @@ fn many_processes(test: &str, reconnect: bool) {
 /// `locking_on_server`), the test is listed as not applicable.
 fn atomic_cas(test: &str) -> bool {
     match locking_on_server() {
-        LockingOnServer::Safe => {}
+        LockingOnServer::Safe => true,
         LockingOnServer::Unsafe(why) => {
             not_applicable(test, why);
-            return false;
-        }
-    }
-    // A server where exact many-writer counts are known not to hold in
-    // every run, for the reason given (CI sets it for Ceph RGW: see
-    // .ci/other-servers.sh).
-    match std::env::var("KONSERVE_S3_TEST_MANY_WRITERS_NOT_EXACT") {
-        Ok(why) if !why.is_empty() => {
-            not_applicable(test, &why);
             false
         }
-        _ => true,
     }
 }
 

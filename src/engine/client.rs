@@ -7,14 +7,14 @@ use bytes::Bytes;
 
 use crate::Conditions;
 use crate::config::{
-    CapabilityCache, ConditionalWrites, ResolvedConfig, ResolvedCredentials, S3Config,
+    CapabilityCache, Checksum, ConditionalWrites, ResolvedConfig, ResolvedCredentials, S3Config,
 };
 use crate::error::{Error, ErrorContext, Result};
 use crate::http::{ResponseHead, TransportError};
 use crate::retry::{Decision, RetryPolicy};
 use crate::s3::capabilities::{self, Capabilities, IfMatchOn};
 use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed};
-use crate::s3::request::{ByteRange, MAX_DELETE_BATCH};
+use crate::s3::request::{BodyChecksum, ByteRange, MAX_DELETE_BATCH};
 use crate::s3::responses::{self, DeleteFailure, ListPage, ListedObject, MultipartUpload};
 use crate::s3::stats::{Attempt, RequestStats, StatsSnapshot};
 use crate::s3::{S3Request, Signer};
@@ -79,9 +79,18 @@ struct Inner {
     /// What the provider does with conditions, once known (probed, cached
     /// or assumed under `conditional-writes: on`).
     capabilities: OnceLock<Capabilities>,
+    /// Whether a 500 answer to a conditional write means a lost race, as
+    /// the probe's race run again found after such an answer (see
+    /// [`S3Client::lost_race_answered_500`]).
+    lost_race_500: OnceLock<bool>,
     /// `conditional-writes`: `auto` probes before the first write that
     /// needs the findings.
     conditional_writes: ConditionalWrites,
+    /// `checksum`: what a `PutObject` body carries.
+    checksum: Checksum,
+    /// Set when the probe that `checksum: auto` asked for failed: its
+    /// writes carry `Content-MD5` without asking again.
+    checksum_probe_failed: OnceLock<()>,
     /// Where findings are cached, and under which key.
     capability_cache: CapabilityCache,
     cache_key: String,
@@ -182,7 +191,10 @@ impl S3Client {
                 max_body: config.http.max_body_bytes,
                 abandoned: Mutex::new(Vec::new()),
                 capabilities: known,
+                lost_race_500: OnceLock::new(),
                 conditional_writes: config.conditional_writes,
+                checksum: config.checksum,
+                checksum_probe_failed: OnceLock::new(),
                 capability_cache: config.capability_cache,
                 cache_key: capabilities::cache_key(
                     config.endpoint.as_str(),
@@ -737,6 +749,119 @@ impl S3Client {
         }
     }
 
+    /// Whether a 500 answer to a conditional PUT means that the write lost
+    /// a race and did not land on this provider (Ceph RGW answers so when
+    /// two writes pass the `If-Match` check together). Where the probe's
+    /// race saw such answers, yes. Where it saw none but its rounds were
+    /// exclusive, they may all have been serialized (under load, or with
+    /// writers started one after another), so the first such answer runs
+    /// the race again, with more rounds, once per client; a finding of
+    /// 500s is then kept in the capability cache too. Anywhere else, no:
+    /// the write's outcome stays unclear.
+    async fn lost_race_answered_500(&self, caps: &Capabilities) -> bool {
+        if caps.server_error_means_lost_race() {
+            return true;
+        }
+        if !caps.race.is_some_and(|r| r.is_exclusive()) {
+            return false;
+        }
+        if let Some(known) = self.inner.lost_race_500.get() {
+            return *known;
+        }
+        // Another client in this process (or, with a disk cache, another
+        // process) may have run the race again already.
+        if super::probe::cached(
+            &self.inner.cache_key,
+            self.inner.capability_cache,
+            self.inner.loopback,
+        )
+        .is_some_and(|c| c.server_error_means_lost_race())
+        {
+            let _ = self.inner.lost_race_500.set(true);
+            return true;
+        }
+        let outcome = match super::probe::race_again(self, caps).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                // Asked again on the next such answer.
+                tracing::debug!(error = %e, "could not run the race again");
+                return false;
+            }
+        };
+        let mut learned = caps.clone();
+        learned.race = Some(outcome);
+        let yes = learned.server_error_means_lost_race();
+        tracing::info!(
+            endpoint = %self.inner.cache_key,
+            rounds = outcome.rounds,
+            server_errors = outcome.server_errors,
+            "a conditional write was answered 500; the race run again {}",
+            if yes {
+                "shows such writes lost a race and did not land"
+            } else {
+                "saw no lost race answered 500"
+            }
+        );
+        if yes {
+            super::probe::remember(
+                &self.inner.cache_key,
+                &learned,
+                self.inner.capability_cache,
+                self.inner.loopback,
+            );
+        }
+        let _ = self.inner.lost_race_500.set(yes);
+        yes
+    }
+
+    /// `req` with its body's checksum chosen ([`Self::body_checksum`]) and
+    /// computed, once for all its attempts.
+    pub(crate) fn with_body_checksum(&self, req: S3Request) -> S3Request {
+        if !req.body_checksum_pending() || req.is_probe() {
+            return req;
+        }
+        req.with_body_checksum(self.body_checksum())
+    }
+
+    /// The checksum a `PutObject` body carries: as configured, or under
+    /// `checksum: auto` the one the provider checks, as far as the
+    /// client knows its capabilities ([`Self::learn_capabilities`]);
+    /// `Content-MD5` until then, and where nothing was probed.
+    fn body_checksum(&self) -> BodyChecksum {
+        match self.inner.checksum {
+            Checksum::Md5 => BodyChecksum::Md5,
+            Checksum::Crc32c => BodyChecksum::Crc32c,
+            Checksum::Crc64nvme => BodyChecksum::Crc64nvme,
+            Checksum::None => BodyChecksum::None,
+            Checksum::Auto => self
+                .inner
+                .capabilities
+                .get()
+                .map_or(BodyChecksum::Md5, Capabilities::body_checksum),
+        }
+    }
+
+    /// Before a store's first write under `checksum: auto` (and
+    /// `conditional-writes: auto`): learns the provider's capabilities
+    /// (from the cache, or by probing once), so that writes carry the
+    /// cheapest checksum it checks. A probe that fails (say, no right to
+    /// write `.konserve-s3-probe/`) is not an error here: writes carry
+    /// `Content-MD5`, and the probe is not tried again for checksums.
+    pub(crate) async fn learn_capabilities(&self) {
+        let inner = &self.inner;
+        if inner.checksum != Checksum::Auto
+            || inner.conditional_writes != ConditionalWrites::Auto
+            || inner.capabilities.get().is_some()
+            || inner.checksum_probe_failed.get().is_some()
+        {
+            return;
+        }
+        if let Err(e) = self.capabilities().await {
+            tracing::debug!(error = %e, "capability probe failed; writes carry Content-MD5");
+            let _ = inner.checksum_probe_failed.set(());
+        }
+    }
+
     /// Sends `req` once with its signature replaced by zeros and returns
     /// the answer's status: whether the provider checks signatures at all
     /// (the capability probe).
@@ -860,6 +985,7 @@ impl S3Client {
         if let Some(tag) = tag {
             req = req.with_write_tag(tag);
         }
+        let req = self.with_body_checksum(req);
         let caps = self.capabilities_for(&req).await?;
         if let Some(caps) = &caps
             && conditions.if_match.is_some()
@@ -869,25 +995,27 @@ impl S3Client {
         }
         let (head, _) = match self.execute(&req).await {
             Ok(answer) => answer,
-            Err(e)
+            Err(e) => {
+                let first_500 = e
+                    .context()
+                    .is_some_and(|c| c.status == Some(500) && c.attempts == 1);
                 if conditions.if_match.is_some()
-                    && e.context()
-                        .is_some_and(|c| c.status == Some(500) && c.attempts == 1)
-                    && caps
-                        .as_ref()
-                        .is_some_and(Capabilities::server_error_means_lost_race) =>
-            {
-                // This provider answers a conditional write that lost a race
-                // with 500 (the probe saw it, and that such writes do not
-                // land): a refused condition.
-                let mut ctx = e.context().cloned().unwrap_or_default();
-                ctx.message = Some(format!(
-                    "{} (a 500 answer to a conditional write that lost a race on this provider)",
-                    ctx.message.unwrap_or_default()
-                ));
-                return Err(Error::PreconditionFailed(Box::new(ctx)));
+                    && first_500
+                    && let Some(caps) = &caps
+                    && self.lost_race_answered_500(caps).await
+                {
+                    // A refused condition: this provider answers a
+                    // conditional write that lost a race with 500, and
+                    // such writes do not land.
+                    let mut ctx = e.context().cloned().unwrap_or_default();
+                    ctx.message = Some(format!(
+                        "{} (a 500 answer to a conditional write that lost a race on this provider)",
+                        ctx.message.unwrap_or_default()
+                    ));
+                    return Err(Error::PreconditionFailed(Box::new(ctx)));
+                }
+                return Err(e);
             }
-            Err(e) => return Err(e),
         };
         Ok(head.etag)
     }

@@ -89,6 +89,8 @@ pub async fn create_store(config: &S3Config) -> Result<S3Store> {
         .with_conditions(create_only)
         .with_write_tag(tag.clone())
         .repeatable();
+    client.learn_capabilities().await;
+    let req = client.with_body_checksum(req);
     match client.execute(&req).await {
         Ok(_) => {}
         Err(Error::PreconditionFailed(c)) => {

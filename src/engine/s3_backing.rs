@@ -273,6 +273,23 @@ impl S3Backing {
             .await
     }
 
+    /// One `PutObject` of a store's blob: the capability probe first, once,
+    /// under `checksum: auto`, so that it carries the checksum the provider
+    /// checks.
+    async fn put(
+        &self,
+        key: &str,
+        blob: Bytes,
+        conditions: &Conditions,
+        tag: Option<&str>,
+    ) -> Result<()> {
+        self.client.learn_capabilities().await;
+        self.client
+            .put(key, blob, conditions, tag)
+            .await
+            .map(|_| ())
+    }
+
     /// `prefix` and the rest of `reader` as one object: a single PUT when
     /// it fits one part, else a multipart upload; tagged with `tag` if any.
     async fn stream(
@@ -288,11 +305,7 @@ impl S3Backing {
         let wanted = self.part_size.max(first.len());
         let ended = fill(reader, &mut first, wanted).await?;
         if ended {
-            return self
-                .client
-                .put(&key, Bytes::from(first), conditions, tag)
-                .await
-                .map(|_| ());
+            return self.put(&key, Bytes::from(first), conditions, tag).await;
         }
         let upload_id = self.client.create_upload(&key, tag).await?;
         // From here on the upload is aborted on every way out but a
@@ -377,10 +390,7 @@ impl Backing for S3Backing {
     }
 
     async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
-        self.client
-            .put(&self.object(name), blob, conditions, None)
-            .await
-            .map(|_| ())
+        self.put(&self.object(name), blob, conditions, None).await
     }
 
     async fn write_blob_stream(
@@ -404,10 +414,8 @@ impl Backing for S3Backing {
         conditions: &Conditions,
         tag: &str,
     ) -> Result<()> {
-        self.client
-            .put(&self.object(name), blob, conditions, Some(tag))
+        self.put(&self.object(name), blob, conditions, Some(tag))
             .await
-            .map(|_| ())
     }
 
     async fn write_blob_stream_tagged(

@@ -14,6 +14,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::request::BodyChecksum;
+
 /// How a provider treats one condition (or checksum header) of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -276,6 +278,22 @@ impl Capabilities {
     pub fn server_error_means_lost_race(&self) -> bool {
         self.race
             .is_some_and(|r| r.is_exclusive() && r.server_errors > 0)
+    }
+
+    /// The checksum a `PutObject` body carries under `checksum: auto`:
+    /// CRC-32C where the probe saw a wrong one refused, else CRC-64/NVME
+    /// where it saw that refused, else `Content-MD5` (also for findings
+    /// assumed rather than probed).
+    pub(crate) fn body_checksum(&self) -> BodyChecksum {
+        if self.probe_requests == 0 {
+            BodyChecksum::Md5
+        } else if self.checksum_crc32c.is_honoured() {
+            BodyChecksum::Crc32c
+        } else if self.checksum_crc64nvme.is_honoured() {
+            BodyChecksum::Crc64nvme
+        } else {
+            BodyChecksum::Md5
+        }
     }
 
     /// One line for the log: every finding, short.

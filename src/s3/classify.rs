@@ -199,6 +199,16 @@ pub fn classify_parsed(
         // HEAD answers have no body: a bare 503 is S3's SlowDown.
         (503, "") => Error::Throttled(c),
         (_, "RequestTimeout") | (408, _) => Error::Timeout(c),
+        (_, "BadDigest" | "XAmzContentChecksumMismatch") => {
+            let mut c = c;
+            c.hint = Some(
+                "the body the server received does not match its checksum, so nothing was \
+                 written; if this keeps happening, something between here and the server \
+                 alters request bodies"
+                    .to_owned(),
+            );
+            Error::ChecksumMismatch(c)
+        }
         (_, "NotImplemented") | (501, _) => Error::NotImplemented(c),
         (404, _) if had_if_match => Error::PreconditionFailed(c),
         (404, _) if action == Some(Action::HeadBucket) => Error::no_such_bucket(*c),
@@ -352,7 +362,15 @@ mod tests {
             Error::NotImplemented(_)
         ));
         assert!(matches!(answer(400, "InvalidArgument"), Error::Rejected(_)));
-        assert!(matches!(answer(400, "BadDigest"), Error::Rejected(_)));
+        assert!(matches!(
+            answer(400, "BadDigest"),
+            Error::ChecksumMismatch(_)
+        ));
+        assert!(matches!(
+            answer(400, "XAmzContentChecksumMismatch"),
+            Error::ChecksumMismatch(_)
+        ));
+        assert!(answer(400, "BadDigest").is_retryable());
     }
 
     #[test]

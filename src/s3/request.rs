@@ -9,8 +9,11 @@
 //! `if-match`, `if-none-match`, `range` and `x-amz-copy-source`. Signing
 //! binds them to the URL, so a leaked URL cannot be replayed with other
 //! conditions. The payload is not covered by a presigned signature, so every
-//! request with a body carries `Content-MD5` and S3 rejects a corrupted body.
-//! No `x-amz-checksum-*` header is sent: many S3-compatible stores reject them.
+//! request with a body carries a checksum of it and S3 rejects a corrupted
+//! body: `Content-MD5` unless the client chose another for a `PutObject`
+//! ([`S3Request::with_body_checksum`]: `x-amz-checksum-crc32c` or
+//! `-crc64nvme`, signed like the other headers, where the provider checks
+//! them; see `config::Checksum`).
 
 use std::fmt;
 use std::time::Duration;
@@ -106,12 +109,17 @@ pub struct S3Request {
     content_type: Option<String>,
     body: Option<Bytes>,
     content_md5: Option<String>,
+    /// The body's checksum is not chosen yet: `Content-MD5`, computed when
+    /// signed, unless [`S3Request::with_body_checksum`] chooses first.
+    checksum_pending: bool,
     /// A flexible checksum header (`x-amz-checksum-<algorithm>`) and its
     /// base64 value.
     checksum: Option<(&'static str, String)>,
     write_tag: Option<String>,
     /// The caller vouches that a repeat cannot change the outcome.
     repeatable: bool,
+    /// Never repeated, whatever it is ([`S3Request::once`]).
+    single: bool,
     /// Sent by the capability probe: not adapted to, nor waiting for, its
     /// findings.
     probe: bool,
@@ -134,6 +142,39 @@ impl fmt::Debug for S3Request {
 /// byte-identical one of another writer.
 pub const WRITE_TAG_HEADER: &str = "x-amz-meta-konserve-write";
 
+/// The checksum a `PutObject` body carries (chosen by the client from
+/// `config::Checksum` and the provider's capabilities).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyChecksum {
+    /// `Content-MD5`.
+    Md5,
+    /// `x-amz-checksum-crc32c`.
+    Crc32c,
+    /// `x-amz-checksum-crc64nvme`.
+    Crc64nvme,
+    /// None.
+    None,
+}
+
+/// The header of a CRC-32C body checksum.
+pub const CRC32C_HEADER: &str = "x-amz-checksum-crc32c";
+/// The header of a CRC-64/NVME body checksum.
+pub const CRC64NVME_HEADER: &str = "x-amz-checksum-crc64nvme";
+
+/// The base64 of `body`'s CRC-32C (big-endian), as `x-amz-checksum-crc32c`
+/// carries it.
+pub fn crc32c_base64(body: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(crc32c::crc32c(body).to_be_bytes())
+}
+
+/// The base64 of `body`'s CRC-64/NVME (big-endian), as
+/// `x-amz-checksum-crc64nvme` carries it.
+pub fn crc64nvme_base64(body: &[u8]) -> String {
+    let mut digest = crc64fast_nvme::Digest::new();
+    digest.write(body);
+    base64::engine::general_purpose::STANDARD.encode(digest.sum64().to_be_bytes())
+}
+
 /// The base64 `Content-MD5` of `body`.
 pub fn content_md5(body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
@@ -151,9 +192,11 @@ impl S3Request {
             content_type: None,
             body: None,
             content_md5: None,
+            checksum_pending: false,
             checksum: None,
             write_tag: None,
             repeatable: false,
+            single: false,
             probe: false,
         })
     }
@@ -166,9 +209,11 @@ impl S3Request {
             content_type: None,
             body: None,
             content_md5: None,
+            checksum_pending: false,
             checksum: None,
             write_tag: None,
             repeatable: false,
+            single: false,
             probe: false,
         }
     }
@@ -176,6 +221,14 @@ impl S3Request {
     fn with_body(mut self, body: Bytes) -> Self {
         self.content_md5 = Some(content_md5(&body));
         self.body = Some(body);
+        self
+    }
+
+    /// A body whose checksum the client chooses
+    /// ([`S3Request::with_body_checksum`]); `Content-MD5` if it does not.
+    fn with_data(mut self, body: Bytes) -> Self {
+        self.body = Some(body);
+        self.checksum_pending = true;
         self
     }
 
@@ -207,7 +260,7 @@ impl S3Request {
     /// # Errors
     /// [`Error::InvalidObjectKey`] for a key that [`object_key::validate`] rejects.
     pub fn put_object(key: &str, body: impl Into<Bytes>) -> Result<Self> {
-        Ok(Self::new(Op::PutObject, Some(key))?.with_body(body.into()))
+        Ok(Self::new(Op::PutObject, Some(key))?.with_data(body.into()))
     }
 
     /// `GET /bucket/key`, optionally a byte range of it.
@@ -396,7 +449,37 @@ impl S3Request {
     /// send none). The probe sends a wrong one to see if it is checked.
     pub fn with_content_md5(mut self, md5: Option<String>) -> Self {
         self.content_md5 = md5;
+        self.checksum_pending = false;
         self
+    }
+
+    /// Chooses the checksum of a `PutObject`'s body, computed once here
+    /// (not per attempt); a request whose checksum is chosen already (any
+    /// other action, or a `with_content_md5`) keeps it.
+    pub(crate) fn with_body_checksum(mut self, checksum: BodyChecksum) -> Self {
+        if !self.checksum_pending {
+            return self;
+        }
+        self.checksum_pending = false;
+        let Some(body) = &self.body else {
+            return self;
+        };
+        match checksum {
+            BodyChecksum::Md5 => self.content_md5 = Some(content_md5(body)),
+            BodyChecksum::Crc32c => {
+                self.checksum = Some((CRC32C_HEADER, crc32c_base64(body)));
+            }
+            BodyChecksum::Crc64nvme => {
+                self.checksum = Some((CRC64NVME_HEADER, crc64nvme_base64(body)));
+            }
+            BodyChecksum::None => {}
+        }
+        self
+    }
+
+    /// Whether the body's checksum is still to be chosen.
+    pub(crate) fn body_checksum_pending(&self) -> bool {
+        self.checksum_pending && self.body.is_some()
     }
 
     /// Adds a flexible checksum header, e.g. `x-amz-checksum-crc32c`, with
@@ -467,6 +550,11 @@ impl S3Request {
         self
     }
 
+    /// Whether the capability probe sends it.
+    pub(crate) fn is_probe(&self) -> bool {
+        self.probe
+    }
+
     /// This request with its `If-Match` in the ETag form the provider
     /// matches (`None`: it is right as it is).
     pub(crate) fn in_etag_form(&self, caps: &Capabilities) -> Option<S3Request> {
@@ -493,12 +581,8 @@ impl S3Request {
     /// needs every answer as the server gave it).
     pub(crate) fn once(mut self) -> Self {
         self.repeatable = false;
+        self.single = true;
         self
-    }
-
-    /// Whether the capability probe sent it.
-    pub(crate) fn is_probe(&self) -> bool {
-        self.probe
     }
 
     /// Whether sending it needs the provider's capabilities first: a write
@@ -528,6 +612,9 @@ impl S3Request {
     /// under a condition) — with `attempts > 1` in the error's context,
     /// which tells the caller that the outcome is unclear.
     pub fn is_safe_to_repeat(&self) -> bool {
+        if self.single {
+            return false;
+        }
         if self.repeatable || matches!(self.op, Op::CompleteMultipartUpload { .. }) {
             return true;
         }
@@ -712,6 +799,11 @@ impl Signer {
         let mut headers: Vec<(&'static str, String)> = Vec::new();
         if let Some(md5) = &req.content_md5 {
             headers.push(("content-md5", md5.clone()));
+        } else if req.checksum_pending
+            && let Some(body) = &req.body
+        {
+            // Not chosen by a client: the checksum every provider knows.
+            headers.push(("content-md5", content_md5(body)));
         }
         if let Some((name, value)) = &req.checksum {
             headers.push((name, value.clone()));

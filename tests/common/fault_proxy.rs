@@ -81,6 +81,10 @@ pub enum Fault {
         /// The S3 error code the client gets, e.g. `InternalError`.
         code: String,
     },
+    /// Forward with one bit of the body flipped (its middle byte; headers,
+    /// checksums included, untouched): corruption in flight that TCP's
+    /// own checksum missed.
+    FlipBodyBit,
     /// Wait until the [`Gate`] is opened, then forward normally: holds a
     /// request back while the test does something else, without timing.
     Hold(Gate),
@@ -489,6 +493,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
 }
 
 /// A parsed request head plus its body.
+#[derive(Clone)]
 struct Request {
     method: String,
     path: String,
@@ -745,6 +750,14 @@ fn handle(request: &Request, fault: Option<&Fault>, shared: &Shared) -> Reply {
         Some(Fault::Hold(gate)) => {
             gate.pass();
             relay(request, shared)
+        }
+        Some(Fault::FlipBodyBit) => {
+            let mut flipped = request.clone();
+            let middle = flipped.body.len() / 2;
+            if let Some(byte) = flipped.body.get_mut(middle) {
+                *byte ^= 0x01;
+            }
+            relay(&flipped, shared)
         }
         None => relay(request, shared),
     }

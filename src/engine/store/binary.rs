@@ -51,8 +51,8 @@ impl<B: Backing> Store<B> {
         // with the length of its prefix, for a retry to reuse in place.
         let mut buffer: Bytes = bytes.into();
         let mut prefix_len = 0;
-        let mut make = |current: Option<&Current>| -> Result<(Bytes, usize)> {
-            let meta = meta::updated(&key, BlobType::Binary, current.map(|c| c.meta.clone()));
+        let mut make = |current: Option<Current>| -> Result<(Bytes, usize)> {
+            let meta = meta::updated(&key, BlobType::Binary, current.map(|c| c.meta));
             let prefix = self
                 .inner
                 .encoding

@@ -388,6 +388,14 @@ impl<B: Backing> Store<B> {
             .is_empty()
     }
 
+    /// [`Store::fire`] of the event `make` builds, built only when a hook
+    /// is registered: without hooks, a write copies nothing for them.
+    fn fire_with(&self, make: impl FnOnce() -> WriteEvent) {
+        if self.has_hooks() {
+            self.fire(make());
+        }
+    }
+
     fn fire(&self, event: WriteEvent) {
         let hooks: Vec<Hook> = self
             .inner

@@ -66,24 +66,35 @@ impl<B: Backing> Store<B> {
     ) -> Result<(Option<T>, T)> {
         let key = key.into();
         let name = layout::blob_name(&key);
-        let mut make = |current: Option<&Current>| -> Result<(Bytes, TypedUpdate<T>)> {
-            let old = current.map(|c| c.value.clone().unwrap_or(Value::Nil));
+        let mut make = |current: Option<Current>| -> Result<(Bytes, TypedUpdate<T>)> {
+            let (old, old_meta) = match current {
+                Some(c) => (Some(c.value.unwrap_or(Value::Nil)), Some(c.meta)),
+                None => (None, None),
+            };
             let old_t: Option<T> = old.clone().map(from_value).transpose()?;
             let new_t = f(old_t);
             let new = to_value(&new_t)?;
-            let meta = meta::updated(&key, BlobType::Edn, current.map(|c| c.meta.clone()));
+            let meta = meta::updated(&key, BlobType::Edn, old_meta);
             let blob = self.encode_edn(&name, &meta, &new)?;
             Ok((blob, (old, new, new_t)))
         };
         let (old, new, new_t) = self
             .read_modify_write(&key, &name, false, &mut make)
             .await?;
-        let old_t: Option<T> = old.clone().map(from_value).transpose()?;
-        let mut event = WriteEvent::new(ApiOp::UpdateIn, key.clone());
-        event.key_vec = Some(vec![key]);
-        event.old_value = old;
-        event.value = Some(new);
-        self.fire(event);
+        // The old value is copied only for a hook to see.
+        let (old, old_t) = if self.has_hooks() {
+            let old_t = old.clone().map(from_value).transpose()?;
+            (old, old_t)
+        } else {
+            (None, old.map(from_value).transpose()?)
+        };
+        self.fire_with(|| {
+            let mut event = WriteEvent::new(ApiOp::UpdateIn, key.clone());
+            event.key_vec = Some(vec![key]);
+            event.old_value = old;
+            event.value = Some(new);
+            event
+        });
         Ok((old_t, new_t))
     }
 }

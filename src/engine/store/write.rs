@@ -133,7 +133,7 @@ impl<B: Backing> Store<B> {
         make: &mut F,
     ) -> Result<T>
     where
-        F: FnMut(Option<&Current>) -> Result<(Bytes, T)> + MaybeSend,
+        F: FnMut(Option<Current>) -> Result<(Bytes, T)> + MaybeSend,
     {
         let locking = self.inner.options.locking();
         let max_attempts = if locking {
@@ -152,8 +152,8 @@ impl<B: Backing> Store<B> {
             } else {
                 self.read_current(name).await?
             };
-            let (blob, out) = make(current.as_ref())?;
             let conditions = self.conditions_for(current.as_ref())?;
+            let (blob, out) = make(current)?;
             match self.write_settled(key, name, blob, &conditions).await? {
                 Settled::Landed => return Ok(out),
                 Settled::NotLanded(e) if attempt >= max_attempts => {
@@ -241,10 +241,12 @@ impl<B: Backing> Store<B> {
             self.update_value_at(top, rest, &mut |_| new.take().unwrap_or(Value::Nil))
                 .await?
         };
-        let mut event = WriteEvent::new(ApiOp::AssocIn, top.clone());
-        event.key_vec = Some(path.to_vec());
-        event.value = Some(result.1.clone());
-        self.fire(event);
+        self.fire_with(|| {
+            let mut event = WriteEvent::new(ApiOp::AssocIn, top.clone());
+            event.key_vec = Some(path.to_vec());
+            event.value = Some(result.1.clone());
+            event
+        });
         Ok(result)
     }
 
@@ -267,11 +269,13 @@ impl<B: Backing> Store<B> {
     ) -> Result<(Option<Value>, Value)> {
         let (top, rest) = split_path(path)?;
         let result = self.update_value_at(top, rest, &mut f).await?;
-        let mut event = WriteEvent::new(ApiOp::UpdateIn, top.clone());
-        event.key_vec = Some(path.to_vec());
-        event.old_value = result.0.clone();
-        event.value = Some(result.1.clone());
-        self.fire(event);
+        self.fire_with(|| {
+            let mut event = WriteEvent::new(ApiOp::UpdateIn, top.clone());
+            event.key_vec = Some(path.to_vec());
+            event.old_value = result.0.clone();
+            event.value = Some(result.1.clone());
+            event
+        });
         Ok(result)
     }
 
@@ -299,14 +303,19 @@ impl<B: Backing> Store<B> {
         F: FnMut(Option<Value>) -> Value + MaybeSend,
     {
         let name = layout::blob_name(top);
-        let mut make = |current: Option<&Current>| -> Result<(Bytes, (Option<Value>, Value))> {
-            let old = current.map(|c| c.value.clone().unwrap_or(Value::Nil));
+        let mut make = |current: Option<Current>| -> Result<(Bytes, (Option<Value>, Value))> {
+            // The stored value is moved, not copied: one copy goes to `f`,
+            // the other is returned.
+            let (old, old_meta) = match current {
+                Some(c) => (Some(c.value.unwrap_or(Value::Nil)), Some(c.meta)),
+                None => (None, None),
+            };
             let new = if rest.is_empty() {
                 f(old.clone())
             } else {
                 path::update_in(old.clone().unwrap_or(Value::Nil), rest, &mut *f)?
             };
-            let meta = meta::updated(top, BlobType::Edn, current.map(|c| c.meta.clone()));
+            let meta = meta::updated(top, BlobType::Edn, old_meta);
             let blob = self.encode_edn(&name, &meta, &new)?;
             Ok((blob, (old, new)))
         };
