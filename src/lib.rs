@@ -10,6 +10,7 @@
 //! | `nonblocking` | the same, as `async fn`s on reqwest and tokio; every future is `Send` (feature `async`) |
 //! | [`config`] | [`config::S3Config`] (builder, JSON form, environment), store options, the encodings, credentials, retry policy |
 //! | [`error`] | the one [`Error`] type, its [`ErrorContext`], and the codec and path errors it carries |
+//! | [`gc`] | garbage collection: sweep options and report, the write clock, the in-process guard (the sweep itself: `blocking::gc::sweep`) |
 //! | [`value`], [`hasch`] | konserve's EDN data model and its key hashing |
 //! | [`s3`] | what the raw S3 client takes and gives: actions, byte ranges, listings, statistics |
 //! | [`Conditions`] | conditional writes (`If-Match`, `If-None-Match`), as every backing honours them |
@@ -86,6 +87,7 @@ mod conditions;
 pub mod config;
 mod credentials;
 pub mod error;
+pub mod gc;
 pub mod hasch;
 mod retry;
 pub mod s3;
@@ -248,3 +250,8 @@ macro_rules! conformance_tests {
 #[cfg(all(doctest, feature = "blocking", feature = "async"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// docs/gc.md's example, compiled as a doctest.
+#[cfg(all(doctest, feature = "blocking"))]
+#[doc = include_str!("../docs/gc.md")]
+struct GcDocDoctests;

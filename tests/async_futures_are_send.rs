@@ -31,6 +31,9 @@ fn every_operation_is_send(store: &Store<S3Backing>, config: &konserve_s3::confi
     let _ = assert_send(konserve_s3::nonblocking::delete_store(config));
     let _ = assert_send(konserve_s3::nonblocking::list_stores(config));
     let _ = assert_send(konserve_s3::nonblocking::connect_or_create(config));
+    let options = konserve_s3::gc::SweepOptions::new(Default::default(), 0);
+    let _ = assert_send(konserve_s3::nonblocking::gc::sweep(store, &options));
+    let _ = assert_send(store.backing().client().delete_objects_reporting(&["k"]));
 }
 
 #[allow(dead_code, clippy::let_underscore_future)]
@@ -47,6 +50,8 @@ fn any_store_operations_are_send(
     let _ = assert_send(any::connect_or_create(config));
     let _ = assert_send(any::store_exists(config));
     let _ = assert_send(any::delete_store(config));
+    let options = konserve_s3::gc::SweepOptions::new(Default::default(), 0);
+    let _ = assert_send(konserve_s3::nonblocking::gc::sweep(store, &options));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

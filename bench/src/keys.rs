@@ -25,8 +25,13 @@ pub const IN_FLIGHT: usize = 16;
 /// Who lists the keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lister {
+    /// `keys` on a fresh store handle: nothing cached, a metadata read per key.
     Store,
     StoreAsync,
+    /// `keys` again on a handle that listed the unchanged store before:
+    /// the metadata comes from its cache, only the LISTs are sent.
+    StoreRepeat,
+    StoreAsyncRepeat,
     Floor,
     /// The floor with 64 in flight: does more parallelism help here?
     Floor64,
@@ -36,9 +41,11 @@ pub enum Lister {
 }
 
 impl Lister {
-    pub const ALL: [Lister; 6] = [
+    pub const ALL: [Lister; 8] = [
         Lister::Store,
         Lister::StoreAsync,
+        Lister::StoreRepeat,
+        Lister::StoreAsyncRepeat,
         Lister::Floor,
         Lister::Floor64,
         Lister::ObjectStore,
@@ -47,8 +54,10 @@ impl Lister {
 
     pub fn name(self) -> &'static str {
         match self {
-            Lister::Store => "konserve-s3 blocking `keys`",
-            Lister::StoreAsync => "konserve-s3 async `keys`",
+            Lister::Store => "konserve-s3 blocking `keys`, first (fresh handle)",
+            Lister::StoreAsync => "konserve-s3 async `keys`, first (fresh handle)",
+            Lister::StoreRepeat => "konserve-s3 blocking `keys`, repeated (unchanged store)",
+            Lister::StoreAsyncRepeat => "konserve-s3 async `keys`, repeated (unchanged store)",
             Lister::Floor => "floor ureq: LIST + ranged GETs, 16 threads",
             Lister::Floor64 => "floor ureq: LIST + ranged GETs, 64 threads",
             Lister::ObjectStore => "object_store: list + ranged GETs, 16 in flight",
@@ -105,13 +114,38 @@ pub fn populate(store: &S3Store, n: usize) -> Res<()> {
     Ok(())
 }
 
+/// A new handle on the context's store: same backing and options, an
+/// empty metadata cache, as a process that just connected has.
+pub fn fresh_handle(store: &S3Store) -> S3Store {
+    S3Store::with_options(store.backing().clone(), store.options().clone())
+}
+
+fn fresh_async_handle(store: &AsyncS3Store) -> AsyncS3Store {
+    AsyncS3Store::with_options(store.backing().clone(), store.options().clone())
+}
+
 /// One listing by `who`; returns the number of keys found.
 pub fn run(ctx: &KeysCtx<'_>, who: Lister, timing: &mut Timing) -> Res<usize> {
+    // Untimed set-up: a cold handle for a first listing, a warm cache for
+    // a repeated one.
+    let cold = fresh_handle(&ctx.store);
+    let cold_async = fresh_async_handle(&ctx.store_async);
+    match who {
+        Lister::StoreRepeat => {
+            ctx.store.keys()?;
+        }
+        Lister::StoreAsyncRepeat => {
+            ctx.rt.block_on(ctx.store_async.keys())?;
+        }
+        _ => {}
+    }
     let cpu0 = cpu_time();
     let t0 = Instant::now();
     let found = match who {
-        Lister::Store => ctx.store.keys()?.len(),
-        Lister::StoreAsync => ctx.rt.block_on(ctx.store_async.keys())?.len(),
+        Lister::Store => cold.keys()?.len(),
+        Lister::StoreAsync => ctx.rt.block_on(cold_async.keys())?.len(),
+        Lister::StoreRepeat => ctx.store.keys()?.len(),
+        Lister::StoreAsyncRepeat => ctx.rt.block_on(ctx.store_async.keys())?.len(),
         Lister::Floor => floor_keys(ctx, IN_FLIGHT)?,
         Lister::Floor64 => floor_keys(ctx, 64)?,
         Lister::ObjectStore => ctx.rt.block_on(object_store_keys(ctx))?,
@@ -200,4 +234,27 @@ fn sequential_keys(ctx: &KeysCtx<'_>) -> Res<Set> {
         out.insert(encoding.decode_meta(&got.body)?.1);
     }
     Ok(out)
+}
+
+/// Requests of one `keys`: (LISTs, GETs, all).
+pub type RequestCount = (u64, u64, u64);
+
+/// The requests of a first `keys` on a fresh handle and of a repeated one
+/// on the same handle, the store unchanged in between.
+pub fn count_requests(ctx: &KeysCtx<'_>) -> Res<(RequestCount, RequestCount)> {
+    use konserve_s3::s3::Action;
+    let store = fresh_handle(&ctx.store);
+    let client = store.backing().client();
+    let mut counts = Vec::new();
+    for _ in 0..2 {
+        let before = client.stats();
+        store.keys()?;
+        let used = client.stats().since(&before);
+        counts.push((
+            used.requests(Action::ListObjectsV2),
+            used.requests(Action::GetObject),
+            used.total_requests(),
+        ));
+    }
+    Ok((counts[0], counts[1]))
 }

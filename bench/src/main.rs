@@ -482,6 +482,9 @@ pub struct KeysOutcome {
     /// The same store through a proxy that delays every request by
     /// [`LINK_DELAY`].
     pub link: Vec<(Lister, Timing)>,
+    /// Requests (LIST, GET, all) of a first `keys` on a fresh handle and
+    /// of a repeated one, the store unchanged.
+    pub requests: (keys::RequestCount, keys::RequestCount),
 }
 
 fn run_keys(o: &Options, rt: &tokio::runtime::Runtime, target: &Target) -> Res<KeysOutcome> {
@@ -546,6 +549,7 @@ fn run_keys(o: &Options, rt: &tokio::runtime::Runtime, target: &Target) -> Res<K
     for who in [
         Lister::Store,
         Lister::StoreAsync,
+        Lister::StoreRepeat,
         Lister::Floor,
         Lister::ObjectStore,
         Lister::Sequential,
@@ -562,10 +566,12 @@ fn run_keys(o: &Options, rt: &tokio::runtime::Runtime, target: &Target) -> Res<K
         }
         link.push((who, timing));
     }
+    let requests = keys::count_requests(&ctx)?;
     let outcome = KeysOutcome {
         count: o.key_count,
         timings,
         link,
+        requests,
     };
     report::print_keys(&outcome);
     Ok(outcome)

@@ -186,6 +186,17 @@ pub fn print_keys(k: &KeysOutcome) {
             );
         }
     }
+    println!("\n{}", keys_requests_line(k));
+}
+
+/// The requests of a first and a repeated `keys`, as one sentence.
+fn keys_requests_line(k: &KeysOutcome) -> String {
+    let ((l1, g1, t1), (l2, g2, t2)) = k.requests;
+    format!(
+        "Requests of `keys` on {} keys: first (fresh handle) {t1} ({l1} LIST, {g1} GET); \
+         repeated on the unchanged store {t2} ({l2} LIST, {g2} GET).",
+        k.count
+    )
 }
 
 /// Seconds per listing of `who` among `timings`.
@@ -706,6 +717,19 @@ impl Report {
                     }
                 );
             }
+            if let (Some(first), Some(again)) = (t(Lister::Store), t(Lister::StoreRepeat)) {
+                let ((_, _, first_requests), (lists, _, again_requests)) = k.requests;
+                let _ = writeln!(
+                    w,
+                    "- **Repeated `keys`.** On the unchanged store, a second `keys` on the same \
+                     handle sends {again_requests} requests ({lists} LIST, the metadata from \
+                     its cache) instead of {first_requests}, and takes {:.3} s instead of \
+                     {:.2} s ({:.0}×).",
+                    again,
+                    first,
+                    first / again
+                );
+            }
             let l = |who: Lister| keys_secs(&k.link, who);
             if let (Some(seq), Some(ours), Some(ours_async), Some(floor), Some(os)) = (
                 l(Lister::Sequential),
@@ -916,6 +940,7 @@ impl Report {
                 crate::LINK_DELAY.as_millis()
             );
             write_keys_table(w, &k.link);
+            let _ = writeln!(w, "{}\n", keys_requests_line(k));
         }
 
         if let Some(st) = &self.stream {

@@ -27,7 +27,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use bytes::Bytes;
 use uuid::Uuid;
 
-use super::backing::{Backing, BlobStream, BlobVersion, StoredBlob};
+use super::backing::{Backing, BlobDeleteFailure, BlobStream, BlobVersion, ListedBlob, StoredBlob};
 use super::file::FileBacking;
 use super::io;
 use super::lifecycle;
@@ -262,6 +262,22 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.list_blobs().await,
             AnyBacking::File(b) => b.list_blobs().await,
             AnyBacking::Memory(b) => b.list_blobs().await,
+        }
+    }
+
+    async fn list_blobs_versioned(&self) -> Result<Vec<ListedBlob>> {
+        match self {
+            AnyBacking::S3(b) => b.list_blobs_versioned().await,
+            AnyBacking::File(b) => b.list_blobs_versioned().await,
+            AnyBacking::Memory(b) => b.list_blobs_versioned().await,
+        }
+    }
+
+    async fn delete_blobs_reporting(&self, names: &[String]) -> Vec<BlobDeleteFailure> {
+        match self {
+            AnyBacking::S3(b) => b.delete_blobs_reporting(names).await,
+            AnyBacking::File(b) => b.delete_blobs_reporting(names).await,
+            AnyBacking::Memory(b) => b.delete_blobs_reporting(names).await,
         }
     }
 

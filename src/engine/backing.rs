@@ -48,6 +48,41 @@ impl BlobVersion {
     }
 }
 
+/// A blob as a listing names it ([`Backing::list_blobs_versioned`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListedBlob {
+    /// The store-relative name (`<uuid>.ksv`).
+    pub name: String,
+    /// The blob's version tag (S3's ETag) as the listing gave it; `None`
+    /// when the backing's listing carries none.
+    pub etag: Option<String>,
+}
+
+impl ListedBlob {
+    /// A listed blob.
+    pub fn new(name: String, etag: Option<String>) -> Self {
+        ListedBlob { name, etag }
+    }
+}
+
+/// Blobs [`Backing::delete_blobs_reporting`] left in place, and why.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BlobDeleteFailure {
+    /// The store-relative names of the blobs not deleted.
+    pub names: Vec<String>,
+    /// Why.
+    pub error: crate::Error,
+}
+
+impl BlobDeleteFailure {
+    /// A failure to delete `names`.
+    pub fn new(names: Vec<String>, error: crate::Error) -> Self {
+        BlobDeleteFailure { names, error }
+    }
+}
+
 /// The payload of a binary value being read: its bytes as a stream.
 pub struct BlobStream {
     /// The blob from its first byte (header, metadata, then the raw value).
@@ -205,8 +240,44 @@ pub trait Backing: Send + Sync {
     /// Deletes many blobs.
     fn delete_blobs(&self, names: &[String]) -> impl Future<Output = Result<()>> + Send;
 
+    /// Deletes many blobs as [`Backing::delete_blobs`] does, but goes on
+    /// past failures and tells which blobs are left and why; empty when
+    /// every blob is gone. The default deletes one blob at a time; S3
+    /// sends one `DeleteObjects` per 1000 blobs and reports the keys the
+    /// server names in its answer.
+    fn delete_blobs_reporting(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Vec<BlobDeleteFailure>> + Send {
+        async move {
+            let mut failures = Vec::new();
+            for name in names {
+                if let Err(e) = self.delete_blob(name, &Conditions::NONE).await {
+                    failures.push(BlobDeleteFailure::new(vec![name.clone()], e));
+                }
+            }
+            failures
+        }
+    }
+
     /// The names of all blobs of the store (the marker excluded).
     fn list_blobs(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    /// The blobs of the store with the version tag the listing gives for
+    /// each, where it gives one (S3's `ListObjectsV2` does, at no extra
+    /// cost). [`Store::keys`](super::Store::keys) reuses the metadata it
+    /// read before for a blob whose listed tag is unchanged. The default
+    /// lists names only ([`Backing::list_blobs`]), so nothing is reused.
+    fn list_blobs_versioned(&self) -> impl Future<Output = Result<Vec<ListedBlob>>> + Send {
+        async move {
+            Ok(self
+                .list_blobs()
+                .await?
+                .into_iter()
+                .map(|name| ListedBlob::new(name, None))
+                .collect())
+        }
+    }
 
     /// Whether this backing offers atomic multi-key operations.
     fn supports_multi_key(&self) -> bool {

@@ -15,7 +15,7 @@ use crate::retry::{Decision, RetryPolicy};
 use crate::s3::capabilities::{self, Capabilities, IfMatchOn};
 use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed};
 use crate::s3::request::{BodyChecksum, ByteRange, MAX_DELETE_BATCH};
-use crate::s3::responses::{self, ListPage, ListedObject, MultipartUpload};
+use crate::s3::responses::{self, DeleteFailure, ListPage, ListedObject, MultipartUpload};
 use crate::s3::stats::{Attempt, RequestStats, StatsSnapshot};
 use crate::s3::{S3Request, Signer};
 
@@ -1099,28 +1099,69 @@ impl S3Client {
     }
 
     /// Deletes many objects with `DeleteObjects`, in batches of 1000.
-    /// Every key the server reports as failed makes the call fail.
+    /// Every batch is tried; every key the server reports as failed makes
+    /// the call fail.
     ///
     /// # Errors
-    /// The first batch failure, or the classified per-key error of the
+    /// The first failure [`S3Client::delete_objects_reporting`] reports:
+    /// a batch's request failure, or the classified per-key error of the
     /// first key that could not be deleted (with that key in the context).
     pub async fn delete_objects<S: AsRef<str>>(&self, keys: &[S]) -> Result<()> {
+        match self.delete_objects_reporting(keys).await.into_iter().next() {
+            Some(failure) => Err(failure.error),
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes many objects with `DeleteObjects`, in batches of 1000 (one
+    /// request each), going on past failures: returns what was left in
+    /// place and why, one [`DeleteFailure`] per key the server reported
+    /// (its `<Error>` entries, classified) and one per batch whose request
+    /// failed as a whole (after the retry policy). Empty when every key is
+    /// gone (deleting a missing key succeeds).
+    pub async fn delete_objects_reporting<S: AsRef<str>>(&self, keys: &[S]) -> Vec<DeleteFailure> {
+        let mut failures = Vec::new();
         for batch in keys.chunks(MAX_DELETE_BATCH) {
-            let req = S3Request::delete_objects(batch)?;
-            let (_, body) = self.execute(&req).await?;
-            let failures = responses::parse_delete_failures(&body, &self.context(&req))?;
-            if let Some((key, code, message)) = failures.into_iter().next() {
+            let whole = |error| DeleteFailure {
+                keys: batch.iter().map(|k| k.as_ref().to_owned()).collect(),
+                error,
+            };
+            let req = match S3Request::delete_objects(batch) {
+                Ok(req) => req,
+                Err(e) => {
+                    failures.push(whole(e));
+                    continue;
+                }
+            };
+            let body = match self.execute(&req).await {
+                Ok((_, body)) => body,
+                Err(e) => {
+                    failures.push(whole(e));
+                    continue;
+                }
+            };
+            let reported = match responses::parse_delete_failures(&body, &self.context(&req)) {
+                Ok(reported) => reported,
+                Err(e) => {
+                    failures.push(whole(e));
+                    continue;
+                }
+            };
+            for (key, code, message) in reported {
                 let mut ctx = self.context(&req);
-                ctx.key = Some(key);
+                ctx.key = Some(key.clone());
                 let fields = S3ErrorBody {
                     code: Some(code),
                     message: Some(message),
                     request_id: None,
                 };
-                return Err(classify_parsed(ctx, 400, fields, None, false));
+                failures.push(DeleteFailure {
+                    keys: vec![key],
+                    error: classify_parsed(ctx, 400, fields, None, false),
+                });
             }
         }
-        Ok(())
+        failures
     }
 
     /// One page of `ListObjectsV2` under `prefix`.

@@ -17,6 +17,7 @@ mod client;
 pub mod conformance;
 mod credentials;
 mod file;
+pub mod gc;
 mod lifecycle;
 mod memory;
 mod probe;
@@ -24,7 +25,7 @@ mod s3_backing;
 mod store;
 
 pub use any::{AnyBacking, AnyStore};
-pub use backing::{Backing, BlobStream, BlobVersion, StoredBlob};
+pub use backing::{Backing, BlobDeleteFailure, BlobStream, BlobVersion, ListedBlob, StoredBlob};
 pub use client::{GetObjectOutput, ObjectInfo, S3Client};
 pub use credentials::{CredentialsProvider, DefaultCredentialsChain};
 pub use file::FileBacking;

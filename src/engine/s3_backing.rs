@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use uuid::Uuid;
 
-use super::backing::{Backing, BlobStream, BlobVersion, StoredBlob};
+use super::backing::{Backing, BlobDeleteFailure, BlobStream, BlobVersion, ListedBlob, StoredBlob};
 use super::client::S3Client;
 use crate::Conditions;
 use crate::error::{Error, Result};
@@ -454,12 +454,40 @@ impl Backing for S3Backing {
         self.client.delete_objects(&keys).await
     }
 
+    async fn delete_blobs_reporting(&self, names: &[String]) -> Vec<BlobDeleteFailure> {
+        let keys: Vec<String> = names.iter().map(|n| self.object(n)).collect();
+        self.client
+            .delete_objects_reporting(&keys)
+            .await
+            .into_iter()
+            .map(|f| {
+                let names = f
+                    .keys
+                    .iter()
+                    .map(|k| k.strip_prefix(&self.prefix).unwrap_or(k).to_owned())
+                    .collect();
+                BlobDeleteFailure::new(names, f.error)
+            })
+            .collect()
+    }
+
     async fn list_blobs(&self) -> Result<Vec<String>> {
+        Ok(self
+            .list_blobs_versioned()
+            .await?
+            .into_iter()
+            .map(|b| b.name)
+            .collect())
+    }
+
+    async fn list_blobs_versioned(&self) -> Result<Vec<ListedBlob>> {
         let listed = self.client.list_objects(Some(&self.prefix)).await?;
         Ok(listed
             .into_iter()
-            .filter_map(|o| o.key.strip_prefix(&self.prefix).map(str::to_owned))
-            .filter(|n| n != layout::MARKER_NAME)
+            .filter_map(|o| {
+                let name = o.key.strip_prefix(&self.prefix)?.to_owned();
+                (name != layout::MARKER_NAME).then(|| ListedBlob::new(name, o.etag))
+            })
             .collect())
     }
 }

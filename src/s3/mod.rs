@@ -24,5 +24,5 @@ pub use crate::action::Action;
 pub use capabilities::{Capabilities, EtagForm, RaceOutcome, Support};
 pub use request::ByteRange;
 pub(crate) use request::{S3Request, SignedRequest, Signer};
-pub use responses::{ListPage, ListedObject, MultipartUpload};
+pub use responses::{DeleteFailure, ListPage, ListedObject, MultipartUpload};
 pub use stats::{ActionStats, StatsSnapshot};

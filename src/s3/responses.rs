@@ -74,6 +74,19 @@ pub fn parse_delete_failures(
         .collect())
 }
 
+/// Objects a `DeleteObjects` request left in place, and why: one key the
+/// server named in an `<Error>` entry, or every key of a batch whose request
+/// failed as a whole.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct DeleteFailure {
+    /// The object keys not deleted.
+    pub keys: Vec<String>,
+    /// Why (for a per-key failure, the server's code classified as for any
+    /// answer, with the key in its context).
+    pub error: crate::Error,
+}
+
 /// A multipart upload in progress, from a `ListMultipartUploads` answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MultipartUpload {

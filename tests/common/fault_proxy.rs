@@ -46,6 +46,14 @@ pub enum Fault {
     /// Sleep this long, then forward normally (even if the client has given
     /// up by then, so a write still takes effect).
     Delay(Duration),
+    /// Answer `status` with this XML `body` without forwarding: a made-up
+    /// answer, e.g. a `DeleteObjects` result with per-key `<Error>` entries.
+    Answer {
+        /// The HTTP status, e.g. 200.
+        status: u16,
+        /// The XML body.
+        body: String,
+    },
     /// Answer `200 OK` with a made-up ETag without forwarding: plays a
     /// provider that accepts a write (say, a conditional one it ignores)
     /// without doing what was asked.
@@ -693,6 +701,15 @@ fn handle(request: &Request, fault: Option<&Fault>, shared: &Shared) -> Reply {
         }
         Some(Fault::Status { status, code }) => {
             let bytes = error_response(*status, code, "Injected by FaultProxy.", head, false);
+            Reply::answer(bytes, *status, false, true)
+        }
+        Some(Fault::Answer { status, body }) => {
+            let bytes = format!(
+                "HTTP/1.1 {status} {}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nx-amz-request-id: proxy-answer\r\n\r\n{body}",
+                reason_phrase(*status),
+                body.len()
+            )
+            .into_bytes();
             Reply::answer(bytes, *status, false, true)
         }
         Some(Fault::FakeSuccess) => {

@@ -1,12 +1,12 @@
 //! [`Store`]: konserve's key–value API over any [`Backing`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
-use super::backing::Backing;
+use super::backing::{Backing, ListedBlob};
 use crate::Conditions;
 use crate::codec::blob::{self, Encoding};
 use crate::codec::{BlobHeader, CodecError};
@@ -192,6 +192,20 @@ struct Inner<B> {
     options: StoreOptions,
     locks: KeyLocks,
     hooks: RwLock<BTreeMap<String, Hook>>,
+    /// The metadata `keys` read, by blob name, with the version tag of the
+    /// read (equal to the listing's): reused while a listing shows the same
+    /// tag. Only names of the latest listing stay.
+    metas: Mutex<HashMap<String, (String, Value)>>,
+}
+
+/// Whether two version tags name the same version: S3 sends ETags quoted,
+/// some servers list them bare or weak (`W/"…"`).
+fn same_etag(a: &str, b: &str) -> bool {
+    let bare = |t: &str| {
+        let t = t.strip_prefix("W/").unwrap_or(t);
+        t.trim_matches('"').to_owned()
+    };
+    !a.is_empty() && bare(a) == bare(b)
 }
 
 /// A konserve store over a [`Backing`].
@@ -276,6 +290,7 @@ impl<B: Backing> Store<B> {
                 options,
                 locks: KeyLocks::default(),
                 hooks: RwLock::new(BTreeMap::new()),
+                metas: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -395,6 +410,11 @@ impl<B: Backing> Store<B> {
                 tracing::warn!(api_op = event.api_op.name(), "a write hook panicked");
             }
         }
+    }
+
+    /// Tells the write hooks that `key` was deleted (by a sweep).
+    pub(crate) fn fire_deleted(&self, key: Value) {
+        self.fire(WriteEvent::new(ApiOp::Dissoc, key));
     }
 
     fn require_multi_key(&self, operation: &'static str) -> Result<()> {
@@ -577,6 +597,17 @@ impl<B: Backing> Store<B> {
     /// [`StoreOptions::keys_parallelism`] in flight, each holding at most
     /// [`StoreOptions::max_metadata_bytes`] of metadata while it decodes.
     ///
+    /// Repeated calls on one `Store` (and its clones) read again only what
+    /// changed: the metadata read before is kept with the blob's ETag, and
+    /// reused while the listing shows the same ETag, so `keys` on an
+    /// unchanged store of n keys costs ⌈n/1000⌉ listings and nothing else;
+    /// new and rewritten blobs are read, deleted ones drop out. A backing
+    /// whose listing carries no version tags
+    /// ([`Backing::list_blobs_versioned`]; the file and memory backings,
+    /// where a read is cheap) reads every blob each time. The cache holds
+    /// one metadata map per key of the latest listing (what the returned
+    /// set holds too).
+    ///
     /// Concurrent writers do not make it fail: a blob rewritten while its
     /// metadata is read is read again, and blobs deleted meanwhile are
     /// skipped.
@@ -589,31 +620,84 @@ impl<B: Backing> Store<B> {
     /// such a blob is not konserve's, and `keys` names it rather than
     /// return something that is not a key's metadata.
     pub async fn keys(&self) -> Result<Set> {
-        let names: Vec<String> = self
+        let mut out = Set::new();
+        for (name, meta) in self.blob_metas().await? {
+            if let Some(m) = meta? {
+                meta::check_shape(&m).map_err(|e| blob_error(&name, e))?;
+                out.insert(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The metadata of every value blob of the store, by blob name (`None`
+    /// for a blob deleted since the listing): from the cache where the
+    /// listing shows the version read before, else read (and cached when
+    /// the read saw the listed version). A failure of the listing is the
+    /// outer error; a failure to read one blob's metadata is that blob's.
+    pub(crate) async fn blob_metas(&self) -> Result<Vec<(String, Result<Option<Value>>)>> {
+        let listed: Vec<ListedBlob> = self
             .inner
             .backing
-            .list_blobs()
+            .list_blobs_versioned()
             .await?
             .into_iter()
-            .filter(|n| layout::blob_kind(n) == Some(BlobKind::Value))
+            .filter(|b| layout::blob_kind(&b.name) == Some(BlobKind::Value))
             .collect();
-        let metas = run_bounded(
-            names,
-            self.inner.options.keys_parallelism.max(1),
-            |name: String| async move {
-                let meta = self.read_meta_of(&name).await?;
-                if let Some(m) = &meta {
-                    meta::check_shape(m).map_err(|e| blob_error(&name, e))?;
+        let mut out = Vec::with_capacity(listed.len());
+        let mut to_read = Vec::new();
+        {
+            let mut cache = self
+                .inner
+                .metas
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut kept = HashMap::with_capacity(cache.len().min(listed.len()));
+            for blob in listed {
+                let hit = blob.etag.as_deref().and_then(|listed_etag| {
+                    let (etag, meta) = cache.remove(&blob.name)?;
+                    same_etag(&etag, listed_etag).then_some((etag, meta))
+                });
+                match hit {
+                    Some((etag, meta)) => {
+                        out.push((blob.name.clone(), Ok(Some(meta.clone()))));
+                        kept.insert(blob.name, (etag, meta));
+                    }
+                    None => to_read.push(blob),
                 }
-                Ok::<_, Error>(meta)
+            }
+            // Names no longer listed (deleted blobs) drop out here.
+            *cache = kept;
+        }
+        let read = run_bounded(
+            to_read,
+            self.inner.options.keys_parallelism.max(1),
+            |blob: ListedBlob| async move {
+                let current = self.read_meta_current(&blob.name).await;
+                (blob, current)
             },
         )
         .await;
-        let mut out = Set::new();
-        for meta in metas {
-            if let Some(m) = meta? {
-                out.insert(m);
-            }
+        let mut fresh = Vec::new();
+        for (blob, current) in read {
+            let meta = current.map(|c| {
+                c.map(|c| {
+                    if let (Some(read), Some(listed)) = (&c.etag, &blob.etag)
+                        && same_etag(read, listed)
+                    {
+                        fresh.push((blob.name.clone(), (read.clone(), c.meta.clone())));
+                    }
+                    c.meta
+                })
+            });
+            out.push((blob.name, meta));
+        }
+        if !fresh.is_empty() {
+            self.inner
+                .metas
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(fresh);
         }
         Ok(out)
     }
