@@ -169,6 +169,10 @@ mod mode;
 pub use blocking::S3Client;
 pub use conditions::Conditions;
 pub use error::{Error, ErrorContext, Result};
+/// The `uuid` crate's UUID, which names stores (`S3Config::id`, the gc
+/// guard's store ids): re-exported so that a program needs no `uuid`
+/// dependency of its own to make or parse one.
+pub use uuid::Uuid;
 
 /// One `#[test]` per conformance property and mode, each on a fresh store
 /// (feature `conformance`).

@@ -623,3 +623,119 @@ fn verify_one(
     }
     Ok(())
 }
+
+/// Arguments of `gc`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct GcArgs {
+    /// The store URL.
+    pub store: String,
+    /// A key to keep (EDN); repeat for more.
+    #[arg(long, value_name = "KEY")]
+    pub keep: Vec<String>,
+    /// More keys to keep, one EDN key per line (`-`: stdin).
+    #[arg(long, value_name = "FILE")]
+    pub keep_file: Option<PathBuf>,
+    /// Delete only keys last written strictly before TIME (RFC 3339);
+    /// default: now.
+    #[arg(long, value_name = "TIME")]
+    pub before: Option<String>,
+    /// Spare keys written in the last SECONDS as well (a floor under the
+    /// cutoff for writers in other processes, as datahike's `min-age`).
+    #[arg(long, value_name = "SECONDS")]
+    pub min_age: Option<u64>,
+    /// Print what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// One JSON object per deleted key (`{"key": EDN text}`) instead of EDN
+    /// lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The keys `--keep` and `--keep-file` name.
+fn keep_set(args: &GcArgs) -> CliResult<konserve_s3::value::Set> {
+    let mut keep = konserve_s3::value::Set::new();
+    for k in &args.keep {
+        keep.insert(parse_edn(k, "--keep")?);
+    }
+    if let Some(path) = &args.keep_file {
+        let text = if path.as_os_str() == "-" {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| CliError::failed(format!("cannot read the keys on stdin: {e}")))?;
+            s
+        } else {
+            std::fs::read_to_string(path).map_err(|e| {
+                CliError::failed(format!("cannot read --keep-file {}: {e}", path.display()))
+            })?
+        };
+        for (n, line) in text.lines().enumerate() {
+            if !line.trim().is_empty() {
+                let what = format!("--keep-file {} line {}", path.display(), n + 1);
+                keep.insert(parse_edn(line.trim(), &what)?);
+            }
+        }
+    }
+    Ok(keep)
+}
+
+/// `gc STORE --keep KEY… [--before TIME] [--dry-run]`
+pub fn gc(conn: &Connection, args: &GcArgs, quiet: bool) -> CliResult<bool> {
+    use konserve_s3::gc::SweepOptions;
+    let keep = keep_set(args)?;
+    let cutoff = match &args.before {
+        Some(t) => parse_time(t, "--before")?,
+        None => konserve_s3::gc::now(),
+    };
+    let (location, store) = conn.open(&args.store)?;
+    let mut options = SweepOptions::new(keep, cutoff).dry_run(args.dry_run);
+    if let Some(secs) = args.min_age {
+        options = options.min_age(std::time::Duration::from_secs(secs));
+    }
+    let report = konserve_s3::blocking::gc::sweep(&store, &options).map_err(CliError::from)?;
+    for key in &report.deleted {
+        if args.json {
+            let line = serde_json::json!({ "key": key.to_string() });
+            outln!("{line}");
+        } else {
+            outln!("{key}");
+        }
+    }
+    for u in &report.unreadable {
+        eprintln!(
+            "konserve-s3: kept {}: its metadata cannot be read: {}",
+            location.object_name(&u.blob),
+            explain(&u.error)
+        );
+    }
+    for f in &report.failures {
+        eprintln!(
+            "konserve-s3: could not delete {} ({} blobs): {}",
+            f.keys
+                .iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            f.blobs.len(),
+            explain(&f.error)
+        );
+    }
+    if !quiet {
+        eprintln!(
+            "{} {} keys ({} blobs) of {location} last written before {}; spared {}; {} unreadable; {} failed",
+            if args.dry_run {
+                "would delete"
+            } else {
+                "deleted"
+            },
+            report.deleted.len(),
+            report.deleted_blobs.len(),
+            inst_text(report.cutoff),
+            report.spared,
+            report.unreadable.len(),
+            report.failures.len()
+        );
+    }
+    Ok(report.is_complete())
+}

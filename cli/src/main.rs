@@ -37,8 +37,7 @@ struct Cli {
 }
 
 /// The commands. Each is one variant here and one function in
-/// `commands.rs` (or its own module); `gc` will join them once the library
-/// has konserve's `sweep!`.
+/// `commands.rs` (or its own module).
 #[derive(Debug, Subcommand)]
 enum Command {
     /// List the stores in a bucket.
@@ -118,6 +117,13 @@ enum Command {
         after_help = "Example:\n  konserve-s3 verify --key '\"secret\"' file:///var/lib/app/store"
     )]
     Verify(commands::VerifyArgs),
+    /// Delete every key not kept that was last written before a time
+    /// (konserve's gc sweep): on S3 in batches of 1000 (DeleteObjects); an
+    /// append log's element blobs go with it. Prints the deleted keys.
+    #[command(
+        after_help = "Examples:\n  konserve-s3 gc --dry-run --keep :root --keep '[:db 1]' --before 2026-01-01T00:00:00Z s3://b/4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10\n  reachable-keys | konserve-s3 gc --keep-file - --min-age 3600 file:///var/lib/app/store"
+    )]
+    Gc(commands::GcArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  konserve-s3 completions bash > /etc/bash_completion.d/konserve-s3"
@@ -146,6 +152,7 @@ fn run(cli: Cli) -> Result<bool, CliError> {
         Command::Keys(a) => commands::keys(conn, a, quiet),
         Command::Copy(a) => copy::run(conn, a, quiet),
         Command::Verify(a) => commands::verify(conn, a, quiet),
+        Command::Gc(a) => commands::gc(conn, a, quiet),
         Command::Completions { shell } => {
             clap_complete::generate(
                 *shell,

@@ -902,3 +902,68 @@ fn config_files_in_json_and_edn_carry_endpoint_and_credentials() {
     assert!(err.contains("cannot read --config"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The keys `gc` printed, parsed back.
+fn printed_keys(out: &str) -> std::collections::BTreeSet<Value> {
+    out.lines().map(edn).collect()
+}
+
+/// The `:key`s `keys --edn` lists.
+fn listed_keys(store: &str) -> std::collections::BTreeSet<Value> {
+    ok(&["keys", "--edn", store])
+        .lines()
+        .map(|l| edn(l).get(&Value::keyword("key")).cloned().unwrap())
+        .collect()
+}
+
+#[test]
+fn gc_deletes_what_is_neither_kept_nor_newer_and_dry_run_deletes_nothing() {
+    let store = s3_store();
+    ok(&["create", &store]);
+    ok(&["append", &store, ":events", "{:n 1}"]);
+    ok(&["append", &store, ":events", "{:n 2}"]);
+    for key in [":root", ":orphan", "[:db 1]", "\"old\""] {
+        ok(&["put", &store, key, "1"]);
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    let cutoff = ok(&["meta", &store, "\"old\""]);
+    let cutoff = edn(&cutoff)
+        .get(&Value::keyword("last-write"))
+        .and_then(Value::as_inst)
+        .unwrap();
+    // Written after the cutoff below: spared.
+    std::thread::sleep(Duration::from_millis(20));
+    // `#inst "…"` printed, the quoted text taken.
+    let before = Value::Inst(cutoff + 10).to_string();
+    let before = before.split('"').nth(1).unwrap().to_owned();
+    ok(&["put", &store, ":fresh", "2"]);
+    let keep_file = temp_dir("keep");
+    std::fs::write(&keep_file, "[:db 1]\n\n").unwrap();
+    let keep_file = keep_file.display().to_string();
+    let gc = |extra: &[&str]| {
+        let mut args = vec!["gc", "--keep", ":root", "--keep-file", &keep_file];
+        args.extend_from_slice(&["--before", &before]);
+        args.extend_from_slice(extra);
+        args.push(&store);
+        ok(&args)
+    };
+    let doomed: std::collections::BTreeSet<Value> = [":orphan", "\"old\"", ":events"]
+        .into_iter()
+        .map(edn)
+        .collect();
+    assert_eq!(printed_keys(&gc(&["--dry-run"])), doomed);
+    assert_eq!(listed_keys(&store).len(), 6, "a dry run deletes nothing");
+    assert_eq!(printed_keys(&gc(&[])), doomed);
+    let left = listed_keys(&store);
+    let expected: std::collections::BTreeSet<Value> = [":root", "[:db 1]", ":fresh"]
+        .into_iter()
+        .map(edn)
+        .collect();
+    assert_eq!(left, expected);
+    // The log's element blobs went with it: verify finds no stray blob.
+    ok(&["verify", &store]);
+    // JSON lines, and nothing left to delete.
+    assert_eq!(gc(&["--json"]).trim(), "");
+    let err = fails(&["gc", "--before", "yesterday", &store], 2);
+    assert!(err.contains("RFC 3339"), "{err}");
+}

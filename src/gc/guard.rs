@@ -26,7 +26,7 @@
 //! ```
 //! use konserve_s3::gc::guard;
 //!
-//! let store_id = uuid::Uuid::new_v4();
+//! let store_id = konserve_s3::Uuid::new_v4();
 //! let started_at = konserve_s3::gc::now();
 //! {
 //!     let _sequence = guard::unreferenced_writes(store_id);

@@ -14,7 +14,7 @@
 //! use konserve_s3::gc::{SweepOptions, guard, now};
 //! use konserve_s3::value::{Set, Value};
 //!
-//! let store_id = uuid::Uuid::new_v4();
+//! let store_id = konserve_s3::Uuid::new_v4();
 //! let store = Store::new(MemoryBacking::new());
 //! store.assoc("root", Value::from("live"))?;
 //! store.assoc("orphan", Value::from("garbage"))?;
