@@ -41,6 +41,7 @@ use serde_json::{Map, Value as Json};
 use url::Url;
 use uuid::Uuid;
 
+pub use crate::cache::CacheOptions;
 use crate::codec::SegmentCap;
 pub use crate::codec::blob::{Compressor, Encoding, Encryptor, Serializer};
 pub use crate::credentials::chain::Source as CredentialsSource;

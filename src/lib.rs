@@ -82,6 +82,7 @@
 )]
 
 mod action;
+mod cache;
 mod conditions;
 pub mod config;
 mod credentials;

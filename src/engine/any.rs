@@ -27,7 +27,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use bytes::Bytes;
 use uuid::Uuid;
 
-use super::backing::{Backing, BlobStream, BlobVersion, StoredBlob};
+use super::backing::{Backing, BlobStream, BlobVersion, Revalidated, StoredBlob};
 use super::file::FileBacking;
 use super::io;
 use super::lifecycle;
@@ -138,6 +138,14 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.read_blob_prefix_if_match(name, len, etag).await,
             AnyBacking::File(b) => b.read_blob_prefix_if_match(name, len, etag).await,
             AnyBacking::Memory(b) => b.read_blob_prefix_if_match(name, len, etag).await,
+        }
+    }
+
+    async fn read_blob_if_none_match(&self, name: &str, etag: &str) -> Result<Revalidated> {
+        match self {
+            AnyBacking::S3(b) => b.read_blob_if_none_match(name, etag).await,
+            AnyBacking::File(b) => b.read_blob_if_none_match(name, etag).await,
+            AnyBacking::Memory(b) => b.read_blob_if_none_match(name, etag).await,
         }
     }
 

@@ -23,8 +23,9 @@ mod probe;
 mod s3_backing;
 mod store;
 
+pub use crate::cache::CacheStats;
 pub use any::{AnyBacking, AnyStore};
-pub use backing::{Backing, BlobStream, BlobVersion, StoredBlob};
+pub use backing::{Backing, BlobStream, BlobVersion, Revalidated, StoredBlob};
 pub use client::{GetObjectOutput, ObjectInfo, S3Client};
 pub use credentials::{CredentialsProvider, DefaultCredentialsChain};
 pub use file::FileBacking;
@@ -34,4 +35,4 @@ pub use lifecycle::{
 };
 pub use memory::MemoryBacking;
 pub use s3_backing::S3Backing;
-pub use store::{ApiOp, BinaryValue, DissocOptions, Store, Version, WriteEvent};
+pub use store::{ApiOp, BinaryValue, CachedStore, DissocOptions, Store, Version, WriteEvent};

@@ -76,7 +76,7 @@ impl<B: Backing> Store<B> {
             Ok((blob, (old, new, new_t)))
         };
         let (old, new, new_t) = self
-            .read_modify_write(&key, &name, false, &mut make)
+            .read_modify_write(&key, &name, false, &mut make, typed_new::<T>)
             .await?;
         let old_t: Option<T> = old.clone().map(from_value).transpose()?;
         let mut event = WriteEvent::new(ApiOp::UpdateIn, key.clone());
@@ -86,4 +86,9 @@ impl<B: Backing> Store<B> {
         self.fire(event);
         Ok((old_t, new_t))
     }
+}
+
+/// The new value of a typed update's result, for the cache.
+fn typed_new<T>(out: &TypedUpdate<T>) -> Option<&Value> {
+    Some(&out.1)
 }
