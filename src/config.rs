@@ -48,6 +48,7 @@ pub use crate::credentials::chain::Source as CredentialsSource;
 pub use crate::credentials::{Credentials, CredentialsReport, Environment, Secret, SourceOutcome};
 use crate::error::{Error, Result};
 pub use crate::retry::RetryPolicy;
+pub use crate::tiered::{ReadPolicy, SyncStrategy, TieredOptions, WriteFailure, WritePolicy};
 
 mod store_config;
 pub use store_config::StoreConfig;

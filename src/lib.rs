@@ -90,6 +90,7 @@ pub mod error;
 pub mod hasch;
 mod retry;
 pub mod s3;
+mod tiered;
 pub mod value;
 
 #[cfg(feature = "blocking")]

@@ -22,8 +22,10 @@ mod memory;
 mod probe;
 mod s3_backing;
 mod store;
+mod tiered;
 
 pub use crate::cache::CacheStats;
+pub use crate::tiered::SyncReport;
 pub use any::{AnyBacking, AnyStore};
 pub use backing::{Backing, BlobStream, BlobVersion, Revalidated, StoredBlob};
 pub use client::{GetObjectOutput, ObjectInfo, S3Client};
@@ -36,3 +38,4 @@ pub use lifecycle::{
 pub use memory::MemoryBacking;
 pub use s3_backing::S3Backing;
 pub use store::{ApiOp, BinaryValue, CachedStore, DissocOptions, Store, Version, WriteEvent};
+pub use tiered::TieredBacking;
