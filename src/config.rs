@@ -51,7 +51,7 @@ pub use crate::retry::RetryPolicy;
 pub use crate::tiered::{ReadPolicy, SyncStrategy, TieredOptions, WriteFailure, WritePolicy};
 
 mod store_config;
-pub use store_config::StoreConfig;
+pub use store_config::{StoreConfig, TIERED_JOURNAL_FILE, TieredConfig};
 
 /// Longest accepted HTTP timeout (`http.*-timeout-ms`): 1 hour.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);

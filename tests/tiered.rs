@@ -569,3 +569,92 @@ fn sync_strategies_and_sync_of_keys() {
     assert_eq!(copied, 1);
     assert_eq!(front.get("d").unwrap(), Some(4.into()));
 }
+
+// ---------------------------------------------------------------------------
+// Tiered stores from a config (`any`), as konserve's `{:backend :tiered …}`.
+
+fn tiered_edn(front: &Path, s3: &konserve_s3::config::S3Config, policy: &str) -> String {
+    let id = s3.id.unwrap();
+    let s = server();
+    format!(
+        r#"{{:backend :tiered :id #uuid "{id}" :write-policy :{policy} :sync-on-connect :populate-missing
+            :frontend-config {{:backend :file :path "{}" :id #uuid "{id}"}}
+            :backend-config {{:backend :s3 :bucket "{}" :id #uuid "{id}" :region "{}"
+                              :endpoint "{}" :access-key "{}" :secret "{}"}}}}"#,
+        front.display(),
+        s3.bucket,
+        s.region,
+        s.endpoint,
+        s.access_key,
+        s.secret_key,
+    )
+}
+
+#[test]
+fn a_tiered_config_opens_syncs_and_deletes_as_konserve_does() {
+    use konserve_s3::blocking::any;
+    use konserve_s3::config::StoreConfig;
+    let s3 = s3_config();
+    let dir = TempDir::new();
+    let front = dir.path().join("front");
+    let config = StoreConfig::from_edn(&tiered_edn(&front, &s3, "write-behind")).unwrap();
+    let store = any::connect_or_create(&config).unwrap();
+    store.assoc("k", 1).unwrap();
+    let tiered = store.backing().as_tiered().unwrap();
+    assert!(
+        front
+            .join(konserve_s3::config::TIERED_JOURNAL_FILE)
+            .exists(),
+        "write-behind over a file frontend keeps its journal in the directory"
+    );
+    tiered.flush().unwrap();
+    // The backend, opened on its own, has it.
+    let StoreConfig::Tiered(t) = &config else {
+        unreachable!()
+    };
+    let backend = any::connect_store(&t.backend).unwrap();
+    assert_eq!(backend.get("k").unwrap(), Some(Value::from(1)));
+    backend.assoc("from-elsewhere", 2).unwrap();
+    drop(store);
+
+    // Reconnecting syncs what the frontend lacks (populate-missing).
+    let store = any::connect_store(&config).unwrap();
+    let frontend = any::connect_store(&t.frontend).unwrap();
+    assert_eq!(
+        frontend.get("from-elsewhere").unwrap(),
+        Some(Value::from(2))
+    );
+    assert!(any::store_exists(&config).unwrap());
+    drop(store);
+
+    // :frontend-only does not own the backend: deleting deletes the cache.
+    let cache_config = StoreConfig::from_edn(&tiered_edn(&front, &s3, "frontend-only")).unwrap();
+    any::delete_store(&cache_config).unwrap();
+    assert!(!front.exists(), "the frontend's directory is gone");
+    assert_eq!(backend.get("k").unwrap(), Some(Value::from(1)));
+    // Any other policy owns it: both go.
+    let store = any::connect_store(&config).unwrap();
+    drop(store);
+    any::delete_store(&config).unwrap();
+    assert!(!any::store_exists(&t.backend).unwrap());
+}
+
+#[cfg(feature = "async")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiered_config_in_the_async_api() {
+    use konserve_s3::config::StoreConfig;
+    use konserve_s3::nonblocking::any;
+    let s3 = s3_config();
+    let dir = TempDir::new();
+    let config =
+        StoreConfig::from_edn(&tiered_edn(&dir.path().join("front"), &s3, "write-behind")).unwrap();
+    let store = any::connect_or_create(&config).await.unwrap();
+    store.assoc("k", 1).await.unwrap();
+    store.backing().as_tiered().unwrap().flush().await.unwrap();
+    let StoreConfig::Tiered(t) = &config else {
+        unreachable!()
+    };
+    let backend = any::connect_store(&t.backend).await.unwrap();
+    assert_eq!(backend.get("k").await.unwrap(), Some(Value::from(1)));
+    any::delete_store(&config).await.unwrap();
+}

@@ -26,7 +26,7 @@ mod tiered;
 
 pub use crate::cache::CacheStats;
 pub use crate::tiered::SyncReport;
-pub use any::{AnyBacking, AnyStore};
+pub use any::{AnyBacking, AnyStore, BoxedBacking};
 pub use backing::{Backing, BlobStream, BlobVersion, Revalidated, StoredBlob};
 pub use client::{GetObjectOutput, ObjectInfo, S3Client};
 pub use credentials::{CredentialsProvider, DefaultCredentialsChain};

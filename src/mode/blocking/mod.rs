@@ -188,3 +188,12 @@ where
         .spawn(work)
         .is_ok()
 }
+
+/// What a boxed I/O call gives (blocking: its result itself).
+pub type Boxed<'a, T> = T;
+
+/// A call that may recurse through the engine (a tiered store of tiered
+/// stores), as it is: blocking calls need no boxing.
+pub fn boxed<'a, T>(value: T) -> Boxed<'a, T> {
+    value
+}

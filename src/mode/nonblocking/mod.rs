@@ -178,6 +178,16 @@ where
     }
 }
 
+/// A future that may recurse through the engine (a tiered store whose
+/// tiers are [`AnyBacking`](crate::nonblocking::AnyBacking)s), boxed so
+/// that its type is finite.
+pub fn boxed<'a, T>(future: impl Future<Output = T> + Send + 'a) -> Boxed<'a, T> {
+    Box::pin(future)
+}
+
+/// What a boxed I/O call gives (async: a boxed `Send` future).
+pub type Boxed<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 /// Runs `n` copies of `f`'s future at once (concurrent futures), for the
 /// conformance suite.
 #[cfg(feature = "conformance")]
