@@ -658,3 +658,63 @@ async fn a_tiered_config_in_the_async_api() {
     assert_eq!(backend.get("k").await.unwrap(), Some(Value::from(1)));
     any::delete_store(&config).await.unwrap();
 }
+
+/// The suite on a tiered store opened from a config (`AnyBacking::Tiered`,
+/// whose tiers are `BoxedBacking`s), both modes.
+mod from_config {
+    use konserve_s3::config::StoreConfig;
+
+    fn config() -> StoreConfig {
+        StoreConfig::from_edn(
+            "{:backend :tiered :write-policy :write-behind
+              :frontend-config {:backend :memory} :backend-config {:backend :memory}}",
+        )
+        .unwrap()
+    }
+
+    konserve_s3::conformance_tests!(
+        blocking: konserve_s3::blocking::any::create_store(&config()).unwrap()
+    );
+    #[cfg(feature = "async")]
+    konserve_s3::conformance_tests!(
+        nonblocking: konserve_s3::nonblocking::any::create_store(&config()).await.unwrap()
+    );
+}
+
+/// Write-behind in the async API with S3 behind a fault proxy: every PUT
+/// fails (500) until the proxy is cleared; flush reports it, then sends.
+#[cfg(feature = "async")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_behind_async_against_a_failing_then_recovering_s3() {
+    use common::fault_proxy::{Fault, FaultProxy, Matcher, Rule};
+    use konserve_s3::nonblocking::{MemoryBacking, S3Backing, S3Client, Store, TieredBacking};
+    let proxy = FaultProxy::start(&server().endpoint);
+    let mut through_proxy = config_for(shared_bucket(), &proxy.endpoint());
+    let id = Uuid::new_v4();
+    through_proxy.id = Some(id);
+    let backend = S3Backing::new(S3Client::new(&through_proxy).unwrap(), id);
+    let options = fast_retries(WritePolicy::WriteBehind);
+    let tiered = TieredBacking::new(MemoryBacking::new(), backend, options).unwrap();
+    let store = Store::new(tiered.clone());
+    proxy.push(Rule::new(
+        Matcher::method("PUT"),
+        usize::MAX,
+        Fault::Status {
+            status: 500,
+            code: "InternalError".into(),
+        },
+    ));
+    store.assoc("k", 1).await.unwrap();
+    let err = tiered.flush().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::WriteBehindPending { pending: 1, failures } if failures.len() == 1),
+        "{err}"
+    );
+    assert_eq!(store.get("k").await.unwrap(), Some(Value::from(1)));
+    proxy.clear();
+    tiered.flush().await.unwrap();
+    let mut direct = s3_config();
+    direct.id = Some(id);
+    let behind = Store::new(S3Backing::new(S3Client::new(&direct).unwrap(), id));
+    assert_eq!(behind.get("k").await.unwrap(), Some(Value::from(1)));
+}
