@@ -119,6 +119,28 @@ struct Entry {
     writing: u32,
 }
 
+/// A blob queued by [`TieredBacking::enqueue`] whose frontend write is
+/// under way; dropped when it is done (or failed, or cancelled), after which
+/// the worker may send the blob (again, if it read it meanwhile).
+struct Queued {
+    queue: Arc<Queue>,
+    name: String,
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        let mut state = self.queue.state();
+        state.generation += 1;
+        let generation = state.generation;
+        if let Some(entry) = state.pending.get_mut(&self.name) {
+            entry.writing = entry.writing.saturating_sub(1);
+            entry.generation = generation;
+        }
+        drop(state);
+        self.queue.wake.notify();
+    }
+}
+
 impl Queue {
     fn state(&self) -> MutexGuard<'_, QueueState> {
         // No code that can panic runs under the lock.
@@ -425,8 +447,9 @@ impl<F: Backing + 'static, B: Backing + 'static> TieredBacking<F, B> {
 
     /// Queues `op` on blob `name` for the backend (write-behind), waiting
     /// while the queue is full, and records it in the journal before the
-    /// frontend is written.
-    async fn enqueue(&self, name: &str, op: QueuedOp) -> Result<()> {
+    /// frontend is written. Hold the answer until the frontend write is
+    /// done.
+    async fn enqueue(&self, name: &str, op: QueuedOp) -> Result<Queued> {
         self.ensure_worker();
         let queue = &self.shared.queue;
         loop {
@@ -444,34 +467,24 @@ impl<F: Backing + 'static, B: Backing + 'static> TieredBacking<F, B> {
                         writing,
                     };
                     state.pending.insert(name.to_owned(), entry);
-                    if queued != Some(op) {
-                        queue.write_journal(&state)?;
-                    }
+                    let journaled = if queued == Some(op) {
+                        Ok(())
+                    } else {
+                        queue.write_journal(&state)
+                    };
                     drop(state);
-                    queue.wake.notify();
-                    return Ok(());
+                    let guard = Queued {
+                        queue: Arc::clone(queue),
+                        name: name.to_owned(),
+                    };
+                    journaled?;
+                    return Ok(guard);
                 }
             }
             // Full: wait for the worker to make room.
             queue.wake.notify();
             queue.progress.wait(seen, ROOM_WAIT).await;
         }
-    }
-
-    /// After the frontend write of a blob [`TieredBacking::enqueue`]d (done
-    /// or failed): the worker may send it now, and will send it again if
-    /// it read the blob while it was being written.
-    fn written(&self, name: &str) {
-        let queue = &self.shared.queue;
-        let mut state = queue.state();
-        state.generation += 1;
-        let generation = state.generation;
-        if let Some(entry) = state.pending.get_mut(name) {
-            entry.writing = entry.writing.saturating_sub(1);
-            entry.generation = generation;
-        }
-        drop(state);
-        queue.wake.notify();
     }
 
     /// Write-behind: waits until every write queued so far has reached the
@@ -504,7 +517,9 @@ impl<F: Backing + 'static, B: Backing + 'static> TieredBacking<F, B> {
             let seen = queue.progress.epoch();
             {
                 let state = queue.state();
-                if state.pending.is_empty() {
+                // Empty, and the journal says so (rewritten at the end of
+                // the round that emptied it).
+                if state.pending.is_empty() && !(state.round_running && state.journal_dirty) {
                     return Ok(());
                 }
                 if state.rounds_done >= target {
@@ -658,7 +673,7 @@ impl<F: Backing + 'static, B: Backing + 'static> TieredBacking<F, B> {
                 }
             }
             WritePolicy::WriteBehind => {
-                self.enqueue(name, QueuedOp::Put).await?;
+                let queued = self.enqueue(name, QueuedOp::Put).await?;
                 let written = match tag {
                     Some(tag) => {
                         frontend
@@ -667,7 +682,7 @@ impl<F: Backing + 'static, B: Backing + 'static> TieredBacking<F, B> {
                     }
                     None => frontend.write_blob(name, blob, conditions).await,
                 };
-                self.written(name);
+                drop(queued);
                 written
             }
             WritePolicy::FrontendOnly => match tag {
@@ -725,9 +740,11 @@ impl<F: Backing + 'static, B: Backing + 'static> TieredBacking<F, B> {
                 }
             }
             WritePolicy::WriteBehind | WritePolicy::FrontendOnly => {
-                if self.behind() {
-                    self.enqueue(name, QueuedOp::Put).await?;
-                }
+                let queued = if self.behind() {
+                    Some(self.enqueue(name, QueuedOp::Put).await?)
+                } else {
+                    None
+                };
                 let written = match tag {
                     Some(tag) => {
                         frontend
@@ -740,9 +757,7 @@ impl<F: Backing + 'static, B: Backing + 'static> TieredBacking<F, B> {
                             .await
                     }
                 };
-                if self.behind() {
-                    self.written(name);
-                }
+                drop(queued);
                 written
             }
         }
@@ -928,9 +943,9 @@ impl<F: Backing + 'static, B: Backing + 'static> Backing for TieredBacking<F, B>
                 }
             }
             WritePolicy::WriteBehind => {
-                self.enqueue(name, QueuedOp::Delete).await?;
+                let queued = self.enqueue(name, QueuedOp::Delete).await?;
                 let deleted = frontend.delete_blob(name, conditions).await;
-                self.written(name);
+                drop(queued);
                 deleted
             }
             WritePolicy::FrontendOnly => frontend.delete_blob(name, conditions).await,
@@ -945,13 +960,12 @@ impl<F: Backing + 'static, B: Backing + 'static> Backing for TieredBacking<F, B>
                 frontend.delete_blobs(names).await
             }
             WritePolicy::WriteBehind => {
+                let mut queued = Vec::with_capacity(names.len());
                 for name in names {
-                    self.enqueue(name, QueuedOp::Delete).await?;
+                    queued.push(self.enqueue(name, QueuedOp::Delete).await?);
                 }
                 let deleted = frontend.delete_blobs(names).await;
-                for name in names {
-                    self.written(name);
-                }
+                drop(queued);
                 deleted
             }
             WritePolicy::FrontendOnly => frontend.delete_blobs(names).await,
@@ -1019,13 +1033,12 @@ impl<F: Backing + 'static, B: Backing + 'static> Backing for TieredBacking<F, B>
                 Ok(())
             }
             WritePolicy::WriteBehind => {
+                let mut queued = Vec::with_capacity(names.len());
                 for name in &names {
-                    self.enqueue(name, QueuedOp::Put).await?;
+                    queued.push(self.enqueue(name, QueuedOp::Put).await?);
                 }
                 let written = frontend.multi_write_blobs(blobs).await;
-                for name in &names {
-                    self.written(name);
-                }
+                drop(queued);
                 written
             }
             WritePolicy::FrontendOnly => frontend.multi_write_blobs(blobs).await,
@@ -1059,13 +1072,12 @@ impl<F: Backing + 'static, B: Backing + 'static> Backing for TieredBacking<F, B>
                 for name in names {
                     existed.push(self.blob_exists(name).await?);
                 }
+                let mut queued = Vec::with_capacity(names.len());
                 for name in names {
-                    self.enqueue(name, QueuedOp::Delete).await?;
+                    queued.push(self.enqueue(name, QueuedOp::Delete).await?);
                 }
                 let deleted = frontend.multi_delete_blobs(names).await;
-                for name in names {
-                    self.written(name);
-                }
+                drop(queued);
                 deleted?;
                 Ok(existed)
             }
