@@ -354,11 +354,10 @@ async fn run_worker<F: Backing + 'static, B: Backing + 'static>(
             next
         } else {
             backoff = None;
-            if queue.state().pending.is_empty() {
-                IDLE_WAIT
-            } else {
-                Duration::ZERO
-            }
+            // Blobs that came meanwhile go at once; blobs whose frontend
+            // write is under way wake the worker when it is done.
+            let ready = queue.state().pending.values().any(|e| e.writing == 0);
+            if ready { Duration::ZERO } else { IDLE_WAIT }
         };
         if !wait.is_zero() {
             queue.wake.wait(seen, wait).await;
@@ -458,6 +457,14 @@ impl<F: Backing + 'static, B: Backing + 'static> TieredBacking<F, B> {
                 let mut state = queue.state();
                 let queued = state.pending.get(name).map(|e| e.op);
                 if queued.is_some() || state.pending.len() < queue.capacity {
+                    // A queued deletion stays one: the worker sends the
+                    // frontend's blob if there is one again, and deletes
+                    // otherwise, whatever became of the writes after it.
+                    let op = if queued == Some(QueuedOp::Delete) {
+                        QueuedOp::Delete
+                    } else {
+                        op
+                    };
                     state.generation += 1;
                     let generation = state.generation;
                     let writing = state.pending.get(name).map_or(0, |e| e.writing) + 1;
