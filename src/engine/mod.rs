@@ -38,4 +38,4 @@ pub use lifecycle::{
 pub use memory::MemoryBacking;
 pub use s3_backing::S3Backing;
 pub use store::{ApiOp, BinaryValue, CachedStore, DissocOptions, Store, Version, WriteEvent};
-pub use tiered::TieredBacking;
+pub use tiered::{TieredBacking, TieredStore};

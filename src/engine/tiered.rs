@@ -60,6 +60,11 @@ pub struct TieredBacking<F, B> {
     shared: Arc<Shared<F, B>>,
 }
 
+/// konserve's `TieredStore`: a [`Store`](super::Store) over a
+/// [`TieredBacking`] (`Store::new(TieredBacking::new(frontend, backend,
+/// options)?)`).
+pub type TieredStore<F, B> = super::Store<TieredBacking<F, B>>;
+
 impl<F, B> Clone for TieredBacking<F, B> {
     fn clone(&self) -> Self {
         TieredBacking {
