@@ -718,3 +718,33 @@ async fn write_behind_async_against_a_failing_then_recovering_s3() {
     let behind = Store::new(S3Backing::new(S3Client::new(&direct).unwrap(), id));
     assert_eq!(behind.get("k").await.unwrap(), Some(Value::from(1)));
 }
+
+/// A frontend hit costs the backend nothing; a miss is one GET, after which
+/// the frontend answers.
+#[test]
+fn a_frontend_hit_sends_no_request_to_s3() {
+    use konserve_s3::blocking::{S3Backing, S3Client};
+    let config = s3_config();
+    let id = config.id.unwrap();
+    let client = S3Client::new(&config).unwrap();
+    Store::new(S3Backing::new(client.clone(), id))
+        .assoc("k", 1)
+        .unwrap();
+    let dir = TempDir::new();
+    let tiered = TieredBacking::new(
+        FileBacking::create(dir.path()).unwrap(),
+        S3Backing::new(client.clone(), id),
+        TieredOptions::default(),
+    )
+    .unwrap();
+    let store = Store::new(tiered);
+    let before = client.stats();
+    assert_eq!(store.get("k").unwrap(), Some(Value::from(1)));
+    let miss = client.stats().since(&before);
+    assert_eq!(miss.total_requests(), 1, "{miss:?}");
+    let before = client.stats();
+    for _ in 0..5 {
+        assert_eq!(store.get("k").unwrap(), Some(Value::from(1)));
+    }
+    assert_eq!(client.stats().since(&before).total_requests(), 0);
+}
