@@ -41,15 +41,17 @@ use serde_json::{Map, Value as Json};
 use url::Url;
 use uuid::Uuid;
 
+pub use crate::cache::CacheOptions;
 use crate::codec::SegmentCap;
 pub use crate::codec::blob::{Compressor, Encoding, Encryptor, Serializer};
 pub use crate::credentials::chain::Source as CredentialsSource;
 pub use crate::credentials::{Credentials, CredentialsReport, Environment, Secret, SourceOutcome};
 use crate::error::{Error, Result};
 pub use crate::retry::RetryPolicy;
+pub use crate::tiered::{ReadPolicy, SyncStrategy, TieredOptions, WriteFailure, WritePolicy};
 
 mod store_config;
-pub use store_config::StoreConfig;
+pub use store_config::{StoreConfig, TIERED_JOURNAL_FILE, TieredConfig};
 
 /// Longest accepted HTTP timeout (`http.*-timeout-ms`): 1 hour.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);

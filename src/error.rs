@@ -279,6 +279,20 @@ pub enum Error {
         #[source]
         cause: Box<Error>,
     },
+    /// Write-behind: writes queued for a tiered store's backend have not
+    /// reached it (`TieredBacking::flush` tried
+    /// each once more and these failed). They stay queued and are retried;
+    /// the data is in the frontend meanwhile.
+    #[error(
+        "{pending} write(s) queued for the tiered store's backend have not reached it; {}",
+        crate::tiered::describe_failures(failures)
+    )]
+    WriteBehindPending {
+        /// Blobs still queued.
+        pending: usize,
+        /// The last failure of each queued blob that failed.
+        failures: Vec<crate::tiered::WriteFailure>,
+    },
     /// `append`/`log` on a key that holds something other than an append log.
     #[error("key {key} is not an append log")]
     NotAnAppendLog {

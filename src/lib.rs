@@ -6,7 +6,7 @@
 //!
 //! | module | what for |
 //! | --- | --- |
-//! | [`blocking`] | konserve's API: `Store`, the `Backing` trait and its S3, file and memory backings, the store lifecycle (`create_store`, `connect_store`, …), the raw [`S3Client`]; HTTP on ureq, no async runtime (feature `blocking`, default) |
+//! | [`blocking`] | konserve's API: `Store`, the `Backing` trait and its S3, file and memory backings, the store lifecycle (`create_store`, `connect_store`, …), the value cache (`Store::cached`, konserve.cache), tiered stores (`TieredBacking`, konserve.tiered), the raw [`S3Client`]; HTTP on ureq, no async runtime (feature `blocking`, default) |
 //! | `nonblocking` | the same, as `async fn`s on reqwest and tokio; every future is `Send` (feature `async`) |
 //! | [`config`] | [`config::S3Config`] (builder, JSON form, environment), store options, the encodings, credentials, retry policy |
 //! | [`error`] | the one [`Error`] type, its [`ErrorContext`], and the codec and path errors it carries |
@@ -83,6 +83,7 @@
 )]
 
 mod action;
+mod cache;
 mod conditions;
 pub mod config;
 mod credentials;
@@ -91,6 +92,7 @@ pub mod gc;
 pub mod hasch;
 mod retry;
 pub mod s3;
+mod tiered;
 pub mod value;
 
 /// Whole konserve blobs as bytes, for tools that inspect, verify, copy or

@@ -54,6 +54,36 @@ fn any_store_operations_are_send(
     let _ = assert_send(konserve_s3::nonblocking::gc::sweep(store, &options));
 }
 
+#[allow(dead_code, clippy::let_underscore_future)]
+fn tiered_and_cached_operations_are_send(
+    tiered: &konserve_s3::nonblocking::TieredStore<
+        konserve_s3::nonblocking::FileBacking,
+        S3Backing,
+    >,
+    cached: &konserve_s3::nonblocking::CachedStore<S3Backing>,
+    any_tiered: &konserve_s3::nonblocking::TieredBacking<
+        konserve_s3::nonblocking::BoxedBacking,
+        konserve_s3::nonblocking::BoxedBacking,
+    >,
+) {
+    let k = || Value::keyword("k");
+    let _ = assert_send(tiered.get(k()));
+    let _ = assert_send(tiered.update_in(&[], |v| v.unwrap_or_default()));
+    let _ = assert_send(tiered.bassoc(k(), vec![1u8]));
+    let _ = assert_send(tiered.keys());
+    let _ = assert_send(tiered.backing().flush());
+    let _ = assert_send(
+        tiered
+            .backing()
+            .sync(konserve_s3::config::SyncStrategy::Full),
+    );
+    let _ = assert_send(tiered.backing().sync_keys(&[]));
+    let _ = assert_send(cached.get(k()));
+    let _ = assert_send(cached.exists(k()));
+    let _ = assert_send(cached.update(k(), |v| v.unwrap_or_default()));
+    let _ = assert_send(any_tiered.flush());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_store_runs_in_spawned_tasks() {
     let config = konserve_s3::config::StoreConfig::from_edn("{:backend :memory}").unwrap();

@@ -101,3 +101,12 @@ fn every_readme_rust_block_is_a_whole_program() {
         );
     }
 }
+
+#[test]
+fn the_tiered_doc_config_is_a_valid_tiered_config() {
+    let blocks = blocks_of(include_str!("../docs/tiered.md"), "edn");
+    assert_eq!(blocks.len(), 1);
+    let config = StoreConfig::from_edn(&blocks[0])
+        .unwrap_or_else(|e| panic!("docs/tiered.md EDN snippet does not parse: {e}"));
+    assert_eq!(config.backend(), "tiered");
+}

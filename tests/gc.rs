@@ -20,7 +20,7 @@ use konserve_s3::blocking::{
     Backing, BlobStream, BodySource, FileBacking, MemoryBacking, S3Store, Store, StoredBlob,
     connect_store, create_store, gc,
 };
-use konserve_s3::config::{S3Config, StoreOptions};
+use konserve_s3::config::{CacheOptions, S3Config, StoreOptions};
 use konserve_s3::gc::{SweepOptions, guard, now};
 use konserve_s3::internals::codec::blob::{Encoding, Encryptor};
 use konserve_s3::internals::layout;
@@ -74,6 +74,21 @@ fn strictly_older_goes_and_a_write_at_the_cutoff_stays() {
     assert!(!store.exists(k("a")).unwrap());
     assert!(store.exists(k("b")).unwrap());
     assert!(store.exists(k("c")).unwrap());
+}
+
+#[test]
+fn a_cached_store_forgets_what_a_sweep_deletes() {
+    let store = Store::cached(MemoryBacking::new(), CacheOptions::default());
+    store.assoc(k("gone"), 1).unwrap();
+    store.assoc(k("kept"), 2).unwrap();
+    // Both in the cache now.
+    assert_eq!(store.get(k("gone")).unwrap(), Some(Value::from(1)));
+    assert_eq!(store.get(k("kept")).unwrap(), Some(Value::from(2)));
+    let report = gc::sweep(&store, &SweepOptions::new(set([k("kept")]), now() + 1)).unwrap();
+    assert_eq!(report.deleted, vec![k("gone")]);
+    assert_eq!(store.get(k("gone")).unwrap(), None);
+    assert!(!store.exists(k("gone")).unwrap());
+    assert_eq!(store.get(k("kept")).unwrap(), Some(Value::from(2)));
 }
 
 #[test]

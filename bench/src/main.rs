@@ -10,7 +10,9 @@
 //!
 //! Options: `--quick`, `--out PATH` (where to write the report; the full
 //! run writes `docs/benchmarks.md`, a quick run only with `--out`),
-//! `--parts matrix,keys,stream` (what to run; default all),
+//! `--parts matrix,keys,stream,tiered` (what to run; default all; `tiered`:
+//! tiered `get` and cache hit / revalidated hit / miss against S3 `get`,
+//! printed only),
 //! `--keys N` (keys in the `keys` store; default 10000),
 //! `--stream-mib N` (size of the streamed value; default 1024),
 //! `--build-times PATH` (the TSV `bench/build-times.sh` prints; default
@@ -30,6 +32,7 @@ mod ops;
 mod report;
 mod stream;
 mod sys;
+mod tiered;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -63,6 +66,8 @@ pub struct Options {
     pub matrix: bool,
     pub keys: bool,
     pub stream: bool,
+    /// The tiered store and cache part.
+    pub tiered: bool,
     pub key_count: usize,
     pub stream_mib: u64,
     pub build_times: Option<PathBuf>,
@@ -91,6 +96,7 @@ fn parse_args() -> Res<Options> {
         matrix: true,
         keys: true,
         stream: true,
+        tiered: true,
         key_count: 10_000,
         stream_mib: 1024,
         build_times: None,
@@ -117,6 +123,7 @@ fn parse_args() -> Res<Options> {
                 o.matrix = parts.contains(&"matrix");
                 o.keys = parts.contains(&"keys");
                 o.stream = parts.contains(&"stream");
+                o.tiered = parts.contains(&"tiered");
             }
             "--keys" => o.key_count = value()?.parse()?,
             "--stream-mib" => o.stream_mib = value()?.parse()?,
@@ -372,6 +379,12 @@ fn run_rest(
     }
     if o.stream {
         report.stream = Some(run_stream(o, &target_of("bench-stream"))?);
+    }
+    if o.tiered {
+        let target = target_of("bench-tiered");
+        let cfg = config(&target, Uuid::new_v4())?;
+        S3Client::new(&cfg)?.create_bucket()?;
+        tiered::print(&tiered::run(&cfg, o.quick)?);
     }
     Ok(())
 }

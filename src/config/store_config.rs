@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::{S3Config, StoreOptions, nested};
 use crate::error::{Error, Result};
+use crate::tiered::{ReadPolicy, SyncStrategy, TieredOptions, WritePolicy};
 use crate::value::Value;
 
 /// A store's configuration, any backing: konserve's
@@ -67,6 +68,61 @@ pub enum StoreConfig {
         /// `:config`: store options.
         options: StoreOptions,
     },
+    /// `:backend :tiered`: konserve's tiered store, a frontend store in
+    /// front of a backend store (`TieredBacking`, docs/tiered.md):
+    ///
+    /// ```edn
+    /// {:backend :tiered :id #uuid "…"
+    ///  :frontend-config {:backend :file :path "/var/cache/app" :id #uuid "…"}
+    ///  :backend-config {:backend :s3 :bucket "b" :id #uuid "…"}
+    ///  :write-policy :write-behind      ; :write-through (default), :write-around, :frontend-only
+    ///  :read-policy :frontend-first     ; or :frontend-only
+    ///  :sync-on-connect :populate-missing ; or :full; default none
+    ///  :queue-capacity 1024             ; write-behind queue bound
+    ///  :journal "/var/cache/app/pending.journal"} ; default: in a :file frontend's directory
+    /// ```
+    ///
+    /// As in konserve, the `:id`s of the three configs must match.
+    Tiered(Box<TieredConfig>),
+}
+
+/// A tiered store's configuration ([`StoreConfig::Tiered`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TieredConfig {
+    /// `:id`: the store id (the frontend's and backend's must match it).
+    pub id: Option<Uuid>,
+    /// `:frontend-config`: the fast tier.
+    pub frontend: StoreConfig,
+    /// `:backend-config`: the durable tier.
+    pub backend: StoreConfig,
+    /// `:write-policy`, `:read-policy`, `:queue-capacity`, `:journal`.
+    /// Without a `:journal`, a write-behind store with a `:file` frontend
+    /// keeps its journal in the frontend's directory
+    /// (`konserve-tiered.pending`).
+    pub tiered: TieredOptions,
+    /// `:sync-on-connect`: what to copy from the backend when connecting.
+    pub sync_on_connect: Option<SyncStrategy>,
+    /// `:config`: store options of the tiered store.
+    pub options: StoreOptions,
+}
+
+/// The name of a write-behind journal in a file frontend's directory.
+pub const TIERED_JOURNAL_FILE: &str = "konserve-tiered.pending";
+
+impl TieredConfig {
+    /// The tiered options with the journal resolved: the configured one,
+    /// or for write-behind over a `:file` frontend, one in its directory.
+    pub fn resolved_options(&self) -> TieredOptions {
+        let mut o = self.tiered.clone();
+        if o.journal.is_none()
+            && o.write_policy == WritePolicy::WriteBehind
+            && let StoreConfig::File { path, .. } = &self.frontend
+        {
+            o.journal = Some(path.join(TIERED_JOURNAL_FILE));
+        }
+        o
+    }
 }
 
 impl StoreConfig {
@@ -129,12 +185,13 @@ impl StoreConfig {
         Self::from_json(&read_config_file(path.as_ref())?)
     }
 
-    /// The backend's name: `s3`, `file` or `memory`.
+    /// The backend's name: `s3`, `file`, `memory` or `tiered`.
     pub fn backend(&self) -> &'static str {
         match self {
             StoreConfig::S3(_) => "s3",
             StoreConfig::File { .. } => "file",
             StoreConfig::Memory { .. } => "memory",
+            StoreConfig::Tiered(_) => "tiered",
         }
     }
 
@@ -143,6 +200,7 @@ impl StoreConfig {
         match self {
             StoreConfig::S3(c) => c.id,
             StoreConfig::File { id, .. } | StoreConfig::Memory { id, .. } => *id,
+            StoreConfig::Tiered(t) => t.id,
         }
     }
 
@@ -151,6 +209,7 @@ impl StoreConfig {
         match self {
             StoreConfig::S3(c) => &c.store,
             StoreConfig::File { options, .. } | StoreConfig::Memory { options, .. } => options,
+            StoreConfig::Tiered(t) => &t.options,
         }
     }
 
@@ -161,7 +220,9 @@ impl StoreConfig {
             Some(other) => {
                 return Err(Error::config(
                     "backend",
-                    format!("expected a keyword or string (:s3, :file, :memory), got {other}"),
+                    format!(
+                        "expected a keyword or string (:s3, :file, :memory, :tiered), got {other}"
+                    ),
                 ));
             }
         };
@@ -201,16 +262,154 @@ impl StoreConfig {
                 let (id, options) = local_fields(map, "memory", |_, _| Ok(false))?;
                 Ok(StoreConfig::Memory { id, options })
             }
-            "tiered" => Err(Error::config(
-                "backend",
-                "the :tiered backend is not supported yet: use :s3, :file or :memory",
-            )),
+            "tiered" => tiered_config(map),
             other => Err(Error::config(
                 "backend",
-                format!("unknown backend {other:?}: use :s3, :file or :memory"),
+                format!("unknown backend {other:?}: use :s3, :file, :memory or :tiered"),
             )),
         }
     }
+}
+
+/// A `:tiered` config's map.
+fn tiered_config(map: Map<String, Json>) -> Result<StoreConfig> {
+    let mut id = None;
+    let (mut frontend, mut backend) = (None, None);
+    let mut tiered = TieredOptions::default();
+    let mut sync_on_connect = None;
+    let mut options = StoreOptions::default();
+    let name_of = |key: &str, value: &Json| -> Result<String> {
+        match value {
+            Json::String(s) => Ok(s.trim_start_matches(':').to_owned()),
+            other => Err(Error::config(
+                key,
+                format!("expected a keyword, got {other}"),
+            )),
+        }
+    };
+    for (key, value) in map {
+        match key.as_str() {
+            "backend" => {}
+            "id" => id = Some(parse_id(value)?),
+            "frontend-config" | "backend-config" => {
+                let Json::Object(inner) = value else {
+                    return Err(Error::config(
+                        key,
+                        format!("expected a store config map, got {value}"),
+                    ));
+                };
+                let config = StoreConfig::from_json_map(inner).map_err(|e| match e {
+                    Error::InvalidConfig { field, reason } => Error::InvalidConfig {
+                        field: format!("{key}.{field}"),
+                        reason,
+                    },
+                    other => other,
+                })?;
+                if key == "frontend-config" {
+                    frontend = Some(config);
+                } else {
+                    backend = Some(config);
+                }
+            }
+            "write-policy" => {
+                let name = name_of(&key, &value)?;
+                tiered.write_policy = WritePolicy::from_name(&name).ok_or_else(|| {
+                    Error::config(
+                        key,
+                        format!(
+                            "unknown write policy :{name}: use :write-through, :write-behind, \
+                             :write-around or :frontend-only"
+                        ),
+                    )
+                })?;
+            }
+            "read-policy" => {
+                let name = name_of(&key, &value)?;
+                tiered.read_policy = ReadPolicy::from_name(&name).ok_or_else(|| {
+                    Error::config(
+                        key,
+                        format!(
+                            "unknown read policy :{name}: use :frontend-first or :frontend-only"
+                        ),
+                    )
+                })?;
+            }
+            "sync-on-connect" => {
+                if value.is_null() {
+                    continue;
+                }
+                let name = name_of(&key, &value)?;
+                sync_on_connect = Some(SyncStrategy::from_name(&name).ok_or_else(|| {
+                    Error::config(
+                        key,
+                        format!("unknown sync strategy :{name}: use :populate-missing or :full"),
+                    )
+                })?);
+            }
+            "queue-capacity" => match value.as_u64() {
+                Some(n) if n > 0 => {
+                    tiered.queue_capacity = usize::try_from(n).unwrap_or(usize::MAX)
+                }
+                _ => {
+                    return Err(Error::config(
+                        key,
+                        format!("expected a positive number of blobs, got {value}"),
+                    ));
+                }
+            },
+            "journal" => match value {
+                Json::String(s) if !s.is_empty() => tiered.journal = Some(PathBuf::from(s)),
+                other => {
+                    return Err(Error::config(
+                        key,
+                        format!("expected the journal file's path as a string, got {other}"),
+                    ));
+                }
+            },
+            "config" => options = nested(&key, value)?,
+            _ => {
+                return Err(Error::config(
+                    key,
+                    "unknown configuration key for backend :tiered",
+                ));
+            }
+        }
+    }
+    check_options(&options)?;
+    let missing = |key: &'static str| {
+        Error::config(
+            key,
+            "missing: a tiered store needs :frontend-config and :backend-config, \
+             each a whole store config",
+        )
+    };
+    let frontend = frontend.ok_or_else(|| missing("frontend-config"))?;
+    let backend = backend.ok_or_else(|| missing("backend-config"))?;
+    if let Some(id) = id {
+        for (key, sub) in [
+            ("frontend-config.id", &frontend),
+            ("backend-config.id", &backend),
+        ] {
+            if sub.id() != Some(id) {
+                return Err(Error::config(
+                    key,
+                    format!(
+                        "must match the tiered store's :id {id} (konserve requires the three \
+                         ids to be equal), got {}",
+                        sub.id().map_or("none".to_owned(), |i| i.to_string())
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(StoreConfig::Tiered(Box::new(TieredConfig {
+        id,
+        frontend,
+        backend,
+        tiered,
+        sync_on_connect,
+        options,
+    })))
 }
 
 /// Reads the keys every local backend has (`backend`, `id`, `config`),
@@ -439,6 +638,41 @@ mod tests {
     }
 
     #[test]
+    fn tiered() {
+        let c = StoreConfig::from_edn(
+            r#"{:backend :tiered :id #uuid "4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10"
+                :frontend-config {:backend :file :path "/tmp/front" :id #uuid "4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10"}
+                :backend-config {:backend :s3 :bucket "b-1" :id #uuid "4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10"}
+                :write-policy :write-behind :read-policy :frontend-first
+                :sync-on-connect :populate-missing :queue-capacity 10}"#,
+        )
+        .unwrap();
+        assert_eq!(c.backend(), "tiered");
+        let StoreConfig::Tiered(t) = &c else {
+            panic!("not tiered")
+        };
+        assert_eq!(t.frontend.backend(), "file");
+        assert_eq!(t.backend.backend(), "s3");
+        assert_eq!(t.tiered.write_policy, WritePolicy::WriteBehind);
+        assert_eq!(t.tiered.queue_capacity, 10);
+        assert_eq!(t.sync_on_connect, Some(SyncStrategy::PopulateMissing));
+        assert_eq!(
+            t.resolved_options().journal,
+            Some(PathBuf::from("/tmp/front").join(TIERED_JOURNAL_FILE))
+        );
+        let json = StoreConfig::from_json(
+            r#"{"backend": "tiered", "frontend-config": {"backend": "memory"},
+                "backend-config": {"backend": "memory"}, "write-policy": "frontend-only"}"#,
+        )
+        .unwrap();
+        let StoreConfig::Tiered(t) = json else {
+            panic!("not tiered")
+        };
+        assert_eq!(t.tiered.write_policy, WritePolicy::FrontendOnly);
+        assert_eq!(t.resolved_options().journal, None);
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let cases = [
             (
@@ -470,7 +704,23 @@ mod tests {
             (r#"{:backend :memory :path "/x"}"#, "path"),
             (r#"{:backend :memory :id "nope"}"#, "id"),
             (r#"{:backend :redis}"#, "backend"),
-            (r#"{:backend :tiered}"#, "backend"),
+            (r#"{:backend :tiered}"#, "frontend-config"),
+            (
+                r#"{:backend :tiered :frontend-config {:backend :memory} :backend-config {:backend :file}}"#,
+                "backend-config.path",
+            ),
+            (
+                r#"{:backend :tiered :frontend-config {:backend :memory} :backend-config {:backend :memory} :write-policy :sometimes}"#,
+                "write-policy",
+            ),
+            (
+                r#"{:backend :tiered :id #uuid "4d1b1a8e-5d7c-4bb1-9d0e-5a9b3c2f7e10" :frontend-config {:backend :memory} :backend-config {:backend :memory}}"#,
+                "frontend-config.id",
+            ),
+            (
+                r#"{:backend :tiered :frontend-config {:backend :memory} :backend-config {:backend :memory} :queue-capacity 0}"#,
+                "queue-capacity",
+            ),
             (r#"{:backend 3}"#, "backend"),
             (r#"{:bucket "b-1" :id "nope"}"#, "id"),
             (r#"{:bucket "B"}"#, "bucket"),

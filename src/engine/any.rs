@@ -27,18 +27,24 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use bytes::Bytes;
 use uuid::Uuid;
 
-use super::backing::{Backing, BlobDeleteFailure, BlobStream, BlobVersion, ListedBlob, StoredBlob};
+use super::backing::{
+    Backing, BlobDeleteFailure, BlobStream, BlobVersion, ListedBlob, Revalidated, StoredBlob,
+};
 use super::file::FileBacking;
 use super::io;
 use super::lifecycle;
 use super::memory::MemoryBacking;
 use super::mode::{self, BodySource};
 use super::s3_backing::S3Backing;
+use super::tiered::TieredBacking;
+
+mod boxed;
 use super::store::Store;
 use crate::Conditions;
-use crate::config::{StoreConfig, StoreOptions};
+use crate::config::{StoreConfig, StoreOptions, TieredConfig};
 use crate::error::{Error, Result};
 use crate::layout;
+pub use boxed::BoxedBacking;
 
 /// One of this crate's backings, chosen at run time; implements
 /// [`Backing`] by delegating to the one it holds.
@@ -53,6 +59,8 @@ pub enum AnyBacking {
     File(FileBacking),
     /// A store in memory.
     Memory(MemoryBacking),
+    /// A tiered store: a frontend in front of a backend, each any backing.
+    Tiered(TieredBacking<BoxedBacking, BoxedBacking>),
 }
 
 /// A store over a backing chosen at run time.
@@ -82,6 +90,14 @@ impl AnyBacking {
             _ => None,
         }
     }
+
+    /// The tiered backing, if this is one (for `flush`, `sync`, …).
+    pub fn as_tiered(&self) -> Option<&TieredBacking<BoxedBacking, BoxedBacking>> {
+        match self {
+            AnyBacking::Tiered(b) => Some(b),
+            _ => None,
+        }
+    }
 }
 
 impl From<S3Backing> for AnyBacking {
@@ -93,6 +109,12 @@ impl From<S3Backing> for AnyBacking {
 impl From<FileBacking> for AnyBacking {
     fn from(b: FileBacking) -> Self {
         AnyBacking::File(b)
+    }
+}
+
+impl From<TieredBacking<BoxedBacking, BoxedBacking>> for AnyBacking {
+    fn from(b: TieredBacking<BoxedBacking, BoxedBacking>) -> Self {
+        AnyBacking::Tiered(b)
     }
 }
 
@@ -109,6 +131,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.kind(),
             AnyBacking::File(b) => b.kind(),
             AnyBacking::Memory(b) => b.kind(),
+            AnyBacking::Tiered(b) => b.kind(),
         }
     }
 
@@ -117,6 +140,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.read_blob(name).await,
             AnyBacking::File(b) => b.read_blob(name).await,
             AnyBacking::Memory(b) => b.read_blob(name).await,
+            AnyBacking::Tiered(b) => b.read_blob(name).await,
         }
     }
 
@@ -125,6 +149,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.read_blob_prefix(name, len).await,
             AnyBacking::File(b) => b.read_blob_prefix(name, len).await,
             AnyBacking::Memory(b) => b.read_blob_prefix(name, len).await,
+            AnyBacking::Tiered(b) => b.read_blob_prefix(name, len).await,
         }
     }
 
@@ -138,6 +163,16 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.read_blob_prefix_if_match(name, len, etag).await,
             AnyBacking::File(b) => b.read_blob_prefix_if_match(name, len, etag).await,
             AnyBacking::Memory(b) => b.read_blob_prefix_if_match(name, len, etag).await,
+            AnyBacking::Tiered(b) => b.read_blob_prefix_if_match(name, len, etag).await,
+        }
+    }
+
+    async fn read_blob_if_none_match(&self, name: &str, etag: &str) -> Result<Revalidated> {
+        match self {
+            AnyBacking::S3(b) => b.read_blob_if_none_match(name, etag).await,
+            AnyBacking::File(b) => b.read_blob_if_none_match(name, etag).await,
+            AnyBacking::Memory(b) => b.read_blob_if_none_match(name, etag).await,
+            AnyBacking::Tiered(b) => b.read_blob_if_none_match(name, etag).await,
         }
     }
 
@@ -146,6 +181,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.read_blob_stream(name).await,
             AnyBacking::File(b) => b.read_blob_stream(name).await,
             AnyBacking::Memory(b) => b.read_blob_stream(name).await,
+            AnyBacking::Tiered(b) => b.read_blob_stream(name).await,
         }
     }
 
@@ -154,6 +190,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.write_blob(name, blob, conditions).await,
             AnyBacking::File(b) => b.write_blob(name, blob, conditions).await,
             AnyBacking::Memory(b) => b.write_blob(name, blob, conditions).await,
+            AnyBacking::Tiered(b) => b.write_blob(name, blob, conditions).await,
         }
     }
 
@@ -168,6 +205,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.write_blob_stream(name, prefix, reader, conditions).await,
             AnyBacking::File(b) => b.write_blob_stream(name, prefix, reader, conditions).await,
             AnyBacking::Memory(b) => b.write_blob_stream(name, prefix, reader, conditions).await,
+            AnyBacking::Tiered(b) => b.write_blob_stream(name, prefix, reader, conditions).await,
         }
     }
 
@@ -176,6 +214,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.keeps_write_tags(),
             AnyBacking::File(b) => b.keeps_write_tags(),
             AnyBacking::Memory(b) => b.keeps_write_tags(),
+            AnyBacking::Tiered(b) => b.keeps_write_tags(),
         }
     }
 
@@ -190,6 +229,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.write_blob_tagged(name, blob, conditions, tag).await,
             AnyBacking::File(b) => b.write_blob_tagged(name, blob, conditions, tag).await,
             AnyBacking::Memory(b) => b.write_blob_tagged(name, blob, conditions, tag).await,
+            AnyBacking::Tiered(b) => b.write_blob_tagged(name, blob, conditions, tag).await,
         }
     }
 
@@ -214,6 +254,10 @@ impl Backing for AnyBacking {
                 b.write_blob_stream_tagged(name, prefix, reader, conditions, tag)
                     .await
             }
+            AnyBacking::Tiered(b) => {
+                b.write_blob_stream_tagged(name, prefix, reader, conditions, tag)
+                    .await
+            }
         }
     }
 
@@ -222,6 +266,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.blob_version(name).await,
             AnyBacking::File(b) => b.blob_version(name).await,
             AnyBacking::Memory(b) => b.blob_version(name).await,
+            AnyBacking::Tiered(b) => b.blob_version(name).await,
         }
     }
 
@@ -230,6 +275,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.blob_exists(name).await,
             AnyBacking::File(b) => b.blob_exists(name).await,
             AnyBacking::Memory(b) => b.blob_exists(name).await,
+            AnyBacking::Tiered(b) => b.blob_exists(name).await,
         }
     }
 
@@ -238,6 +284,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.blob_etag(name).await,
             AnyBacking::File(b) => b.blob_etag(name).await,
             AnyBacking::Memory(b) => b.blob_etag(name).await,
+            AnyBacking::Tiered(b) => b.blob_etag(name).await,
         }
     }
 
@@ -246,6 +293,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.delete_blob(name, conditions).await,
             AnyBacking::File(b) => b.delete_blob(name, conditions).await,
             AnyBacking::Memory(b) => b.delete_blob(name, conditions).await,
+            AnyBacking::Tiered(b) => b.delete_blob(name, conditions).await,
         }
     }
 
@@ -254,6 +302,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.delete_blobs(names).await,
             AnyBacking::File(b) => b.delete_blobs(names).await,
             AnyBacking::Memory(b) => b.delete_blobs(names).await,
+            AnyBacking::Tiered(b) => b.delete_blobs(names).await,
         }
     }
 
@@ -262,6 +311,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.list_blobs().await,
             AnyBacking::File(b) => b.list_blobs().await,
             AnyBacking::Memory(b) => b.list_blobs().await,
+            AnyBacking::Tiered(b) => b.list_blobs().await,
         }
     }
 
@@ -270,6 +320,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.list_blobs_versioned().await,
             AnyBacking::File(b) => b.list_blobs_versioned().await,
             AnyBacking::Memory(b) => b.list_blobs_versioned().await,
+            AnyBacking::Tiered(b) => b.list_blobs_versioned().await,
         }
     }
 
@@ -278,6 +329,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.delete_blobs_reporting(names).await,
             AnyBacking::File(b) => b.delete_blobs_reporting(names).await,
             AnyBacking::Memory(b) => b.delete_blobs_reporting(names).await,
+            AnyBacking::Tiered(b) => b.delete_blobs_reporting(names).await,
         }
     }
 
@@ -286,6 +338,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.supports_multi_key(),
             AnyBacking::File(b) => b.supports_multi_key(),
             AnyBacking::Memory(b) => b.supports_multi_key(),
+            AnyBacking::Tiered(b) => b.supports_multi_key(),
         }
     }
 
@@ -294,6 +347,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.multi_write_blobs(blobs).await,
             AnyBacking::File(b) => b.multi_write_blobs(blobs).await,
             AnyBacking::Memory(b) => b.multi_write_blobs(blobs).await,
+            AnyBacking::Tiered(b) => b.multi_write_blobs(blobs).await,
         }
     }
 
@@ -302,6 +356,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.multi_read_blobs(names).await,
             AnyBacking::File(b) => b.multi_read_blobs(names).await,
             AnyBacking::Memory(b) => b.multi_read_blobs(names).await,
+            AnyBacking::Tiered(b) => b.multi_read_blobs(names).await,
         }
     }
 
@@ -310,6 +365,7 @@ impl Backing for AnyBacking {
             AnyBacking::S3(b) => b.multi_delete_blobs(names).await,
             AnyBacking::File(b) => b.multi_delete_blobs(names).await,
             AnyBacking::Memory(b) => b.multi_delete_blobs(names).await,
+            AnyBacking::Tiered(b) => b.multi_delete_blobs(names).await,
         }
     }
 }
@@ -384,7 +440,52 @@ pub async fn create_store(config: &StoreConfig) -> Result<AnyStore> {
             }
             Ok(any_store(backing, options))
         }
+        StoreConfig::Tiered(t) => {
+            // The backend is the store; the frontend, a cache of it, may be
+            // there already (a directory left from before).
+            let backend = create_store_boxed(&t.backend).await?;
+            let frontend = open_frontend(t).await?;
+            tiered_store(t, frontend, backend)
+        }
     }
+}
+
+// The lifecycle of a tiered config's tiers recurses; a boxed call has a
+// type of its own, so the async functions' futures stay finite.
+fn create_store_boxed(config: &StoreConfig) -> mode::Boxed<'_, Result<AnyStore>> {
+    mode::boxed(create_store(config))
+}
+
+fn connect_store_boxed(config: &StoreConfig) -> mode::Boxed<'_, Result<AnyStore>> {
+    mode::boxed(connect_store(config))
+}
+
+fn store_exists_boxed(config: &StoreConfig) -> mode::Boxed<'_, Result<bool>> {
+    mode::boxed(store_exists(config))
+}
+
+fn delete_store_boxed(config: &StoreConfig) -> mode::Boxed<'_, Result<()>> {
+    mode::boxed(delete_store(config))
+}
+
+/// The frontend store of `t`: connected if it exists, else created.
+#[io(AFIT)]
+async fn open_frontend(t: &TieredConfig) -> Result<AnyStore> {
+    if store_exists_boxed(&t.frontend).await? {
+        connect_store_boxed(&t.frontend).await
+    } else {
+        create_store_boxed(&t.frontend).await
+    }
+}
+
+/// The tiered store of `t` over the stores of its two tiers.
+fn tiered_store(t: &TieredConfig, frontend: AnyStore, backend: AnyStore) -> Result<AnyStore> {
+    let tiered = TieredBacking::new(
+        BoxedBacking::new(frontend.backing().clone()),
+        BoxedBacking::new(backend.backing().clone()),
+        t.resolved_options(),
+    )?;
+    Ok(any_store(AnyBacking::Tiered(tiered), &t.options))
 }
 
 /// Connects to the existing store of `config`.
@@ -423,6 +524,18 @@ pub async fn connect_store(config: &StoreConfig) -> Result<AnyStore> {
                     id,
                 }),
             }
+        }
+        StoreConfig::Tiered(t) => {
+            // konserve: the frontend may be new (a cache), the backend must
+            // exist.
+            let backend = connect_store_boxed(&t.backend).await?;
+            let frontend = open_frontend(t).await?;
+            let store = tiered_store(t, frontend, backend)?;
+            if let (Some(strategy), Some(tiered)) = (t.sync_on_connect, store.backing().as_tiered())
+            {
+                tiered.sync(strategy).await?;
+            }
+            Ok(store)
         }
     }
 }
@@ -464,6 +577,8 @@ pub async fn store_exists(config: &StoreConfig) -> Result<bool> {
         StoreConfig::Memory { id, .. } => {
             Ok(id.is_some_and(|id| memory_stores().contains_key(&id)))
         }
+        // konserve: a tiered store exists when its backend does.
+        StoreConfig::Tiered(t) => store_exists_boxed(&t.backend).await,
     }
 }
 
@@ -509,6 +624,33 @@ pub async fn delete_store(config: &StoreConfig) -> Result<()> {
                 memory_stores().remove(id);
             }
             Ok(())
+        }
+        StoreConfig::Tiered(t) => {
+            // konserve's owns-backend?: under :frontend-only the backend is
+            // another peer's, and only this store's frontend goes.
+            if t.tiered.write_policy.owns_backend() {
+                delete_store_boxed(&t.backend).await?;
+            }
+            // The write-behind journal: this config's, and the default one in
+            // a file frontend's directory (another policy may have left it).
+            let mut journals: Vec<std::path::PathBuf> =
+                t.resolved_options().journal.into_iter().collect();
+            if let StoreConfig::File { path, .. } = &t.frontend {
+                journals.push(path.join(crate::config::TIERED_JOURNAL_FILE));
+            }
+            for journal in journals {
+                let mut staging = journal.as_os_str().to_owned();
+                staging.push(".new");
+                for file in [journal, staging.into()] {
+                    match fs::remove_file(&file) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(e.into());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            delete_store_boxed(&t.frontend).await
         }
     }
 }

@@ -83,6 +83,19 @@ impl BlobDeleteFailure {
     }
 }
 
+/// The answer of [`Backing::read_blob_if_none_match`]: whether a blob still
+/// is the version a reader holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revalidated {
+    /// The blob is still that version; nothing was transferred (S3: one
+    /// GET answered `304 Not Modified`, no body).
+    Unchanged,
+    /// The blob is another version now: here it is, whole.
+    Changed(StoredBlob),
+    /// The blob does not exist (any more).
+    Missing,
+}
+
 /// The payload of a binary value being read: its bytes as a stream.
 pub struct BlobStream {
     /// The blob from its first byte (header, metadata, then the raw value).
@@ -139,6 +152,26 @@ pub trait Backing: Send + Sync {
                 }
                 other => Ok(other),
             }
+        }
+    }
+
+    /// Reads a whole blob only if its version tag is no longer `etag`
+    /// (S3's `If-None-Match: <etag>`, answered `304 Not Modified` without
+    /// a body when it still is). The default reads the blob and compares
+    /// the tag, which is right for any backing whose reads are local;
+    /// [`S3Backing`](super::S3Backing) sends the conditional GET, so a
+    /// revalidated cache hit costs one request and no body.
+    fn read_blob_if_none_match(
+        &self,
+        name: &str,
+        etag: &str,
+    ) -> impl Future<Output = Result<Revalidated>> + Send {
+        async move {
+            Ok(match self.read_blob(name).await? {
+                None => Revalidated::Missing,
+                Some(b) if b.etag.as_deref() == Some(etag) => Revalidated::Unchanged,
+                Some(b) => Revalidated::Changed(b),
+            })
         }
     }
 

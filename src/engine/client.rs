@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorContext, Result};
 use crate::http::{ResponseHead, TransportError};
 use crate::retry::{Decision, RetryPolicy};
 use crate::s3::capabilities::{self, Capabilities, IfMatchOn};
-use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed};
+use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed, is_not_modified};
 use crate::s3::request::{BodyChecksum, ByteRange, MAX_DELETE_BATCH};
 use crate::s3::responses::{self, DeleteFailure, ListPage, ListedObject, MultipartUpload};
 use crate::s3::stats::{Attempt, RequestStats, StatsSnapshot};
@@ -491,7 +491,12 @@ impl S3Client {
             Ok(Ok((head, Payload::Read(bytes)))) => {
                 span.record("status", head.status);
                 span.record("bytes_received", bytes.len());
-                if head.is_success() {
+                let not_modified = is_not_modified(
+                    head.status,
+                    req.action(),
+                    req.conditions().if_none_match.is_some(),
+                );
+                if head.is_success() || not_modified {
                     AttemptResult::Done(Box::new(head), Payload::Read(bytes))
                 } else {
                     let err = classify(
@@ -1059,6 +1064,44 @@ impl S3Client {
             etag: head.etag,
             body,
         })
+    }
+
+    /// Reads a whole object only if its ETag is no longer `etag`
+    /// (`If-None-Match: <etag>`): `None` when the server answers `304 Not
+    /// Modified` (the object is still that version; no body was sent).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when it does not exist, and any other failure.
+    pub async fn get_object_if_none_match(
+        &self,
+        key: &str,
+        etag: &str,
+    ) -> Result<Option<GetObjectOutput>> {
+        let conditions = Conditions {
+            if_none_match: Some(etag.to_owned()),
+            ..Conditions::NONE
+        };
+        let req = S3Request::get_object(key, None)?.with_conditions(conditions);
+        let (head, body) = self.execute(&req).await?;
+        if head.status == 304 {
+            return Ok(None);
+        }
+        if let Some(expected) = head.content_length
+            && expected != body.len() as u64
+        {
+            return Err(Error::corrupt(
+                self.context(&req),
+                format!(
+                    "body has {} bytes, Content-Length said {expected}",
+                    body.len()
+                ),
+            ));
+        }
+        Ok(Some(GetObjectOutput {
+            total_size: head.total_size(),
+            etag: head.etag,
+            body,
+        }))
     }
 
     /// Metadata of an object (`HeadObject`).

@@ -23,9 +23,14 @@ mod memory;
 mod probe;
 mod s3_backing;
 mod store;
+mod tiered;
 
-pub use any::{AnyBacking, AnyStore};
-pub use backing::{Backing, BlobDeleteFailure, BlobStream, BlobVersion, ListedBlob, StoredBlob};
+pub use crate::cache::CacheStats;
+pub use crate::tiered::SyncReport;
+pub use any::{AnyBacking, AnyStore, BoxedBacking};
+pub use backing::{
+    Backing, BlobDeleteFailure, BlobStream, BlobVersion, ListedBlob, Revalidated, StoredBlob,
+};
 pub use client::{GetObjectOutput, ObjectInfo, S3Client};
 pub use credentials::{CredentialsProvider, DefaultCredentialsChain};
 pub use file::FileBacking;
@@ -35,4 +40,5 @@ pub use lifecycle::{
 };
 pub use memory::MemoryBacking;
 pub use s3_backing::S3Backing;
-pub use store::{ApiOp, BinaryValue, DissocOptions, Store, Version, WriteEvent};
+pub use store::{ApiOp, BinaryValue, CachedStore, DissocOptions, Store, Version, WriteEvent};
+pub use tiered::{TieredBacking, TieredStore};

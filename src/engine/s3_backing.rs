@@ -5,7 +5,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use uuid::Uuid;
 
-use super::backing::{Backing, BlobDeleteFailure, BlobStream, BlobVersion, ListedBlob, StoredBlob};
+use super::backing::{
+    Backing, BlobDeleteFailure, BlobStream, BlobVersion, ListedBlob, Revalidated, StoredBlob,
+};
 use super::client::S3Client;
 use crate::Conditions;
 use crate::error::{Error, Result};
@@ -369,6 +371,22 @@ impl Backing for S3Backing {
 
     async fn read_blob_prefix(&self, name: &str, len: u64) -> Result<Option<StoredBlob>> {
         self.read_prefix(name, len, &Conditions::NONE).await
+    }
+
+    async fn read_blob_if_none_match(&self, name: &str, etag: &str) -> Result<Revalidated> {
+        let got = self
+            .client
+            .get_object_if_none_match(&self.object(name), etag)
+            .await;
+        Ok(match missing_as_none(got)? {
+            None => Revalidated::Missing,
+            Some(None) => Revalidated::Unchanged,
+            Some(Some(g)) => Revalidated::Changed(StoredBlob {
+                total_size: g.total_size,
+                etag: g.etag,
+                bytes: g.body,
+            }),
+        })
     }
 
     async fn read_blob_prefix_if_match(

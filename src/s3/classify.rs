@@ -99,6 +99,23 @@ pub struct FailedAnswer<'a> {
     pub had_if_match: bool,
 }
 
+/// Whether an answer is `304 Not Modified` to a read that asked for it
+/// (`If-None-Match: <etag>` on a GET or HEAD of an object): the object is
+/// still the version the reader holds. Such an answer is no failure, and
+/// it has no body.
+///
+/// ```
+/// use konserve_s3::internals::s3::classify::is_not_modified;
+/// use konserve_s3::s3::Action;
+/// assert!(is_not_modified(304, Action::GetObject, true));
+/// assert!(!is_not_modified(304, Action::GetObject, false));
+/// assert!(!is_not_modified(304, Action::PutObject, true));
+/// assert!(!is_not_modified(200, Action::GetObject, true));
+/// ```
+pub fn is_not_modified(status: u16, action: Action, had_if_none_match: bool) -> bool {
+    status == 304 && had_if_none_match && matches!(action, Action::GetObject | Action::HeadObject)
+}
+
 /// Maps a non-success answer to its [`Error`].
 ///
 /// ```

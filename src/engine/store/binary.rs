@@ -65,7 +65,9 @@ impl<B: Backing> Store<B> {
             buffer = blob.clone();
             Ok((blob, prefix_len))
         };
-        let value_at = self.read_modify_write(&key, &name, true, &mut make).await?;
+        let value_at = self
+            .read_modify_write(&key, &name, true, &mut make, |_| None)
+            .await?;
         let mut event = WriteEvent::new(ApiOp::Bassoc, key);
         if self.has_hooks() {
             event.value = Some(Value::Bytes(buffer[value_at..].to_vec()));
@@ -97,6 +99,7 @@ impl<B: Backing> Store<B> {
         let name = layout::blob_name(&key);
         {
             let _guard = self.inner.locks.lock(&name).await;
+            self.cache_take(&name);
             let current = self.read_meta_current(&name).await?;
             let meta = meta::updated(
                 &key,

@@ -34,6 +34,7 @@ impl<B: Backing> Store<B> {
             1
         };
         let _guard = self.inner.locks.lock(&head_name).await;
+        self.cache_take(&head_name);
         let mut attempt = 1;
         loop {
             let error = match self.try_append(&key, &head_name, &elem).await? {
@@ -139,6 +140,8 @@ impl<B: Backing> Store<B> {
                 (last_name, blob, conditions, Some(first))
             }
         };
+        self.cache_take(&elem_name);
+        self.cache_take(&commit_name);
         let written = self
             .write_settled(key, &commit_name, blob, &conditions)
             .await?;

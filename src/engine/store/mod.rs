@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
-use super::backing::{Backing, ListedBlob};
+use super::backing::{Backing, ListedBlob, Revalidated};
 use crate::Conditions;
+use crate::cache::{CacheOptions, CacheStats, Cached, ValueCache};
 use crate::codec::blob::{self, Encoding};
 use crate::codec::{BlobHeader, CodecError};
 use crate::config::StoreOptions;
@@ -196,6 +197,7 @@ struct Inner<B> {
     /// read (equal to the listing's): reused while a listing shows the same
     /// tag. Only names of the latest listing stay.
     metas: Mutex<HashMap<String, (String, Value)>>,
+    cache: Option<ValueCache>,
 }
 
 /// Whether two version tags name the same version: S3 sends ETags quoted,
@@ -207,6 +209,27 @@ fn same_etag(a: &str, b: &str) -> bool {
     };
     !a.is_empty() && bare(a) == bare(b)
 }
+
+/// konserve's `konserve.cache`: a [`Store`] made with [`Store::cached`]
+/// (or [`Store::with_options_and_cache`]), which keeps an LRU of decoded
+/// values. It is the same type: every operation is there, and the cache
+/// is used by those konserve's cache covers.
+///
+/// - `get`, `get_in` (and the typed `get_as`, `get_in_as`) and `exists`
+///   read through the cache; a key found missing is cached as missing.
+/// - `assoc`, `assoc_in`, `update_in`, `update`, `dissoc` write to the
+///   backing first, then update the key's entry (if it was cached) or drop
+///   it; `update_in` always reads the backing, never the cache, so it
+///   loses no other writer's update.
+/// - `append`/`log`, `bassoc`/`bget`, `get_meta`, `keys` and the multi-key
+///   operations pass through (writes among them drop the key's entry).
+///
+/// Without [`CacheOptions::revalidate`] a hit trusts the cache, as
+/// konserve does: right when this store is the only writer. With it every
+/// hit asks the backing whether the blob changed (S3: `If-None-Match`,
+/// `304` and no body), for stores that other processes write. See
+/// docs/cache.md.
+pub type CachedStore<B> = Store<B>;
 
 /// A konserve store over a [`Backing`].
 ///
@@ -283,6 +306,24 @@ impl<B: Backing> Store<B> {
     ///
     #[doc = mode::doc_example!("store_with_options")]
     pub fn with_options(backing: B, options: StoreOptions) -> Self {
+        Self::build(backing, options, None)
+    }
+
+    /// A store over `backing` with a cache of decoded values
+    /// ([`CachedStore`], konserve's `konserve.cache`).
+    ///
+    #[doc = mode::doc_example!("cached_store")]
+    pub fn cached(backing: B, cache: CacheOptions) -> Self {
+        Self::build(backing, StoreOptions::default(), Some(cache))
+    }
+
+    /// [`Store::with_options`] with a cache of decoded values
+    /// ([`CachedStore`]).
+    pub fn with_options_and_cache(backing: B, options: StoreOptions, cache: CacheOptions) -> Self {
+        Self::build(backing, options, Some(cache))
+    }
+
+    fn build(backing: B, options: StoreOptions, cache: Option<CacheOptions>) -> Self {
         Store {
             inner: Arc::new(Inner {
                 backing,
@@ -291,7 +332,41 @@ impl<B: Backing> Store<B> {
                 locks: KeyLocks::default(),
                 hooks: RwLock::new(BTreeMap::new()),
                 metas: Mutex::new(HashMap::new()),
+                cache: cache.map(ValueCache::new),
             }),
+        }
+    }
+
+    /// The cache's counters (hits, revalidated hits, misses, …); `None`
+    /// for a store without a cache.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.inner.cache.as_ref().map(ValueCache::stats)
+    }
+
+    /// Drops the cached entry of blob `name`, if any; whether there was
+    /// one. Called with the key's lock held by every write.
+    fn cache_take(&self, name: &str) -> bool {
+        self.inner.cache.as_ref().is_some_and(|c| c.remove(name))
+    }
+
+    /// After a write of `value` (blob of `size` bytes) to `name` that
+    /// landed, with the key's lock held: re-caches it if the key was
+    /// cached before the write (`was_cached`, from [`Store::cache_take`]),
+    /// as konserve does. A revalidating cache does not know the new
+    /// blob's version tag, so it leaves the key out.
+    fn cache_written(&self, name: &str, was_cached: bool, value: Option<&Value>, size: usize) {
+        let Some(cache) = &self.inner.cache else {
+            return;
+        };
+        if let Some(value) = value
+            && was_cached
+            && !cache.revalidating()
+        {
+            let entry = Cached::Present {
+                value: value.clone(),
+                etag: None,
+            };
+            cache.insert(name, entry, size as u64);
         }
     }
 
@@ -414,6 +489,9 @@ impl<B: Backing> Store<B> {
 
     /// Tells the write hooks that `key` was deleted (by a sweep).
     pub(crate) fn fire_deleted(&self, key: Value) {
+        // Deleted behind the store's back (a gc sweep): no cached value of
+        // it may outlive it.
+        self.cache_take(&layout::blob_name(&key));
         self.fire(WriteEvent::new(ApiOp::Dissoc, key));
     }
 
@@ -544,6 +622,17 @@ impl<B: Backing> Store<B> {
     pub async fn exists(&self, key: impl Into<Value>) -> Result<bool> {
         let name = layout::blob_name(&key.into());
         let _guard = self.inner.locks.lock(&name).await;
+        if let Some(cache) = &self.inner.cache
+            && !cache.revalidating()
+        {
+            match cache.lookup(&name) {
+                Some(entry) => {
+                    cache.hit();
+                    return Ok(matches!(entry, Cached::Present { .. }));
+                }
+                None => cache.miss(),
+            }
+        }
         self.inner.backing.blob_exists(&name).await
     }
 
@@ -555,7 +644,55 @@ impl<B: Backing> Store<B> {
     pub async fn get(&self, key: impl Into<Value>) -> Result<Option<Value>> {
         let name = layout::blob_name(&key.into());
         let _guard = self.inner.locks.lock(&name).await;
-        Ok(self.read_entry(&name).await?.map(|(_, v)| v))
+        match &self.inner.cache {
+            Some(cache) => self.get_cached(cache, &name).await,
+            None => Ok(self.read_entry(&name).await?.map(|(_, v)| v)),
+        }
+    }
+
+    /// [`Store::get`] through the cache, with the key's lock held.
+    async fn get_cached(&self, cache: &ValueCache, name: &str) -> Result<Option<Value>> {
+        let backing = &self.inner.backing;
+        let read = match cache.lookup(name) {
+            Some(Cached::Present { value, .. }) if !cache.revalidating() => {
+                cache.hit();
+                return Ok(Some(value));
+            }
+            Some(Cached::Missing) if !cache.revalidating() => {
+                cache.hit();
+                return Ok(None);
+            }
+            Some(Cached::Present {
+                value,
+                etag: Some(etag),
+            }) => match backing.read_blob_if_none_match(name, &etag).await? {
+                Revalidated::Unchanged => {
+                    cache.revalidated_hit();
+                    return Ok(Some(value));
+                }
+                Revalidated::Changed(blob) => Some(blob),
+                Revalidated::Missing => None,
+            },
+            // Not cached, or a revalidating cache's entry without a version
+            // to ask about (a missing key has none): read.
+            _ => backing.read_blob(name).await?,
+        };
+        cache.miss();
+        match read {
+            None => {
+                cache.insert(name, Cached::Missing, 0);
+                Ok(None)
+            }
+            Some(blob) => {
+                let (_, _, value) = self.decode_whole(name, &blob.bytes)?;
+                let entry = Cached::Present {
+                    value: value.clone(),
+                    etag: blob.etag,
+                };
+                cache.insert(name, entry, blob.bytes.len() as u64);
+                Ok(Some(value))
+            }
+        }
     }
 
     /// The value at `path` (top-level key first, then a path inside the

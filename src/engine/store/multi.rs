@@ -53,7 +53,16 @@ impl<B: Backing> Store<B> {
             blobs.push((name.clone(), self.encode_edn(&name, &m, value)?));
             out.insert(key.clone(), true);
         }
+        for (name, _) in &blobs {
+            self.cache_take(name);
+        }
+        let names: Vec<String> = blobs.iter().map(|(n, _)| n.clone()).collect();
         self.inner.backing.multi_write_blobs(blobs).await?;
+        // Again after the write: a read that raced it (multi-key writes
+        // take no per-key locks) may have cached the old value.
+        for name in &names {
+            self.cache_take(name);
+        }
         let mut event = WriteEvent::new(ApiOp::MultiAssoc, Value::Nil);
         event.kvs = Some(kvs);
         event.meta = meta.map(Value::Map);
@@ -69,7 +78,13 @@ impl<B: Backing> Store<B> {
     pub async fn multi_dissoc(&self, keys: &[Value]) -> Result<BTreeMap<Value, bool>> {
         self.require_multi_key("multi-dissoc")?;
         let names: Vec<String> = keys.iter().map(layout::blob_name).collect();
+        for name in &names {
+            self.cache_take(name);
+        }
         let existed = self.inner.backing.multi_delete_blobs(&names).await?;
+        for name in &names {
+            self.cache_take(name);
+        }
         Ok(keys.iter().cloned().zip(existed).collect())
     }
 }

@@ -79,7 +79,7 @@ impl<B: Backing> Store<B> {
             Ok((blob, (old, new, new_t)))
         };
         let (old, new, new_t) = self
-            .read_modify_write(&key, &name, false, &mut make)
+            .read_modify_write(&key, &name, false, &mut make, typed_new::<T>)
             .await?;
         // The old value is copied only for a hook to see.
         let (old, old_t) = if self.has_hooks() {
@@ -97,4 +97,9 @@ impl<B: Backing> Store<B> {
         });
         Ok((old_t, new_t))
     }
+}
+
+/// The new value of a typed update's result, for the cache.
+fn typed_new<T>(out: &TypedUpdate<T>) -> Option<&Value> {
+    Some(&out.1)
 }

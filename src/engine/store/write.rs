@@ -25,6 +25,11 @@ pub(super) enum Settled {
     NotLanded(Error),
 }
 
+/// The new top-level value of an update's result, for the cache.
+fn new_top_level(out: &(Option<Value>, Value)) -> Option<&Value> {
+    Some(&out.1)
+}
+
 /// A fresh random id for one write ([`Backing::write_blob_tagged`]).
 pub(super) fn new_write_tag() -> String {
     uuid::Uuid::new_v4().simple().to_string()
@@ -125,12 +130,17 @@ impl<B: Backing> Store<B> {
     /// a result. With optimistic locking the write is conditional and,
     /// on a conflict, the blob is re-read and `make` runs again, up to
     /// the configured retries, with backoff in between.
+    ///
+    /// The key's cache entry is dropped before the write and, once the
+    /// write landed, replaced by the value `cached` finds in the result
+    /// (`None`: left out), still under the key's lock.
     pub(super) async fn read_modify_write<T, F>(
         &self,
         key: &Value,
         name: &str,
         meta_only: bool,
         make: &mut F,
+        cached: fn(&T) -> Option<&Value>,
     ) -> Result<T>
     where
         F: FnMut(Option<Current>) -> Result<(Bytes, T)> + MaybeSend,
@@ -145,6 +155,7 @@ impl<B: Backing> Store<B> {
             1
         };
         let _guard = self.inner.locks.lock(name).await;
+        let was_cached = self.cache_take(name);
         let mut attempt = 1;
         loop {
             let current = if meta_only {
@@ -154,8 +165,12 @@ impl<B: Backing> Store<B> {
             };
             let conditions = self.conditions_for(current.as_ref())?;
             let (blob, out) = make(current)?;
+            let size = blob.len();
             match self.write_settled(key, name, blob, &conditions).await? {
-                Settled::Landed => return Ok(out),
+                Settled::Landed => {
+                    self.cache_written(name, was_cached, cached(&out), size);
+                    return Ok(out);
+                }
                 Settled::NotLanded(e) if attempt >= max_attempts => {
                     return Err(Self::exhausted(key, attempt, e));
                 }
@@ -217,11 +232,15 @@ impl<B: Backing> Store<B> {
         let name = layout::blob_name(key);
         let meta = meta::fresh(key, BlobType::Edn, extra);
         let blob = self.encode_edn(&name, &meta, value)?;
+        let size = blob.len();
         let _guard = self.inner.locks.lock(&name).await;
+        let was_cached = self.cache_take(&name);
         self.inner
             .backing
             .write_blob(&name, blob, &Conditions::NONE)
-            .await
+            .await?;
+        self.cache_written(&name, was_cached, Some(value), size);
+        Ok(())
     }
 
     /// `assoc-in`: with a one-element path, an overwrite like
@@ -319,7 +338,8 @@ impl<B: Backing> Store<B> {
             let blob = self.encode_edn(&name, &meta, &new)?;
             Ok((blob, (old, new)))
         };
-        self.read_modify_write(top, &name, false, &mut make).await
+        self.read_modify_write(top, &name, false, &mut make, new_top_level)
+            .await
     }
 
     /// Deletes `key`; whether it existed. Two requests on S3 (HEAD,
@@ -340,6 +360,7 @@ impl<B: Backing> Store<B> {
         let name = layout::blob_name(&key);
         let existed = {
             let _guard = self.inner.locks.lock(&name).await;
+            self.cache_take(&name);
             let existed = options.ignore_existence || self.inner.backing.blob_exists(&name).await?;
             if existed {
                 let conditions = match &options.if_unchanged {

@@ -136,3 +136,64 @@ pub(crate) fn concurrently<F: Fn() + Sync>(n: usize, f: F) {
         }
     });
 }
+
+/// A counter that tasks wait on to change (blocking form: a condition
+/// variable). Waiting with the epoch last seen loses no notification.
+#[derive(Debug, Default)]
+pub struct Signal {
+    epoch: std::sync::Mutex<u64>,
+    changed: std::sync::Condvar,
+}
+
+impl Signal {
+    /// The current epoch.
+    pub fn epoch(&self) -> u64 {
+        *self
+            .epoch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Moves the epoch on and wakes every waiter.
+    pub fn notify(&self) {
+        *self
+            .epoch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        self.changed.notify_all();
+    }
+
+    /// Waits until the epoch is no longer `seen`, or `timeout` passed.
+    pub fn wait(&self, seen: u64, timeout: std::time::Duration) {
+        let epoch = self
+            .epoch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = self
+            .changed
+            .wait_timeout_while(epoch, timeout, |e| *e == seen)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+}
+
+/// Runs `work` in the background for as long as it runs (blocking: a
+/// thread of its own named `name`). Always `true` (`false` only if the
+/// operating system refuses a thread).
+pub fn spawn_worker<F>(name: &str, work: F) -> bool
+where
+    F: FnOnce() + Send + 'static,
+{
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(work)
+        .is_ok()
+}
+
+/// What a boxed I/O call gives (blocking: its result itself).
+pub type Boxed<'a, T> = T;
+
+/// A call that may recurse through the engine (a tiered store of tiered
+/// stores), as it is: blocking calls need no boxing.
+pub fn boxed<'a, T>(value: T) -> Boxed<'a, T> {
+    value
+}

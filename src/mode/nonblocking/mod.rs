@@ -127,6 +127,67 @@ where
     }
 }
 
+/// A counter that tasks wait on to change (async form: a tokio `watch`
+/// channel). Waiting with the epoch last seen loses no notification.
+#[derive(Debug)]
+pub struct Signal {
+    epoch: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Signal {
+    fn default() -> Self {
+        Signal {
+            epoch: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+impl Signal {
+    /// The current epoch.
+    pub fn epoch(&self) -> u64 {
+        *self.epoch.borrow()
+    }
+
+    /// Moves the epoch on and wakes every waiter.
+    pub fn notify(&self) {
+        self.epoch.send_modify(|e| *e += 1);
+    }
+
+    /// Waits until the epoch is no longer `seen`, or `timeout` passed.
+    pub async fn wait(&self, seen: u64, timeout: std::time::Duration) {
+        let mut rx = self.epoch.subscribe();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|e| *e != seen)).await;
+    }
+}
+
+/// Runs the future `work` makes in the background for as long as it runs
+/// (async: a task on the current tokio runtime, named `name` in spirit
+/// only). `false` when there is no runtime to run it on.
+pub fn spawn_worker<F, Fut>(name: &str, work: F) -> bool
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let _ = name;
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            drop(handle.spawn(work()));
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// A future that may recurse through the engine (a tiered store whose
+/// tiers are [`AnyBacking`](crate::nonblocking::AnyBacking)s), boxed so
+/// that its type is finite.
+pub fn boxed<'a, T>(future: impl Future<Output = T> + Send + 'a) -> Boxed<'a, T> {
+    Box::pin(future)
+}
+
+/// What a boxed I/O call gives (async: a boxed `Send` future).
+pub type Boxed<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 /// Runs `n` copies of `f`'s future at once (concurrent futures), for the
 /// conformance suite.
 #[cfg(feature = "conformance")]
