@@ -127,7 +127,7 @@ pub fn run(conn: &Connection, args: &CopyArgs, quiet: bool) -> CliResult<bool> {
         ..conn.clone()
     };
     let dst_loc = Location::parse(&args.dst)?;
-    let dst = any::connect_or_create(&dst_conn.store_config(&dst_loc)?)?;
+    let dst = crate::target::opened(any::connect_or_create(&dst_conn.store_config(&dst_loc)?)?);
 
     let read_key = conn
         .aes_key

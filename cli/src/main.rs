@@ -17,7 +17,7 @@ use error::{CliError, EXIT_FAILED};
 use target::Connection;
 
 const EXIT_CODES: &str = "\
-Stores: s3://BUCKET/STORE-UUID or file:///ABS/PATH. Keys and values are EDN (:foo, '\"bar\"', '[1 2]').
+Stores: s3://BUCKET/STORE-UUID, file:///ABS/PATH, or config:FILE (a konserve store configuration, EDN or JSON: any backend, tiered included). Keys and values are EDN (:foo, '\"bar\"', '[1 2]').
 Exit codes: 0 ok; 1 the operation failed, or the key/store was not found; 2 usage error.
 Progress bars go to stderr when it is a terminal (not with --quiet); output goes to stdout.";
 
@@ -174,7 +174,7 @@ fn main() -> ExitCode {
         // AWS_PROFILE, as AWS's tools do.
         unsafe { std::env::set_var("AWS_PROFILE", profile) };
     }
-    match run(cli) {
+    match run(cli).and_then(|ok| target::flush_opened().map(|()| ok)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(EXIT_FAILED),
         Err(e) => {

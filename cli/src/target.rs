@@ -1,6 +1,7 @@
-//! Stores named by URL: `s3://BUCKET/STORE-UUID` or `file:///ABS/PATH`, and
-//! the options that complete them (endpoint, region, profile, config file,
-//! AES key).
+//! Stores named by URL: `s3://BUCKET/STORE-UUID`, `file:///ABS/PATH`, or
+//! `config:FILE` (a konserve store configuration, any backend, tiered
+//! included), and the options that complete them (endpoint, region,
+//! profile, config file, AES key).
 
 use std::path::PathBuf;
 
@@ -45,6 +46,9 @@ pub enum Location {
     Bucket(String),
     /// A konserve filestore directory.
     File(PathBuf),
+    /// The store a konserve store configuration file describes (EDN, or
+    /// JSON with `backend`): S3, a directory, or a tiered store.
+    Config(PathBuf),
 }
 
 impl Location {
@@ -82,8 +86,16 @@ impl Location {
             }
             return Ok(Location::File(PathBuf::from(path)));
         }
+        if let Some(path) = url.strip_prefix("config:") {
+            if path.is_empty() {
+                return Err(CliError::usage(format!(
+                    "{url}: name the configuration file: config:PATH (EDN or JSON)"
+                )));
+            }
+            return Ok(Location::Config(PathBuf::from(path)));
+        }
         Err(CliError::usage(format!(
-            "{url}: not a store URL; use s3://BUCKET/STORE-UUID or file:///ABS/PATH"
+            "{url}: not a store URL; use s3://BUCKET/STORE-UUID, file:///ABS/PATH or config:FILE"
         )))
     }
 
@@ -94,6 +106,7 @@ impl Location {
             Location::S3 { id, .. } => format!("{id}_{blob}"),
             Location::Bucket(_) => blob.to_owned(),
             Location::File(dir) => dir.join(blob).display().to_string(),
+            Location::Config(_) => blob.to_owned(),
         }
     }
 }
@@ -104,8 +117,23 @@ impl std::fmt::Display for Location {
             Location::S3 { bucket, id } => write!(f, "s3://{bucket}/{id}"),
             Location::Bucket(b) => write!(f, "s3://{b}"),
             Location::File(p) => write!(f, "file://{}", p.display()),
+            Location::Config(p) => write!(f, "config:{}", p.display()),
         }
     }
+}
+
+/// The store configuration in file `path` (EDN when it ends in `.edn` or
+/// starts with `{:`, else JSON); `what` names it in errors.
+fn read_store_config(path: &std::path::Path, what: &str) -> CliResult<StoreConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::usage(format!("cannot read {what} {}: {e}", path.display())))?;
+    let edn = path.extension().is_some_and(|x| x == "edn") || text.trim_start().starts_with("{:");
+    if edn {
+        StoreConfig::from_edn(&text)
+    } else {
+        StoreConfig::from_json(&text)
+    }
+    .map_err(|e| CliError::usage(format!("{what} {}: {e}", path.display())))
 }
 
 /// Parses EDN given on the command line (`what` names it in the error).
@@ -132,29 +160,16 @@ impl Connection {
     /// by the command line.
     pub fn s3_config(&self, bucket: &str, id: Option<Uuid>) -> CliResult<S3Config> {
         let mut config = match &self.config_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    CliError::usage(format!("cannot read --config {}: {e}", path.display()))
-                })?;
-                let edn = path.extension().is_some_and(|x| x == "edn")
-                    || text.trim_start().starts_with("{:");
-                let parsed = if edn {
-                    StoreConfig::from_edn(&text)
-                } else {
-                    StoreConfig::from_json(&text)
+            Some(path) => match read_store_config(path, "--config")? {
+                StoreConfig::S3(c) => *c,
+                other => {
+                    return Err(CliError::usage(format!(
+                        "--config {}: backend {} is not s3; the URL names the store",
+                        path.display(),
+                        other.backend()
+                    )));
                 }
-                .map_err(|e| CliError::usage(format!("--config {}: {e}", path.display())))?;
-                match parsed {
-                    StoreConfig::S3(c) => *c,
-                    other => {
-                        return Err(CliError::usage(format!(
-                            "--config {}: backend {} is not s3; the URL names the store",
-                            path.display(),
-                            other.backend()
-                        )));
-                    }
-                }
-            }
+            },
             None => S3Config::builder()
                 .bucket(bucket)
                 .build()
@@ -190,6 +205,7 @@ impl Connection {
             Location::Bucket(b) => Err(CliError::usage(format!(
                 "s3://{b} names a bucket, not a store: add the store id (s3://{b}/STORE-UUID)"
             ))),
+            Location::Config(path) => read_store_config(path, "config:"),
             Location::File(path) => {
                 let mut options = StoreOptions::default();
                 options.encoding.encryptor = encryptor_of(self.aes_key.as_deref(), "--key")?;
@@ -206,6 +222,36 @@ impl Connection {
     pub fn open(&self, url: &str) -> CliResult<(Location, AnyStore)> {
         let location = Location::parse(url)?;
         let config = self.store_config(&location)?;
-        Ok((location, any::connect_store(&config)?))
+        Ok((location, opened(any::connect_store(&config)?)))
     }
+}
+
+/// The stores this run opened, for [`flush_opened`].
+static OPENED: std::sync::Mutex<Vec<AnyStore>> = std::sync::Mutex::new(Vec::new());
+
+/// Remembers `store` so that its queued writes are sent before the
+/// process ends ([`flush_opened`]); returns it.
+pub fn opened(store: AnyStore) -> AnyStore {
+    OPENED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(store.clone());
+    store
+}
+
+/// Sends what tiered stores opened by this run still queue for their
+/// backend (write-behind), so that a command's writes reach the backend
+/// before it exits, as a user expects of a command that returned.
+pub fn flush_opened() -> CliResult<()> {
+    let stores = std::mem::take(
+        &mut *OPENED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    for store in stores {
+        if let Some(tiered) = store.backing().as_tiered() {
+            tiered.flush()?;
+        }
+    }
+    Ok(())
 }

@@ -967,3 +967,41 @@ fn gc_deletes_what_is_neither_kept_nor_newer_and_dry_run_deletes_nothing() {
     let err = fails(&["gc", "--before", "yesterday", &store], 2);
     assert!(err.contains("RFC 3339"), "{err}");
 }
+
+#[test]
+fn a_tiered_store_from_a_config_file_and_its_queued_writes_reach_s3_before_exit() {
+    let store = s3_store();
+    let (bucket, id) = store.trim_start_matches("s3://").split_once('/').unwrap();
+    let frontend = temp_dir("tiered-front");
+    let config = temp_dir("tiered").with_extension("edn");
+    std::fs::write(
+        &config,
+        format!(
+            "{{:backend :tiered :id #uuid \"{id}\"
+              :frontend-config {{:backend :file :path \"{}\" :id #uuid \"{id}\"}}
+              :backend-config {{:backend :s3 :bucket \"{bucket}\" :id #uuid \"{id}\"}}
+              :write-policy :write-behind}}",
+            frontend.display()
+        ),
+    )
+    .unwrap();
+    let tiered = format!("config:{}", config.display());
+    ok(&["create", &tiered]);
+    ok(&["put", &tiered, ":greeting", "\"hello\""]);
+    ok(&["append", &tiered, ":events", "{:n 1}"]);
+    // The command returned: its writes are in S3, not only queued.
+    assert_eq!(
+        edn(&ok(&["get", &store, ":greeting"])),
+        Value::from("hello")
+    );
+    assert_eq!(ok(&["log", &store, ":events"]).trim(), "{:n 1}");
+    assert_eq!(
+        edn(&ok(&["get", &tiered, ":greeting"])),
+        Value::from("hello")
+    );
+    assert_eq!(listed_keys(&tiered), listed_keys(&store));
+    // and the frontend holds them too
+    assert!(ksv_count(&frontend) >= 2, "{}", frontend.display());
+    let err = fails(&["keys", "config:"], 2);
+    assert!(err.contains("config:PATH"), "{err}");
+}
