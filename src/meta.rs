@@ -101,6 +101,12 @@ pub fn updated(key: &Value, blob_type: BlobType, old: Option<Value>) -> Value {
                 Value::keyword("last-write"),
                 Value::Inst(monotonic_now_ms()),
             );
+            // What is written now decides how it is read: a binary value
+            // over an EDN one (or back) must not keep the old type, or
+            // `get` would decode the new bytes the old way. (konserve's
+            // `meta-update` keeps the old `:type`, and its own reads of
+            // such a key then go wrong the same way.)
+            map.insert(Value::keyword("type"), Value::keyword(blob_type.name()));
             Value::Map(map)
         }
         _ => fresh(key, blob_type, None),
@@ -133,10 +139,17 @@ mod tests {
     }
 
     #[test]
-    fn updated_keeps_old_fields_and_type() {
-        let old = fresh(&Value::from(1), BlobType::Binary, None);
+    fn updated_keeps_old_fields_and_sets_the_type_written() {
+        let mut old = fresh(&Value::from(1), BlobType::Binary, None);
+        if let Value::Map(m) = &mut old {
+            m.insert(Value::keyword("immutable?"), Value::from(true));
+        }
         let new = updated(&Value::from(1), BlobType::Edn, Some(old.clone()));
-        assert_eq!(BlobType::of_meta(&new), Some(BlobType::Binary));
+        assert_eq!(BlobType::of_meta(&new), Some(BlobType::Edn));
+        assert_eq!(
+            new.get(&Value::keyword("immutable?")),
+            Some(&Value::from(true))
+        );
         let t = |m: &Value| {
             m.get(&Value::keyword("last-write"))
                 .unwrap()

@@ -263,6 +263,26 @@ pub async fn binary_values<B: Backing>(store: &Store<B>) {
     // get of a binary key gives its bytes.
     let got = store.get(k("binbar")).await.unwrap();
     assert_eq!(got, Some(Value::Bytes(bytes)));
+    // A binary value over an EDN one, and an EDN value back over it: each
+    // read as what was written last.
+    store.assoc(k("both"), "edn first").await.unwrap();
+    store
+        .bassoc(k("both"), b"then bytes".to_vec())
+        .await
+        .unwrap();
+    let meta = store.get_meta(k("both")).await.unwrap().unwrap();
+    assert_eq!(meta_field(&meta, "type"), &k("binary"));
+    let got = store.get(k("both")).await.unwrap();
+    assert_eq!(got, Some(Value::Bytes(b"then bytes".to_vec())));
+    let (_, now) = store
+        .update_in(&[k("both")], |_| Value::from("edn again"))
+        .await
+        .unwrap();
+    assert_eq!(now, Value::from("edn again"));
+    let meta = store.get_meta(k("both")).await.unwrap().unwrap();
+    assert_eq!(meta_field(&meta, "type"), &k("edn"));
+    let got = store.get(k("both")).await.unwrap();
+    assert_eq!(got, Some(Value::from("edn again")));
 }
 
 /// `keys` returns exactly the metadata of every stored key (values, binaries, logs), nothing else.
