@@ -235,6 +235,61 @@ fn a_revalidating_cache_shared_with_another_writer() {
     assert_eq!(reader.get("shared").unwrap(), None);
 }
 
+/// A revalidating cache in this process and a writer in another process
+/// (the `counter` example: `update_in` of `:counter`, its own client):
+/// every hit is revalidated, so the other process's increments are seen at
+/// once, and an unchanged value costs one GET answered 304.
+#[test]
+fn a_revalidating_cache_sees_another_process_s_writes() {
+    let config = s3_config();
+    let id = config.id.unwrap();
+    konserve_s3::blocking::create_store(&config).unwrap();
+    let client = S3Client::new(&config).unwrap();
+    let reader = Store::cached(
+        S3Backing::new(client.clone(), id),
+        CacheOptions::default().revalidate(true),
+    );
+    let json = serde_json::json!({
+        "bucket": config.bucket,
+        "id": id.to_string(),
+        "region": server().region,
+        "endpoint": server().endpoint,
+        "access-key": server().access_key,
+        "secret": server().secret_key,
+    })
+    .to_string();
+    let counter = common::example_binary("counter", "blocking");
+    let increment = |times: u32| {
+        let out = std::process::Command::new(&counter)
+            .env("KONSERVE_S3_CONFIG", &json)
+            .env("COUNTER_TIMES", times.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // One GET per read, hit or not; the value as the other process left it.
+    let read = || {
+        let before = client.stats();
+        let got = reader.get(Value::keyword("counter")).unwrap();
+        let spent = client.stats().since(&before);
+        assert_eq!(spent.total_requests(), 1, "{spent:?}");
+        assert_eq!(spent.requests(Action::GetObject), 1);
+        got.and_then(|v| v.as_i64())
+    };
+    increment(2);
+    assert_eq!(read(), Some(2)); // a miss
+    assert_eq!(read(), Some(2)); // a revalidated hit: 304
+    increment(3);
+    assert_eq!(read(), Some(5)); // changed elsewhere: read again
+    assert_eq!(read(), Some(5)); // a revalidated hit: 304
+    let s = reader.cache_stats().unwrap();
+    assert_eq!((s.hits, s.revalidated_hits, s.misses), (0, 2, 2), "{s:?}");
+}
+
 #[cfg(feature = "async")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revalidating_cache_shared_with_another_writer_async() {

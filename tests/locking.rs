@@ -63,36 +63,9 @@ fn inc(n: Option<Value>) -> Value {
     Value::from(n.and_then(|n| n.as_i64()).unwrap_or(0) + 1)
 }
 
-/// The `counter` example binary (or `counter_async`), (re)built by cargo
-/// first so that it is never older than the library under test (a filtered
-/// `cargo test` does not build examples).
-fn example_binary(name: &'static str, features: &'static str) -> PathBuf {
-    static BLOCKING: OnceLock<PathBuf> = OnceLock::new();
-    static ASYNC: OnceLock<PathBuf> = OnceLock::new();
-    let cell = if name == "counter" { &BLOCKING } else { &ASYNC };
-    cell.get_or_init(|| {
-        let deps = std::env::current_exe().unwrap();
-        let profile_dir = deps.parent().unwrap().parent().unwrap();
-        let target_dir = profile_dir.parent().unwrap();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "--example", name])
-            .args(common::cargo_feature_args(features))
-            .env("CARGO_TARGET_DIR", target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("running cargo to build the example");
-        assert!(status.success(), "building the {name} example failed");
-        let bin = profile_dir.join("examples").join(name);
-        assert!(bin.exists(), "no {name} example at {}", bin.display());
-        bin
-    })
-    .clone()
-}
-
 fn spawn_counter(config_json: &str, key: &str, times: u32, reconnect: bool) -> Child {
     spawn_worker(
-        example_binary("counter", "blocking"),
+        common::example_binary("counter", "blocking"),
         config_json,
         key,
         times,
@@ -130,7 +103,11 @@ fn wait_all(children: Vec<Child>) -> Vec<String> {
 }
 
 fn many_processes(test: &str, reconnect: bool) {
-    many_processes_of(test, example_binary("counter", "blocking"), reconnect);
+    many_processes_of(
+        test,
+        common::example_binary("counter", "blocking"),
+        reconnect,
+    );
 }
 
 /// Whether many writers can be tested for lost updates on this server:
@@ -195,7 +172,7 @@ fn sixteen_processes_each_connecting_per_update_lose_no_update() {
 fn sixteen_async_processes_lose_no_update() {
     many_processes_of(
         "sixteen_async_processes_lose_no_update",
-        example_binary("counter_async", "async"),
+        common::example_binary("counter_async", "async"),
         false,
     );
 }

@@ -239,3 +239,37 @@ pub fn cargo_feature_args(required: &str) -> Vec<String> {
     }
     vec!["--features".into(), features.join(",")]
 }
+
+/// The path of this crate's example `name`, built once per test binary
+/// (with `features`, plus the features this test binary has) into the
+/// test's own target directory: a separate program to run as another
+/// process.
+pub fn example_binary(name: &'static str, features: &'static str) -> std::path::PathBuf {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static BUILT: OnceLock<Mutex<HashMap<&'static str, std::path::PathBuf>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    built
+        .entry(name)
+        .or_insert_with(|| {
+            let deps = std::env::current_exe().unwrap();
+            let profile_dir = deps.parent().unwrap().parent().unwrap();
+            let target_dir = profile_dir.parent().unwrap();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args(["build", "--quiet", "--example", name])
+                .args(cargo_feature_args(features))
+                .env("CARGO_TARGET_DIR", target_dir)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("running cargo to build the example");
+            assert!(status.success(), "building the {name} example failed");
+            let bin = profile_dir.join("examples").join(name);
+            assert!(bin.exists(), "no {name} example at {}", bin.display());
+            bin
+        })
+        .clone()
+}
