@@ -384,7 +384,9 @@ fn run_rest(
         let target = target_of("bench-tiered");
         let cfg = config(&target, Uuid::new_v4())?;
         S3Client::new(&cfg)?.create_bucket()?;
-        tiered::print(&tiered::run(&cfg, o.quick)?);
+        let cases = tiered::run(&cfg, o.quick)?;
+        tiered::print(&cases);
+        report.tiered = Some(cases);
     }
     Ok(())
 }

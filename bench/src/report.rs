@@ -47,6 +47,8 @@ pub struct Report {
     pub matrix: BTreeMap<CellKey, Sample>,
     pub keys: Option<KeysOutcome>,
     pub stream: Option<StreamOutcome>,
+    /// The tiered store and the value cache against S3 `get`.
+    pub tiered: Option<Vec<crate::tiered::Case>>,
     pub deps_blocking: Option<usize>,
     pub builds: Vec<BuildRow>,
 }
@@ -313,6 +315,7 @@ impl Report {
             matrix: BTreeMap::new(),
             keys: None,
             stream: None,
+            tiered: None,
             deps_blocking: None,
             builds: Vec::new(),
         }
@@ -972,6 +975,20 @@ impl Report {
                 );
             }
             let _ = writeln!(w);
+        }
+
+        if let Some(cases) = &self.tiered {
+            let _ = writeln!(w, "## Tiered store and value cache\n");
+            let _ = writeln!(
+                w,
+                "`get` of a 1 KiB value, one thread, each operation timed: S3 `get` (one \
+                 GET and a decode), a tiered store (file frontend over S3, write-through) \
+                 answered by its frontend, and the value cache ([docs/cache.md](cache.md)): \
+                 a hit (konserve's trusting cache: no request), a revalidated hit (one GET \
+                 with `If-None-Match`, answered 304 without a body) and a miss (one entry, \
+                 two keys read in turn).\n"
+            );
+            let _ = writeln!(w, "{}", crate::tiered::table(cases));
         }
 
         let _ = writeln!(w, "## Build\n");

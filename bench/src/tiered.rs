@@ -21,14 +21,14 @@ pub struct Case {
 }
 
 impl Case {
-    fn quantile_us(&self, q: f64) -> f64 {
+    pub fn quantile_us(&self, q: f64) -> f64 {
         let mut sorted = self.latencies.clone();
         sorted.sort_unstable();
         let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
         sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
     }
 
-    fn ops_per_sec(&self) -> f64 {
+    pub fn ops_per_sec(&self) -> f64 {
         let total: Duration = self.latencies.iter().sum();
         self.latencies.len() as f64 / total.as_secs_f64().max(1e-9)
     }
@@ -107,18 +107,23 @@ pub fn run(config: &S3Config, quick: bool) -> Res<Vec<Case>> {
     Ok(cases)
 }
 
-/// Prints the cases.
-pub fn print(cases: &[Case]) {
-    println!("\n## tiered store and cache: `get` of a 1 KiB value, one thread\n");
-    println!("| case | p50 µs | p99 µs | ops/s |");
-    println!("|---|---:|---:|---:|");
+/// The cases as a markdown table.
+pub fn table(cases: &[Case]) -> String {
+    let mut t = String::from("| case | p50 µs | p99 µs | ops/s |\n| --- | ---: | ---: | ---: |\n");
     for c in cases {
-        println!(
-            "| {} | {:.1} | {:.1} | {:.0} |",
+        t.push_str(&format!(
+            "| {} | {:.1} | {:.1} | {:.0} |\n",
             c.name,
             c.quantile_us(0.5),
             c.quantile_us(0.99),
             c.ops_per_sec()
-        );
+        ));
     }
+    t
+}
+
+/// Prints the cases.
+pub fn print(cases: &[Case]) {
+    println!("\n## tiered store and cache: `get` of a 1 KiB value, one thread\n");
+    print!("{}", table(cases));
 }
