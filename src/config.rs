@@ -93,7 +93,7 @@ pub enum ConditionalWrites {
 /// ```
 /// use konserve_s3::config::{Checksum, S3Config};
 ///
-/// let config = S3Config::from_json(r#"{"bucket": "b", "config": {"checksum": "crc32c"}}"#)?;
+/// let config = S3Config::from_json(r#"{"bucket": "my-bucket", "config": {"checksum": "crc32c"}}"#)?;
 /// assert_eq!(config.store.checksum, Checksum::Crc32c);
 /// # Ok::<(), konserve_s3::Error>(())
 /// ```
