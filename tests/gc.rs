@@ -15,14 +15,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::fault_proxy::{Fault, FaultProxy, Matcher, Rule};
 use common::{bucket_name, config_for, server};
-use fixture_blobs::{fixture_dir, manifest, parse as v};
+use fixture_blobs::{encoding_for, fixture_dir, manifest, parse as v, upload_store};
 use konserve_s3::blocking::{
     Backing, BlobStream, BodySource, FileBacking, MemoryBacking, S3Store, Store, StoredBlob,
     connect_store, create_store, gc,
 };
 use konserve_s3::config::{CacheOptions, S3Config, StoreOptions};
 use konserve_s3::gc::{SweepOptions, guard, now};
-use konserve_s3::internals::codec::blob::{Encoding, Encryptor};
 use konserve_s3::internals::layout;
 use konserve_s3::s3::Action;
 use konserve_s3::value::{Set, Value};
@@ -292,17 +291,6 @@ fn blobs_that_are_not_konserves_are_spared_and_named() {
 }
 
 // ---------------------------------------------------------------- fixtures
-
-/// The encoding to read a fixture combination with (its AES key).
-fn encoding_for(manifest: &serde_json::Value) -> Encoding {
-    match manifest["encryptor"]["key_edn"].as_str() {
-        Some(key) => Encoding {
-            encryptor: Encryptor::Aes { key: v(key) },
-            ..Encoding::default()
-        },
-        None => Encoding::default(),
-    }
-}
 
 /// A copy of a fixture filestore (the fixtures are never written to).
 fn file_store_copy(combination: &str) -> (Store<FileBacking>, PathBuf) {
@@ -610,20 +598,7 @@ fn a_clojure_store_uploaded_to_s3_is_swept() {
     let id = config.id.unwrap();
     let client = konserve_s3::S3Client::new(&config).unwrap();
     let _ = client.create_bucket();
-    for e in m["entries"].as_array().unwrap() {
-        let blob = e["blob"].as_str().unwrap();
-        let bytes = std::fs::read(fixture_dir(combination).join("store").join(blob)).unwrap();
-        client
-            .put_object(&layout::object_key(id, blob), bytes, &Conditions::NONE)
-            .unwrap();
-    }
-    client
-        .put_object(
-            &layout::marker_key(id),
-            layout::MARKER_BODY.to_vec(),
-            &Conditions::NONE,
-        )
-        .unwrap();
+    upload_store(&client, id, combination);
     let store = connect_store(&config).unwrap();
     let cutoff = fixture_stamp(&m, ":v5");
     let dry = gc::sweep(

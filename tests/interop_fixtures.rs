@@ -8,52 +8,27 @@ mod common;
 mod fixture_blobs;
 
 use common::{bucket_name, config_for, server};
-use konserve_s3::Conditions;
 use konserve_s3::S3Client;
 use konserve_s3::blocking::{Backing, FileBacking, S3Store, Store, connect_store};
 use konserve_s3::config::StoreOptions;
 use konserve_s3::internals::codec::blob::{Encoding, Encryptor};
-use konserve_s3::internals::layout;
 use konserve_s3::value::Value;
 use uuid::Uuid;
 
 use std::path::PathBuf;
 
-use fixture_blobs::{fixture_dir, manifest, parse as v};
+use fixture_blobs::{encoding_for, fixture_dir, manifest, parse as v, upload_store};
 
-/// The encoding to read a combination with (the fixtures' AES key).
-fn encoding_for(manifest: &serde_json::Value) -> Encoding {
-    match manifest["encryptor"]["key_edn"].as_str() {
-        Some(key) => Encoding {
-            encryptor: Encryptor::Aes { key: v(key) },
-            ..Encoding::default()
-        },
-        None => Encoding::default(),
-    }
-}
-
+/// Fixture store `combination` uploaded to S3 as a new store, opened with
+/// `encoding`.
 fn upload(combination: &str, encoding: Encoding) -> S3Store {
-    let m = manifest(combination);
     let id = Uuid::new_v4();
     let mut config = config_for(&bucket_name("interop"), &server().endpoint);
     config.id = Some(id);
     config.store.encoding = encoding;
     let client = S3Client::new(&config).unwrap();
     client.create_bucket().unwrap();
-    for e in m["entries"].as_array().unwrap() {
-        let blob = e["blob"].as_str().unwrap();
-        let bytes = std::fs::read(fixture_dir(combination).join("store").join(blob)).unwrap();
-        client
-            .put_object(&layout::object_key(id, blob), bytes, &Conditions::NONE)
-            .unwrap();
-    }
-    client
-        .put_object(
-            &layout::marker_key(id),
-            layout::MARKER_BODY.to_vec(),
-            &Conditions::NONE,
-        )
-        .unwrap();
+    upload_store(&client, id, combination);
     connect_store(&config).unwrap()
 }
 

@@ -158,3 +158,39 @@ pub fn blobs(combination: &str, serializer: u8) -> Vec<Blob> {
         })
         .collect()
 }
+
+/// The encoding that reads fixture `manifest`'s store: its AES key, if
+/// it is encrypted (the serializer and compressor come from each blob).
+pub fn encoding_for(manifest: &Json) -> konserve_s3::internals::codec::blob::Encoding {
+    use konserve_s3::internals::codec::blob::{Encoding, Encryptor};
+    match manifest["encryptor"]["key_edn"].as_str() {
+        Some(key) => Encoding {
+            encryptor: Encryptor::Aes { key: parse(key) },
+            ..Encoding::default()
+        },
+        None => Encoding::default(),
+    }
+}
+
+/// Puts every blob of fixture store `combination`, as Clojure wrote it,
+/// and the store marker into S3 as store `id` through `client` (whose
+/// bucket must exist).
+#[cfg(feature = "blocking")]
+pub fn upload_store(client: &konserve_s3::S3Client, id: uuid::Uuid, combination: &str) {
+    use konserve_s3::Conditions;
+    use konserve_s3::internals::layout;
+    for e in manifest(combination)["entries"].as_array().unwrap() {
+        let blob = e["blob"].as_str().unwrap();
+        let bytes = std::fs::read(fixture_dir(combination).join("store").join(blob)).unwrap();
+        client
+            .put_object(&layout::object_key(id, blob), bytes, &Conditions::NONE)
+            .unwrap();
+    }
+    client
+        .put_object(
+            &layout::marker_key(id),
+            layout::MARKER_BODY.to_vec(),
+            &Conditions::NONE,
+        )
+        .unwrap();
+}
