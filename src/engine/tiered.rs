@@ -644,6 +644,23 @@ impl<F: Backing + 'static, B: Backing + 'static> TieredBacking<F, B> {
         }
     }
 
+    /// After a write-through or write-around write (or delete) on the
+    /// backend answered `result`: the frontend follows what landed
+    /// ([`Self::after_backend_write`]), or drops a copy a refused condition
+    /// shows stale ([`Self::after_backend_refusal`]); `result` is returned.
+    async fn after_backend(
+        &self,
+        name: &str,
+        keep: Option<Bytes>,
+        result: Result<()>,
+    ) -> Result<()> {
+        match &result {
+            Ok(()) => self.after_backend_write(name, keep).await,
+            Err(e) => self.after_backend_refusal(name, e).await,
+        }
+        result
+    }
+
     /// After the backend refused a conditional write: the frontend's copy
     /// is stale, drop it so that the retry reads the backend's version.
     async fn after_backend_refusal(&self, name: &str, error: &Error) {
@@ -673,16 +690,7 @@ impl<F: Backing + 'static, B: Backing + 'static> TieredBacking<F, B> {
                     Some(tag) => backend.write_blob_tagged(name, blob, conditions, tag).await,
                     None => backend.write_blob(name, blob, conditions).await,
                 };
-                match written {
-                    Ok(()) => {
-                        self.after_backend_write(name, keep).await;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        self.after_backend_refusal(name, &e).await;
-                        Err(e)
-                    }
-                }
+                self.after_backend(name, keep, written).await
             }
             WritePolicy::WriteBehind => {
                 let queued = self.enqueue(name, QueuedOp::Put).await?;
@@ -740,16 +748,7 @@ impl<F: Backing + 'static, B: Backing + 'static> TieredBacking<F, B> {
                             .await
                     }
                 };
-                match written {
-                    Ok(()) => {
-                        self.after_backend_write(name, None).await;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        self.after_backend_refusal(name, &e).await;
-                        Err(e)
-                    }
-                }
+                self.after_backend(name, None, written).await
             }
             WritePolicy::WriteBehind | WritePolicy::FrontendOnly => {
                 let queued = if self.behind() {
@@ -943,16 +942,8 @@ impl<F: Backing + 'static, B: Backing + 'static> Backing for TieredBacking<F, B>
         let frontend = &self.shared.frontend;
         match self.policy() {
             WritePolicy::WriteThrough | WritePolicy::WriteAround => {
-                match self.shared.backend.delete_blob(name, conditions).await {
-                    Ok(()) => {
-                        self.after_backend_write(name, None).await;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        self.after_backend_refusal(name, &e).await;
-                        Err(e)
-                    }
-                }
+                let deleted = self.shared.backend.delete_blob(name, conditions).await;
+                self.after_backend(name, None, deleted).await
             }
             WritePolicy::WriteBehind => {
                 let queued = self.enqueue(name, QueuedOp::Delete).await?;
