@@ -127,7 +127,7 @@ fn a_conditional_complete_the_provider_would_not_check_is_checked_by_head_first(
     let (id, done) = upload(&Conditions::if_match(old));
     let err = done.unwrap_err();
     assert!(matches!(err, Error::PreconditionFailed(_)), "{err}");
-    assert_eq!(direct.get_object("k", None).unwrap().body, b"v2");
+    assert_eq!(direct.get_object("k", None).unwrap().body[..], *b"v2");
     assert_eq!(
         proxy.count("POST"),
         1,
@@ -144,7 +144,7 @@ fn a_conditional_complete_the_provider_would_not_check_is_checked_by_head_first(
     let current = direct.head_object("k").unwrap().etag.unwrap();
     proxy.clear_requests();
     upload(&Conditions::if_match(current)).1.unwrap();
-    assert_eq!(direct.get_object("k", None).unwrap().body, b"v3");
+    assert_eq!(direct.get_object("k", None).unwrap().body[..], *b"v3");
     let complete = proxy
         .requests()
         .into_iter()

@@ -127,7 +127,7 @@ fn metadata_rewritten_between_its_two_reads_is_read_again() {
         scratch
             .assoc_with_meta("k", pad as i64, padding(pad))
             .unwrap();
-        Bytes::from(scratch.backing().read_blob(&name).unwrap().unwrap().bytes)
+        scratch.backing().read_blob(&name).unwrap().unwrap().bytes
     };
     let (small, large) = (version(5000), version(9000));
     let backing = SwapAfterFirstRead {

@@ -412,7 +412,7 @@ mod blocking_file {
         assert_eq!(etag, md5_etag(b"one"));
         let read = b.read_blob(name).unwrap().unwrap();
         assert_eq!(
-            (read.bytes.as_slice(), read.etag.as_deref(), read.total_size),
+            (&read.bytes[..], read.etag.as_deref(), read.total_size),
             (&b"one"[..], Some(etag.as_str()), Some(3))
         );
 
@@ -440,7 +440,7 @@ mod blocking_file {
             .write_blob(name, Bytes::from_static(b"two"), &Conditions::if_absent())
             .unwrap_err();
         assert!(matches!(err, Error::PreconditionFailed(_)), "{err}");
-        assert_eq!(b.read_blob(name).unwrap().unwrap().bytes, b"one");
+        assert_eq!(&b.read_blob(name).unwrap().unwrap().bytes[..], b"one");
         assert_eq!(dir.names(), [name], "a refused write leaves nothing behind");
 
         // The right tag; create-only on a missing blob.
@@ -459,7 +459,7 @@ mod blocking_file {
             &Conditions::if_absent(),
         )
         .unwrap();
-        assert_eq!(b.read_blob("b.ksv").unwrap().unwrap().bytes, b"new");
+        assert_eq!(&b.read_blob("b.ksv").unwrap().unwrap().bytes[..], b"new");
         // If-Match on a missing blob fails.
         let err = b
             .write_blob("c.ksv", Bytes::new(), &Conditions::if_match(md5_etag(b"")))
@@ -531,7 +531,7 @@ mod blocking_file {
         assert_eq!(b.blob_etag("a.ksv").unwrap(), Some(md5_etag(&other)));
         let p = b.read_blob_prefix("a.ksv", 10).unwrap().unwrap();
         assert_eq!(
-            (p.bytes.as_slice(), p.etag),
+            (&p.bytes[..], p.etag),
             (&other[..10], Some(md5_etag(&other)))
         );
         // The stream is the whole blob.
@@ -637,7 +637,10 @@ mod async_file {
         )
         .await
         .unwrap();
-        assert_eq!(b.read_blob("a.ksv").await.unwrap().unwrap().bytes, b"x");
+        assert_eq!(
+            &b.read_blob("a.ksv").await.unwrap().unwrap().bytes[..],
+            b"x"
+        );
         assert_eq!(dir.names(), ["a.ksv"]);
         let missing = FileBacking::new(dir.path().join("nope"));
         assert!(missing.list_blobs().await.unwrap().is_empty());

@@ -182,8 +182,8 @@ fn lifecycle_is_strict() {
         client
             .get_object(&layout::marker_key(id), None)
             .unwrap()
-            .body,
-        b"konserve"
+            .body[..],
+        *b"konserve"
     );
     let err = create_store(&config).unwrap_err();
     assert!(

@@ -401,10 +401,10 @@ fn payloads(ctx: &Ctx) -> Res<Vec<Arc<Payload>>> {
         let value = Value::Bytes(data.clone());
         let probe = Key::new(ctx.store_id, format!("probe-{size}"));
         ctx.store.assoc(probe.value.clone(), value.clone())?;
-        let edn_blob = Bytes::from(client.get_object(&probe.object, None)?.body);
+        let edn_blob = client.get_object(&probe.object, None)?.body;
         let bin_data = Bytes::from(data);
         ctx.store.bassoc(probe.value.clone(), bin_data.clone())?;
-        let bin_blob = Bytes::from(client.get_object(&probe.object, None)?.body);
+        let bin_blob = client.get_object(&probe.object, None)?.body;
         ctx.store.dissoc(probe.value.clone())?;
         out.push(Arc::new(Payload {
             size,

@@ -83,7 +83,7 @@ fn library_copy(src: &S3Store, dst: &S3Store, threads: usize) -> f64 {
                 while let Some(name) = names.get(next.fetch_add(1, Ordering::Relaxed)) {
                     if let Some(blob) = src.backing().read_blob(name).expect("read") {
                         dst.backing()
-                            .write_blob(name, blob.bytes.into(), &Conditions::NONE)
+                            .write_blob(name, blob.bytes, &Conditions::NONE)
                             .expect("write");
                     }
                 }

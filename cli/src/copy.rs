@@ -329,12 +329,11 @@ fn try_copy(
             })?;
         encoding
             .encode_blob(&decoded.meta, &decoded.body)
+            .map(Into::into)
             .map_err(|e| CliError::failed(explain_codec(&e)))?
     };
-    let written = out.len() as u64;
     dst.backing()
-        .write_blob(name, out.into(), &Conditions::NONE)
+        .write_blob(name, out, &Conditions::NONE)
         .map_err(|e| CliError::failed(explain(&e)))?;
-    let _ = written;
     Ok(Outcome::Copied(size))
 }

@@ -197,6 +197,17 @@ impl<'de> Deserialize<'de> for Encoding {
     }
 }
 
+/// About how many bytes `value` serializes to, when most of them are one
+/// string or byte array (for sizing the blob's buffer up front); a small
+/// guess otherwise, and the buffer grows as it fills.
+fn size_hint(value: &Value) -> usize {
+    match value {
+        Value::Bytes(b) => b.len() + 8,
+        Value::String(s) => s.len() + 8,
+        _ => 0,
+    }
+}
+
 impl Encoding {
     fn header(&self, meta_size: usize) -> Result<BlobHeader, CodecError> {
         let meta_size = u32::try_from(meta_size)
@@ -210,6 +221,14 @@ impl Encoding {
             encryptor: self.encryptor.id(),
             meta_size,
         })
+    }
+
+    /// `serialize(value)`, appended to `out`.
+    fn serialize_into(&self, value: &Value, out: &mut Vec<u8>) {
+        match self.serializer {
+            Serializer::Boring => boring::encode_into(value, out),
+            Serializer::Fressian => fressian::encode_into(value, out),
+        }
     }
 
     /// `encrypt(compress(serialize(value)))` for one segment.
@@ -306,6 +325,20 @@ impl Encoding {
     /// # Errors
     /// As [`Encoding::encode_segment`].
     pub fn encode_edn_blob(&self, meta: &Value, value: &Value) -> Result<Vec<u8>, CodecError> {
+        if matches!(
+            (self.compressor, &self.encryptor),
+            (Compressor::None, Encryptor::None)
+        ) {
+            // Serialized straight into the blob: one buffer, sized up front
+            // for the value's bytes, and no copy of either segment.
+            let mut blob = Vec::with_capacity(HEADER_LEN + 256 + size_hint(value));
+            blob.extend_from_slice(&[0; HEADER_LEN]);
+            self.serialize_into(meta, &mut blob);
+            let header = self.header(blob.len() - HEADER_LEN)?.to_bytes();
+            blob[..HEADER_LEN].copy_from_slice(&header);
+            self.serialize_into(value, &mut blob);
+            return Ok(blob);
+        }
         let meta = self.encode_segment(meta)?;
         let value = self.encode_segment(value)?;
         let mut blob = Vec::with_capacity(HEADER_LEN + meta.len() + value.len());
@@ -622,6 +655,44 @@ pub fn binary_value<'a>(header: &BlobHeader, blob: &'a [u8]) -> Result<&'a [u8],
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_blob_serialized_in_place_is_the_segments_concatenated() {
+        let repeated: Value = format!(
+            "[{}]",
+            (0..200)
+                .map(|i| format!("{{:name \"n{}\" :tag :t}}", i % 7))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+        .parse()
+        .unwrap();
+        let values = [
+            Value::Bytes((0..5000u32).map(|i| i as u8).collect()),
+            Value::from("x".repeat(3000)),
+            repeated,
+            Value::vector([Value::Bytes(vec![1; 2000]), Value::from(3)]),
+            "{:a [1 2 \"x\"]}".parse().unwrap(),
+        ];
+        let meta: Value = "{:key :k :type :edn}".parse().unwrap();
+        for serializer in [Serializer::Fressian, Serializer::Boring] {
+            let enc = Encoding {
+                serializer,
+                ..Encoding::default()
+            };
+            for value in &values {
+                let meta_segment = enc.encode_segment(&meta).unwrap();
+                let mut expected = enc.header(meta_segment.len()).unwrap().to_bytes().to_vec();
+                expected.extend_from_slice(&meta_segment);
+                expected.extend_from_slice(&enc.encode_segment(value).unwrap());
+                assert_eq!(
+                    enc.encode_edn_blob(&meta, value).unwrap(),
+                    expected,
+                    "{serializer:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn round_trip_and_layout() {

@@ -140,16 +140,50 @@ const INTERPRETED_TAGS: [u64; 12] = [0, 1, 2, 3, 25, 27, 37, 39, 256, 258, 39_64
 /// assert_eq!(encode(&Value::Float(3.25)), [0xfb, 0x40, 0x0a, 0, 0, 0, 0, 0, 0]);
 /// ```
 pub fn encode(value: &Value) -> Vec<u8> {
-    let plain = encode_plain(value);
-    if plain.len() < STRINGREF_MIN_SIZE {
-        return plain;
+    let mut out = Vec::new();
+    encode_into(value, &mut out);
+    out
+}
+
+/// [`encode`], appended to `out` (the bytes already there are kept, and
+/// play no part in the encoding): the plain form is written in place, and
+/// replaced by the stringref form only when that is shorter.
+pub(crate) fn encode_into(value: &Value, out: &mut Vec<u8>) {
+    let start = out.len();
+    let mut plain = Encoder::new(false);
+    plain.out = std::mem::take(out);
+    *out = plain.run(value);
+    let plain_len = out.len() - start;
+    if plain_len < STRINGREF_MIN_SIZE || !has_text(value) {
+        return;
     }
     let packed = encode_stringref(value);
-    if packed.len() < plain.len() {
-        packed
-    } else {
-        plain
+    if packed.len() < plain_len {
+        out.truncate(start);
+        out.extend_from_slice(&packed);
     }
+}
+
+/// Whether `value` holds any text that stringrefs could share (strings,
+/// keywords, symbols, map keys): without any, the stringref form is the
+/// plain one plus its tag, never shorter, and is not worth encoding.
+fn has_text(value: &Value) -> bool {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Bytes(_) | Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {}
+            Value::Vector(items) | Value::List(items) => stack.extend(items.iter()),
+            Value::Set(items) => stack.extend(items.iter()),
+            Value::Map(m) => {
+                for (k, v) in m.iter() {
+                    stack.push(k);
+                    stack.push(v);
+                }
+            }
+            _ => return true,
+        }
+    }
+    false
 }
 
 /// Encodes `value` as plain CBOR, without stringrefs: standard CBOR any
@@ -162,6 +196,7 @@ pub fn encode(value: &Value) -> Vec<u8> {
 /// let v: Value = r#"[1 "two" :three]"#.parse().unwrap();
 /// assert_eq!(encode_plain(&v), b"\x83\x01\x63two\xd8\x27\x66:three");
 /// ```
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // tests and fuzzers
 pub fn encode_plain(value: &Value) -> Vec<u8> {
     Encoder::new(false).run(value)
 }

@@ -205,6 +205,16 @@ pub fn encode(value: &Value) -> Vec<u8> {
     Encoder::default().run(value)
 }
 
+/// [`encode`], appended to `out` (the bytes already there are kept, and
+/// play no part in the encoding).
+pub(crate) fn encode_into(value: &Value, out: &mut Vec<u8>) {
+    let encoder = Encoder {
+        out: std::mem::take(out),
+        ..Encoder::default()
+    };
+    *out = encoder.run(value);
+}
+
 /// Decodes the first Fressian object of `bytes`; bytes after it are ignored.
 ///
 /// # Errors

@@ -351,7 +351,7 @@ impl Backing for AnyBacking {
         }
     }
 
-    async fn multi_read_blobs(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+    async fn multi_read_blobs(&self, names: &[String]) -> Result<Vec<Option<Bytes>>> {
         match self {
             AnyBacking::S3(b) => b.multi_read_blobs(names).await,
             AnyBacking::File(b) => b.multi_read_blobs(names).await,

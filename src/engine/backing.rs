@@ -16,7 +16,7 @@ use super::mode::{BodyReader, BodySource};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredBlob {
     /// The bytes read (all of them, or the asked-for prefix).
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
     /// The blob's total size, when known.
     pub total_size: Option<u64>,
     /// The blob's version tag (S3's ETag), when the backing has one.
@@ -335,7 +335,7 @@ pub trait Backing: Send + Sync {
     fn multi_read_blobs(
         &self,
         names: &[String],
-    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send {
+    ) -> impl Future<Output = Result<Vec<Option<Bytes>>>> + Send {
         async move {
             let _ = names;
             Err(crate::Error::Unsupported {

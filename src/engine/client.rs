@@ -56,7 +56,7 @@ impl ObjectInfo {
 #[non_exhaustive]
 pub struct GetObjectOutput {
     /// The bytes read.
-    pub body: Vec<u8>,
+    pub body: Bytes,
     /// The ETag.
     pub etag: Option<String>,
     /// The object's total size (for a ranged read, from `Content-Range`).
@@ -287,7 +287,7 @@ impl S3Client {
 
 /// The body of a successful answer: read, or left for the caller to stream.
 enum Payload {
-    Read(Vec<u8>),
+    Read(Bytes),
     Stream(TransportBody),
 }
 
@@ -608,7 +608,7 @@ impl S3Client {
     /// # Errors
     /// The classified [`Error`] of the last attempt, with the number of
     /// attempts in its context.
-    pub(crate) async fn execute(&self, req: &S3Request) -> Result<(ResponseHead, Vec<u8>)> {
+    pub(crate) async fn execute(&self, req: &S3Request) -> Result<(ResponseHead, Bytes)> {
         match self.execute_with(req, false).await? {
             (head, Payload::Read(bytes)) => Ok((head, bytes)),
             (head, Payload::Stream(body)) => {
@@ -633,7 +633,7 @@ impl S3Client {
         let req = S3Request::get_object(key, None)?;
         let (head, body) = match self.execute_with(&req, true).await? {
             (head, Payload::Stream(body)) => (head, body_reader(body)),
-            (head, Payload::Read(bytes)) => (head, reader_of(Bytes::from(bytes))),
+            (head, Payload::Read(bytes)) => (head, reader_of(bytes)),
         };
         Ok((ObjectInfo::of(head), body))
     }

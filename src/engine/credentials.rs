@@ -252,7 +252,7 @@ impl Fetcher {
         url: &Url,
         headers: &[(&'static str, String)],
         body: Option<Bytes>,
-    ) -> std::result::Result<(u16, Vec<u8>), String> {
+    ) -> std::result::Result<(u16, Bytes), String> {
         let sent = transport
             .send_parts(method, url, headers, body.as_ref())
             .await;

@@ -354,7 +354,7 @@ impl Backing for FileBacking {
         Ok(Some(StoredBlob {
             total_size: Some(bytes.len() as u64),
             etag: Some(etag),
-            bytes,
+            bytes: bytes.into(),
         }))
     }
 
@@ -368,7 +368,7 @@ impl Backing for FileBacking {
         (&mut file).take(len).read_to_end(&mut bytes)?;
         let etag = self.etag_of(name, &mut file, &meta)?;
         Ok(Some(StoredBlob {
-            bytes,
+            bytes: bytes.into(),
             total_size: Some(meta.len()),
             etag: Some(etag),
         }))

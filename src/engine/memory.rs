@@ -3,7 +3,7 @@
 //! atomic (one lock over the whole map).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 
@@ -20,7 +20,28 @@ use super::mode::{self, BodySource, read_all, reader_of};
 #[doc = mode::doc_example!("memory_backing")]
 #[derive(Clone, Debug, Default)]
 pub struct MemoryBacking {
-    blobs: Arc<Mutex<BTreeMap<String, Bytes>>>,
+    blobs: Arc<Mutex<BTreeMap<String, Entry>>>,
+}
+
+/// A blob, and its ETag once something asked for it (hashing a blob on
+/// every read would cost more than the read).
+#[derive(Debug)]
+struct Entry {
+    bytes: Bytes,
+    etag: OnceLock<String>,
+}
+
+impl Entry {
+    fn new(bytes: Bytes) -> Self {
+        Entry {
+            bytes,
+            etag: OnceLock::new(),
+        }
+    }
+
+    fn etag(&self) -> String {
+        self.etag.get_or_init(|| md5_etag(&self.bytes)).clone()
+    }
 }
 
 impl MemoryBacking {
@@ -30,12 +51,12 @@ impl MemoryBacking {
     }
 
     /// Checks `conditions` against the current blob, as S3 would.
-    fn check(blobs: &BTreeMap<String, Bytes>, name: &str, conditions: &Conditions) -> Result<()> {
+    fn check(blobs: &BTreeMap<String, Entry>, name: &str, conditions: &Conditions) -> Result<()> {
         if !conditions.is_conditional() {
             // Nothing to compare: skip hashing the current blob.
             return Ok(());
         }
-        let current = blobs.get(name).map(|b| md5_etag(b));
+        let current = blobs.get(name).map(Entry::etag);
         if conditions.hold_for(current.as_deref()) {
             Ok(())
         } else {
@@ -43,7 +64,7 @@ impl MemoryBacking {
         }
     }
 
-    fn blobs(&self) -> MutexGuard<'_, BTreeMap<String, Bytes>> {
+    fn blobs(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
         // A panic while holding the lock cannot leave a half-written map: every
         // mutation is a single insert or remove.
         self.blobs
@@ -60,34 +81,40 @@ impl Backing for MemoryBacking {
 
     async fn read_blob(&self, name: &str) -> Result<Option<StoredBlob>> {
         Ok(self.blobs().get(name).map(|b| StoredBlob {
-            bytes: b.to_vec(),
-            total_size: Some(b.len() as u64),
-            etag: Some(md5_etag(b)),
+            bytes: b.bytes.clone(),
+            total_size: Some(b.bytes.len() as u64),
+            etag: Some(b.etag()),
         }))
     }
 
     async fn read_blob_prefix(&self, name: &str, len: u64) -> Result<Option<StoredBlob>> {
         Ok(self.blobs().get(name).map(|b| {
-            let n = usize::try_from(len).unwrap_or(usize::MAX).min(b.len());
+            let n = usize::try_from(len)
+                .unwrap_or(usize::MAX)
+                .min(b.bytes.len());
             StoredBlob {
-                bytes: b[..n].to_vec(),
-                total_size: Some(b.len() as u64),
-                etag: Some(md5_etag(b)),
+                bytes: b.bytes.slice(..n),
+                total_size: Some(b.bytes.len() as u64),
+                etag: Some(b.etag()),
             }
         }))
     }
 
     async fn read_blob_stream(&self, name: &str) -> Result<Option<BlobStream>> {
-        Ok(self.blobs().get(name).cloned().map(|b| BlobStream {
-            total_size: Some(b.len() as u64),
-            reader: reader_of(b),
-        }))
+        Ok(self
+            .blobs()
+            .get(name)
+            .map(|b| b.bytes.clone())
+            .map(|b| BlobStream {
+                total_size: Some(b.len() as u64),
+                reader: reader_of(b),
+            }))
     }
 
     async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
         let mut blobs = self.blobs();
         Self::check(&blobs, name, conditions)?;
-        blobs.insert(name.to_owned(), blob);
+        blobs.insert(name.to_owned(), Entry::new(blob));
         Ok(())
     }
 
@@ -102,7 +129,7 @@ impl Backing for MemoryBacking {
         read_all(reader, &mut all).await?;
         let mut blobs = self.blobs();
         Self::check(&blobs, name, conditions)?;
-        blobs.insert(name.to_owned(), Bytes::from(all));
+        blobs.insert(name.to_owned(), Entry::new(Bytes::from(all)));
         Ok(())
     }
 
@@ -111,7 +138,7 @@ impl Backing for MemoryBacking {
     }
 
     async fn blob_etag(&self, name: &str) -> Result<Option<String>> {
-        Ok(self.blobs().get(name).map(|b| md5_etag(b)))
+        Ok(self.blobs().get(name).map(Entry::etag))
     }
 
     async fn delete_blob(&self, name: &str, conditions: &Conditions) -> Result<()> {
@@ -142,16 +169,16 @@ impl Backing for MemoryBacking {
     async fn multi_write_blobs(&self, blobs: Vec<(String, Bytes)>) -> Result<()> {
         let mut map = self.blobs();
         for (name, blob) in blobs {
-            map.insert(name, blob);
+            map.insert(name, Entry::new(blob));
         }
         Ok(())
     }
 
-    async fn multi_read_blobs(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+    async fn multi_read_blobs(&self, names: &[String]) -> Result<Vec<Option<Bytes>>> {
         let map = self.blobs();
         Ok(names
             .iter()
-            .map(|n| map.get(n).map(|b| b.to_vec()))
+            .map(|n| map.get(n).map(|b| b.bytes.clone()))
             .collect())
     }
 

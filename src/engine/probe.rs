@@ -386,7 +386,7 @@ impl Probe<'_> {
                 .client
                 .execute(&S3Request::get_object(key, None)?.for_probe())
                 .await?;
-            let stayed = bodies.iter().position(|b| b.as_ref() == body.as_slice());
+            let stayed = bodies.iter().position(|b| b.as_ref() == &body[..]);
             outcome.rounds += 1;
             if race_round_is_exclusive(&winners, &unclear, stayed) {
                 // The writes answered 500 did not land.

@@ -609,15 +609,11 @@ impl<F: Backing + 'static, B: Backing + 'static> TieredBacking<F, B> {
     /// Puts a blob read from the backend into the frontend, only if the
     /// frontend still has none (a write that came meanwhile wins); a
     /// failure only costs the next read a trip to the backend.
-    async fn populate(&self, name: &str, bytes: &[u8]) {
+    async fn populate(&self, name: &str, bytes: Bytes) {
         let filled = self
             .shared
             .frontend
-            .write_blob(
-                name,
-                Bytes::copy_from_slice(bytes),
-                &Conditions::if_absent(),
-            )
+            .write_blob(name, bytes, &Conditions::if_absent())
             .await;
         if let Err(e) = filled
             && !matches!(e, Error::PreconditionFailed(_) | Error::Conflict(_))
@@ -799,7 +795,7 @@ impl<F: Backing + 'static, B: Backing + 'static> Backing for TieredBacking<F, B>
         }
         let found = self.shared.backend.read_blob(name).await?;
         if let Some(blob) = &found {
-            self.populate(name, &blob.bytes).await;
+            self.populate(name, blob.bytes.clone()).await;
         }
         Ok(found)
     }
@@ -850,7 +846,7 @@ impl<F: Backing + 'static, B: Backing + 'static> Backing for TieredBacking<F, B>
             .read_blob_if_none_match(name, etag)
             .await?;
         if let Revalidated::Changed(blob) = &found {
-            self.populate(name, &blob.bytes).await;
+            self.populate(name, blob.bytes.clone()).await;
         }
         Ok(found)
     }
@@ -1048,7 +1044,7 @@ impl<F: Backing + 'static, B: Backing + 'static> Backing for TieredBacking<F, B>
         }
     }
 
-    async fn multi_read_blobs(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+    async fn multi_read_blobs(&self, names: &[String]) -> Result<Vec<Option<Bytes>>> {
         if self.backend_decides() && self.shared.options.read_policy == ReadPolicy::FrontendFirst {
             // One point in time: the tier that decides.
             return self.shared.backend.multi_read_blobs(names).await;

@@ -86,7 +86,7 @@ trait DynBacking: Send + Sync {
     fn dyn_multi_read_blobs<'a>(
         &'a self,
         names: &'a [String],
-    ) -> Boxed<'a, Result<Vec<Option<Vec<u8>>>>>;
+    ) -> Boxed<'a, Result<Vec<Option<Bytes>>>>;
     fn dyn_multi_delete_blobs<'a>(&'a self, names: &'a [String]) -> Boxed<'a, Result<Vec<bool>>>;
 }
 
@@ -174,7 +174,7 @@ impl DynBacking for AnyBacking {
     fn dyn_multi_read_blobs<'a>(
         &'a self,
         names: &'a [String],
-    ) -> Boxed<'a, Result<Vec<Option<Vec<u8>>>>> {
+    ) -> Boxed<'a, Result<Vec<Option<Bytes>>>> {
         mode::boxed(self.multi_read_blobs(names))
     }
     fn dyn_multi_delete_blobs<'a>(&'a self, names: &'a [String]) -> Boxed<'a, Result<Vec<bool>>> {
@@ -294,7 +294,7 @@ impl Backing for BoxedBacking {
         self.dynamic().dyn_multi_write_blobs(blobs).await
     }
 
-    async fn multi_read_blobs(&self, names: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+    async fn multi_read_blobs(&self, names: &[String]) -> Result<Vec<Option<Bytes>>> {
         self.dynamic().dyn_multi_read_blobs(names).await
     }
 

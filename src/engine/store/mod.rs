@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, RwLock};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use super::backing::{Backing, ListedBlob, Revalidated};
 use crate::Conditions;
@@ -514,19 +514,24 @@ impl<B: Backing> Store<B> {
             .map_err(|e| blob_error(name, e))
     }
 
-    fn decode_whole(&self, name: &str, bytes: &[u8]) -> Result<(BlobHeader, Value, Value)> {
+    /// Header, metadata and value of a whole blob. A binary value takes
+    /// the blob's buffer when nothing else holds it (moved to its start,
+    /// not copied into a new one).
+    fn decode_whole(&self, name: &str, bytes: Bytes) -> Result<(BlobHeader, Value, Value)> {
         let enc = &self.inner.encoding;
         let (header, meta) = enc
-            .decode_meta_capped(bytes, self.inner.options.metadata_cap())
+            .decode_meta_capped(&bytes, self.inner.options.metadata_cap())
             .map_err(|e| blob_error(name, e))?;
         let value = if BlobType::of_meta(&meta) == Some(BlobType::Binary) {
-            Value::Bytes(
-                blob::binary_value(&header, bytes)
+            let at = bytes.len()
+                - blob::binary_value(&header, &bytes)
                     .map_err(|e| blob_error(name, e))?
-                    .to_vec(),
-            )
+                    .len();
+            let mut value = bytes;
+            value.advance(at);
+            Value::Bytes(Vec::from(value))
         } else {
-            enc.decode_value_capped(&header, bytes, self.inner.options.value_cap())
+            enc.decode_value_capped(&header, &bytes, self.inner.options.value_cap())
                 .map_err(|e| blob_error(name, e))?
         };
         Ok((header, meta, value))
@@ -540,7 +545,7 @@ impl<B: Backing> Store<B> {
         match self.inner.backing.read_blob(name).await? {
             None => Ok(None),
             Some(blob) => {
-                let (_, meta, value) = self.decode_whole(name, &blob.bytes)?;
+                let (_, meta, value) = self.decode_whole(name, blob.bytes)?;
                 Ok(Some(Current {
                     meta,
                     value: Some(value),
@@ -684,12 +689,13 @@ impl<B: Backing> Store<B> {
                 Ok(None)
             }
             Some(blob) => {
-                let (_, _, value) = self.decode_whole(name, &blob.bytes)?;
+                let size = blob.bytes.len() as u64;
+                let (_, _, value) = self.decode_whole(name, blob.bytes)?;
                 let entry = Cached::Present {
                     value: value.clone(),
                     etag: blob.etag,
                 };
-                cache.insert(name, entry, blob.bytes.len() as u64);
+                cache.insert(name, entry, size);
                 Ok(Some(value))
             }
         }

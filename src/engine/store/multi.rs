@@ -25,7 +25,7 @@ impl<B: Backing> Store<B> {
         let mut out = BTreeMap::new();
         for ((key, name), blob) in keys.iter().zip(&names).zip(blobs) {
             if let Some(bytes) = blob {
-                let (_, _, value) = self.decode_whole(name, &bytes)?;
+                let (_, _, value) = self.decode_whole(name, bytes)?;
                 out.insert(key.clone(), value);
             }
         }

@@ -595,14 +595,25 @@ impl UreqBody {
     ///
     /// # Errors
     /// [`TransportError`] when the body breaks off or stalls.
-    pub fn read_all(self, limit: u64) -> Result<Option<Vec<u8>>, TransportError> {
+    pub fn read_all(self, limit: u64) -> Result<Option<bytes::Bytes>, TransportError> {
         let (mut body, mask) = (self.0, self.1);
-        match body.with_config().limit(limit).read_to_vec() {
-            Ok(mut bytes) => {
+        // Sized by the declared length (no regrowing and recopying of a
+        // large body); a body that turns out longer still grows, up to
+        // `limit`.
+        let declared = body.content_length().filter(|n| *n <= limit).unwrap_or(0);
+        let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+        let read = body
+            .with_config()
+            .limit(limit)
+            .reader()
+            .read_to_end(&mut bytes)
+            .map_err(ureq::Error::from);
+        match read {
+            Ok(_) => {
                 if let Some(key) = mask {
                     unmask(key, 0, &mut bytes);
                 }
-                Ok(Some(bytes))
+                Ok(Some(bytes::Bytes::from(bytes)))
             }
             Err(ureq::Error::BodyExceedsLimit(_)) => Ok(None),
             Err(e) => Err(map_error(e)),

@@ -4,6 +4,7 @@
 //! with headers and body for classification. Timeouts: connect, answer head
 //! (a `tokio` timeout around sending), and each body read; bodies stream.
 
+use bytes::Bytes;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -181,16 +182,33 @@ impl ReqwestBody {
     ///
     /// # Errors
     /// [`TransportError`] when the body breaks off or stalls.
-    pub async fn read_all(self, limit: u64) -> Result<Option<Vec<u8>>, TransportError> {
+    pub async fn read_all(self, limit: u64) -> Result<Option<Bytes>, TransportError> {
         let mut body = self.0;
-        let mut bytes = Vec::new();
+        let declared = body.content_length().filter(|n| *n <= limit).unwrap_or(0);
+        // A body that comes in one chunk is kept as it came, uncopied;
+        // one in several is gathered into a buffer sized by the declared
+        // length (no regrowing and recopying), up to `limit`.
+        let mut first: Option<Bytes> = None;
+        let mut gathered: Vec<u8> = Vec::new();
+        let mut total = 0u64;
         while let Some(chunk) = body.chunk().await.map_err(map_error)? {
-            if (bytes.len() + chunk.len()) as u64 > limit {
+            total += chunk.len() as u64;
+            if total > limit {
                 return Ok(None);
             }
-            bytes.extend_from_slice(&chunk);
+            match first.take() {
+                None if gathered.is_empty() => first = Some(chunk),
+                held => {
+                    if let Some(held) = held {
+                        let want = usize::try_from(declared.max(total)).unwrap_or(0);
+                        gathered.reserve_exact(want);
+                        gathered.extend_from_slice(&held);
+                    }
+                    gathered.extend_from_slice(&chunk);
+                }
+            }
         }
-        Ok(Some(bytes))
+        Ok(Some(first.unwrap_or_else(|| Bytes::from(gathered))))
     }
 
     /// The body as an async reader.
