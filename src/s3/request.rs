@@ -10,10 +10,12 @@
 //! binds them to the URL, so a leaked URL cannot be replayed with other
 //! conditions. The payload is not covered by a presigned signature, so every
 //! request with a body carries a checksum of it and S3 rejects a corrupted
-//! body: `Content-MD5` unless the client chose another for a `PutObject`
-//! ([`S3Request::with_body_checksum`]: `x-amz-checksum-crc32c` or
-//! `-crc64nvme`, signed like the other headers, where the provider checks
-//! them; see `config::Checksum`).
+//! body: `Content-MD5` unless the client chose another for a `PutObject` or
+//! an `UploadPart` ([`S3Request::with_body_checksum`]:
+//! `x-amz-checksum-crc32c` or `-crc64nvme`, signed like the other headers,
+//! where the provider checks them; see `config::Checksum`; the upload's
+//! `CreateMultipartUpload` declares it and its `CompleteMultipartUpload`
+//! lists each part's, see [`complete_multipart_xml`]).
 
 use std::fmt;
 use std::time::Duration;
