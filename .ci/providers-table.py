@@ -37,6 +37,7 @@ COLUMNS = [
     ("Content-MD5", "content-md5"),
     ("crc32c", "checksum-crc32c"),
     ("crc64nvme", "checksum-crc64nvme"),
+    ("part checksum", "part-checksum"),
     ("signatures checked", "signatures-checked"),
     ("listed keys exact", "listing-keys-exact"),
     ("multipart ETag md5-N", "multipart-etag-is-md5-of-parts"),

@@ -85,10 +85,20 @@ pub enum ConditionalWrites {
     Off,
 }
 
-/// How the body of each `PutObject` is protected in flight
-/// (`config.checksum`): the provider recomputes the checksum and refuses a
-/// body that does not match, so a byte flipped between this process and the
-/// bucket never lands.
+/// How the body of each `PutObject`, and of each part of a store's
+/// multipart upload (a `bassoc_reader` value larger than one part), is
+/// protected in flight (`config.checksum`): the provider recomputes the
+/// checksum and refuses a body that does not match, so a byte flipped
+/// between this process and the bucket never lands (a refused part is sent
+/// again, like the whole `PutObject`).
+///
+/// A multipart upload keeps one choice for all its parts: under `crc32c`
+/// its `CreateMultipartUpload` declares `x-amz-checksum-algorithm: CRC32C`,
+/// each `UploadPart` carries the part's `x-amz-checksum-crc32c` and the
+/// `CompleteMultipartUpload` lists it next to the part's ETag (S3's
+/// `COMPOSITE` type); under `crc64nvme` the same with CRC-64/NVME and
+/// `x-amz-checksum-type: FULL_OBJECT`, the only type AWS supports for it;
+/// under `md5` each part carries `Content-MD5`; under `none`, nothing.
 ///
 /// ```
 /// use konserve_s3::config::{Checksum, S3Config};
@@ -108,7 +118,10 @@ pub enum Checksum {
     /// probe before its first write unless the findings are known (cached
     /// per endpoint, see [`CapabilityCache`]); a bare `S3Client` uses them
     /// once it knows them (after [`capabilities`] or a conditional write)
-    /// and sends `Content-MD5` until then.
+    /// and sends `Content-MD5` until then. The parts of a multipart upload
+    /// carry the same CRC where the probe also saw it checked on
+    /// `UploadPart` (the `part_checksum` finding of
+    /// [`Capabilities`](crate::s3::Capabilities)), `Content-MD5` otherwise.
     ///
     /// [`capabilities`]: crate::blocking::S3Client::capabilities
     #[default]
@@ -119,8 +132,8 @@ pub enum Checksum {
     Crc64nvme,
     /// `Content-MD5`, always: the one every S3-compatible server knows.
     Md5,
-    /// No checksum on `PutObject`. A body corrupted in flight (past TCP's
-    /// and TLS's own checks) would land.
+    /// No checksum on `PutObject` nor on parts. A body corrupted in flight
+    /// (past TCP's and TLS's own checks) would land.
     None,
 }
 

@@ -194,3 +194,170 @@ fn a_body_altered_in_flight_is_refused_under_every_mode_but_none() {
         assert_eq!(store.get(k()).unwrap(), Some(second.clone()), "{mode:?}");
     }
 }
+
+/// Just over one 8 MiB part (the default part size): a multipart upload of
+/// two parts.
+const LARGE: usize = 9 << 20;
+
+/// The checksum header the parts of a multipart upload must carry under
+/// `mode` where the provider behind `store` is as its probe found.
+fn expected_part_header(store: &S3Store, mode: Checksum) -> Option<&'static str> {
+    match mode {
+        Checksum::Auto => {
+            let caps = store.backing().client().capabilities().unwrap();
+            let put = expected_auto(store);
+            if caps.part_checksum == Support::Honoured {
+                put
+            } else {
+                Some("content-md5")
+            }
+        }
+        Checksum::Crc32c => Some("x-amz-checksum-crc32c"),
+        Checksum::Crc64nvme => Some("x-amz-checksum-crc64nvme"),
+        Checksum::Md5 => Some("content-md5"),
+        Checksum::None => None,
+    }
+}
+
+/// The `x-amz-checksum-algorithm` a `CreateMultipartUpload` declares for
+/// parts carrying `header`.
+fn declared_algorithm(header: Option<&str>) -> Option<&'static str> {
+    match header {
+        Some("x-amz-checksum-crc32c") => Some("CRC32C"),
+        Some("x-amz-checksum-crc64nvme") => Some("CRC64NVME"),
+        _ => None,
+    }
+}
+
+/// Whether the provider checks the checksum that parts carry under `mode`
+/// (as its probe found for `PutObject`, and for `UploadPart` where the
+/// probe tried the multipart form).
+fn part_checked(store: &S3Store, mode: Checksum) -> bool {
+    let caps = capabilities();
+    let part_form = |put: Support| {
+        put == Support::Honoured
+            && matches!(caps.part_checksum, Support::Honoured | Support::Unknown)
+    };
+    match expected_part_header(store, mode) {
+        Some("content-md5") => caps.content_md5 == Support::Honoured,
+        Some("x-amz-checksum-crc32c") => part_form(caps.checksum_crc32c),
+        Some("x-amz-checksum-crc64nvme") => part_form(caps.checksum_crc64nvme),
+        _ => false,
+    }
+}
+
+/// A value of `LARGE` bytes, none alike to its neighbours.
+fn large_value() -> Vec<u8> {
+    (0..LARGE).map(|i| (i % 251) as u8).collect()
+}
+
+fn read_back(store: &S3Store, key: Value) -> Vec<u8> {
+    use std::io::Read as _;
+    let got = store.bget(key).unwrap().expect("the value is stored");
+    let mut bytes = Vec::with_capacity(LARGE);
+    let mut reader = got.reader;
+    reader.read_to_end(&mut bytes).unwrap();
+    bytes
+}
+
+#[test]
+fn multipart_parts_carry_the_modes_checksum_and_an_altered_part_is_refused() {
+    let proxy = FaultProxy::start(&server().endpoint);
+    let value = large_value();
+    let k = || Value::keyword("big");
+    for mode in MODES {
+        let (store, id) = store(&proxy, mode);
+        let expected = expected_part_header(&store, mode);
+        proxy.clear_requests();
+        // The second part is altered once in flight.
+        let second_part = Matcher::method("PUT")
+            .path_contains(&id.to_string())
+            .query_contains("partNumber=2");
+        proxy.push(Rule::new(second_part, 1, Fault::FlipBodyBit));
+        let written = store.bassoc_reader(k(), &mut value.as_slice());
+        let requests: Vec<SeenRequest> = proxy
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.contains(&id.to_string()))
+            .collect();
+        let creates: Vec<&SeenRequest> = requests
+            .iter()
+            .filter(|r| r.method == "POST" && r.query.contains("uploads"))
+            .collect();
+        let parts: Vec<&SeenRequest> = requests
+            .iter()
+            .filter(|r| r.method == "PUT" && r.query.contains("partNumber="))
+            .collect();
+        let completes: Vec<&SeenRequest> = requests
+            .iter()
+            .filter(|r| r.method == "POST" && r.query.contains("uploadId="))
+            .collect();
+        assert_eq!(creates.len(), 1, "{mode:?}");
+        assert_eq!(
+            creates[0].header("x-amz-checksum-algorithm"),
+            declared_algorithm(expected),
+            "{mode:?}"
+        );
+        assert_eq!(
+            creates[0].header("x-amz-checksum-type"),
+            (expected == Some("x-amz-checksum-crc64nvme")).then_some("FULL_OBJECT"),
+            "{mode:?}"
+        );
+        assert!(parts.len() >= 2, "{mode:?}: {} parts", parts.len());
+        for part in &parts {
+            assert_eq!(
+                checksum_headers(part),
+                expected.into_iter().collect::<Vec<_>>(),
+                "{mode:?}: part {}",
+                part.query
+            );
+        }
+        let altered = altered_answers(&proxy);
+        assert_eq!(altered.len(), 1, "{mode:?}: the bit was flipped");
+        if mode != Checksum::None && !part_checked(&store, mode) {
+            not_applicable(
+                "multipart_parts_carry_the_modes_checksum_and_an_altered_part_is_refused",
+                &format!("the provider does not check the part checksum of mode {mode:?}"),
+            );
+            continue;
+        }
+        written.unwrap();
+        assert_eq!(completes.len(), 1, "{mode:?}");
+        let complete = String::from_utf8_lossy(&completes[0].body);
+        match declared_algorithm(expected) {
+            Some(algorithm) => {
+                let element = format!("<Checksum{algorithm}>");
+                assert_eq!(
+                    complete.matches(&element).count(),
+                    2,
+                    "{mode:?}: {complete}"
+                );
+            }
+            None => assert!(!complete.contains("<Checksum"), "{mode:?}: {complete}"),
+        }
+        let stored = read_back(&store, k());
+        assert_eq!(stored.len(), LARGE, "{mode:?}");
+        if mode == Checksum::None {
+            assert_eq!(
+                altered[0],
+                Outcome::Answered {
+                    status: 200,
+                    forwarded: true
+                }
+            );
+            assert_eq!(parts.len(), 2, "{mode:?}: nothing was sent again");
+            assert!(stored != value, "{mode:?}: the altered part landed");
+            continue;
+        }
+        assert_eq!(
+            altered[0],
+            Outcome::Answered {
+                status: 400,
+                forwarded: true
+            },
+            "{mode:?}"
+        );
+        assert_eq!(parts.len(), 3, "{mode:?}: the refused part was sent again");
+        assert!(stored == value, "{mode:?}: the value reads back exactly");
+    }
+}

@@ -14,7 +14,7 @@ use crate::http::{ResponseHead, TransportError};
 use crate::retry::{Decision, RetryPolicy};
 use crate::s3::capabilities::{self, Capabilities, IfMatchOn};
 use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed, is_not_modified};
-use crate::s3::request::{BodyChecksum, ByteRange, MAX_DELETE_BATCH};
+use crate::s3::request::{BodyChecksum, ByteRange, CompletedPart, MAX_DELETE_BATCH};
 use crate::s3::responses::{self, DeleteFailure, ListPage, ListedObject, MultipartUpload};
 use crate::s3::stats::{Attempt, RequestStats, StatsSnapshot};
 use crate::s3::{S3Request, Signer};
@@ -846,6 +846,22 @@ impl S3Client {
         }
     }
 
+    /// The checksum every part of a store's multipart upload carries: as
+    /// configured, or under `checksum: auto` the one the probe saw checked
+    /// on `UploadPart` (the `PutObject` one where the multipart form is
+    /// checked too, else `Content-MD5`); `Content-MD5` where nothing was
+    /// probed.
+    pub(crate) fn part_checksum(&self) -> BodyChecksum {
+        match self.inner.checksum {
+            Checksum::Auto => self
+                .inner
+                .capabilities
+                .get()
+                .map_or(BodyChecksum::Md5, Capabilities::part_checksum),
+            _ => self.body_checksum(),
+        }
+    }
+
     /// Before a store's first write under `checksum: auto` (and
     /// `conditional-writes: auto`): learns the provider's capabilities
     /// (from the cache, or by probing once), so that writes carry the
@@ -1255,7 +1271,7 @@ impl S3Client {
     /// # Errors
     /// Any failure.
     pub async fn create_multipart_upload(&self, key: &str) -> Result<String> {
-        self.create_upload(key, None).await
+        self.create_upload(key, None, BodyChecksum::Md5).await
     }
 
     /// [`S3Client::create_multipart_upload`] whose object, once completed,
@@ -1264,12 +1280,18 @@ impl S3Client {
     /// # Errors
     /// Any failure.
     pub async fn create_multipart_upload_tagged(&self, key: &str, tag: &str) -> Result<String> {
-        self.create_upload(key, Some(tag)).await
+        self.create_upload(key, Some(tag), BodyChecksum::Md5).await
     }
 
-    /// `CreateMultipartUpload`, tagged with `tag` if any.
-    pub(crate) async fn create_upload(&self, key: &str, tag: Option<&str>) -> Result<String> {
-        let mut req = S3Request::create_multipart_upload(key)?;
+    /// `CreateMultipartUpload`, tagged with `tag` if any, whose parts
+    /// carry `checksum` (declared here where S3 wants it declared).
+    pub(crate) async fn create_upload(
+        &self,
+        key: &str,
+        tag: Option<&str>,
+        checksum: BodyChecksum,
+    ) -> Result<String> {
+        let mut req = S3Request::create_multipart_upload(key)?.declaring_part_checksum(checksum);
         if let Some(tag) = tag {
             req = req.with_write_tag(tag);
         }
@@ -1277,7 +1299,9 @@ impl S3Client {
         responses::parse_upload_id(&body, &self.context(&req))
     }
 
-    /// Uploads part `part_number` (from 1); returns the part's ETag.
+    /// Uploads part `part_number` (from 1) with its `Content-MD5`; returns
+    /// the part's ETag. (The multipart uploads of a store's writes carry
+    /// the checksum `config.checksum` chooses.)
     ///
     /// # Errors
     /// Any failure; [`Error::CorruptData`] if the answer has no ETag.
@@ -1288,10 +1312,33 @@ impl S3Client {
         part_number: u16,
         body: impl Into<Bytes>,
     ) -> Result<String> {
-        let req = S3Request::upload_part(key, upload_id, part_number, body)?;
+        self.send_part(key, upload_id, part_number, body.into(), BodyChecksum::Md5)
+            .await
+            .map(|part| part.etag)
+    }
+
+    /// `UploadPart` carrying `checksum` of the part, computed once for all
+    /// attempts (on the shared bytes, not a copy); returns the part as
+    /// `CompleteMultipartUpload` lists it.
+    pub(crate) async fn send_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u16,
+        body: Bytes,
+        checksum: BodyChecksum,
+    ) -> Result<CompletedPart> {
+        let req =
+            S3Request::upload_part(key, upload_id, part_number, body)?.with_body_checksum(checksum);
         let (head, _) = self.execute(&req).await?;
-        head.etag
-            .ok_or_else(|| Error::corrupt(self.context(&req), "UploadPart answer has no ETag"))
+        let etag = head
+            .etag
+            .ok_or_else(|| Error::corrupt(self.context(&req), "UploadPart answer has no ETag"))?;
+        let checksum = checksum
+            .xml_element()
+            .zip(req.flexible_checksum())
+            .map(|(element, value)| (element, value.to_owned()));
+        Ok(CompletedPart { etag, checksum })
     }
 
     /// Completes a multipart upload from its parts' ETags, in order. The
@@ -1316,8 +1363,29 @@ impl S3Client {
         part_etags: &[S],
         conditions: &Conditions,
     ) -> Result<()> {
-        let mut req = S3Request::complete_multipart_upload(key, upload_id, part_etags)?
-            .with_conditions(conditions.clone());
+        let parts: Vec<CompletedPart> = part_etags
+            .iter()
+            .map(|etag| CompletedPart {
+                etag: etag.as_ref().to_owned(),
+                checksum: None,
+            })
+            .collect();
+        self.complete_upload(key, upload_id, &parts, conditions)
+            .await
+    }
+
+    /// [`S3Client::complete_multipart_upload`] listing each part's
+    /// checksum next to its ETag (as an upload that declared a checksum
+    /// algorithm must).
+    pub(crate) async fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletedPart],
+        conditions: &Conditions,
+    ) -> Result<()> {
+        let mut req =
+            S3Request::complete_parts(key, upload_id, parts)?.with_conditions(conditions.clone());
         let caps = self.capabilities_for(&req).await?;
         if let Some(caps) = caps
             && ((conditions.if_match.is_some() && !caps.complete_if_match.is_honoured())

@@ -20,12 +20,14 @@ use super::client::S3Client;
 use super::{io, mode};
 use crate::Conditions;
 use crate::config::CapabilityCache;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorContext, Result};
 use crate::s3::S3Request;
 use crate::s3::capabilities::{
     self, CacheEntry, Capabilities, EtagForm, RaceOutcome, Support, is_multipart_etag,
 };
-use crate::s3::request::{CRC32C_HEADER, CRC64NVME_HEADER, crc32c_base64, crc64nvme_base64};
+use crate::s3::request::{
+    BodyChecksum, CRC32C_HEADER, CRC64NVME_HEADER, CompletedPart, crc32c_base64, crc64nvme_base64,
+};
 
 /// Where the probe's objects go (removed when it ends).
 pub(crate) const PROBE_PREFIX: &str = ".konserve-s3-probe/";
@@ -451,7 +453,8 @@ impl Probe<'_> {
         let (_, body) = self.client.execute(&create).await?;
         let ctx = crate::error::ErrorContext::new(create.action(), self.client.bucket(), Some(key));
         let upload = crate::s3::responses::parse_upload_id(&body, &ctx)?;
-        let part = S3Request::upload_part(key, &upload, 1, Bytes::from_static(b"part"))?;
+        let part = S3Request::upload_part(key, &upload, 1, Bytes::from_static(b"part"))?
+            .with_body_checksum(BodyChecksum::Md5);
         match self.client.execute(&part.for_probe()).await {
             Ok((head, _)) => Ok((upload, head.etag.unwrap_or_default())),
             Err(e) => {
@@ -567,6 +570,120 @@ impl Probe<'_> {
         Ok(())
     }
 
+    /// The flexible checksum `PutObject` is checked with, on `UploadPart`
+    /// ([`Capabilities::part_checksum`]): an upload that declares it, a
+    /// part with a wrong one (refused?), the part with the right one and a
+    /// `CompleteMultipartUpload` that lists it (accepted?).
+    async fn part_checksum(&mut self, key: &str) -> Result<()> {
+        let checksum = if self.caps.checksum_crc32c.is_honoured() {
+            BodyChecksum::Crc32c
+        } else if self.caps.checksum_crc64nvme.is_honoured() {
+            BodyChecksum::Crc64nvme
+        } else {
+            return Ok(());
+        };
+        self.requests += 1;
+        let create = S3Request::create_multipart_upload(key)?
+            .declaring_part_checksum(checksum)
+            .for_probe();
+        let upload = match self.client.execute(&create).await {
+            Ok((_, body)) => {
+                let ctx = ErrorContext::new(create.action(), self.client.bucket(), Some(key));
+                crate::s3::responses::parse_upload_id(&body, &ctx)?
+            }
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(e @ (Error::AccessDenied(_) | Error::NoSuchBucket(_))) => return Err(e),
+            Err(_) => {
+                self.caps.part_checksum = Support::Rejected;
+                return Ok(());
+            }
+        };
+        match self.checked_parts(key, &upload, checksum).await {
+            Ok(Some(support)) => {
+                self.caps.part_checksum = support;
+                Ok(())
+            }
+            Ok(None) => {
+                self.caps.part_checksum = Support::Honoured;
+                Ok(())
+            }
+            Err(e) => {
+                self.abort(key, &upload).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The parts of [`Probe::part_checksum`] in `upload`: `None` when a
+    /// wrong checksum was refused and the right one completed the upload,
+    /// else what the provider does (the upload aborted).
+    async fn checked_parts(
+        &mut self,
+        key: &str,
+        upload: &str,
+        checksum: BodyChecksum,
+    ) -> Result<Option<Support>> {
+        let body = Bytes::from_static(b"part");
+        let (header, wrong) = match checksum {
+            BodyChecksum::Crc32c => (CRC32C_HEADER, b64(&[0; 4])),
+            _ => (CRC64NVME_HEADER, b64(&[0; 8])),
+        };
+        self.requests += 1;
+        let req = S3Request::upload_part(key, upload, 1, body.clone())?
+            .with_content_md5(None)
+            .with_checksum_header(header, wrong)
+            .for_probe()
+            .once();
+        match self.client.execute(&req).await {
+            Ok(_) => {
+                self.abort(key, upload).await;
+                return Ok(Some(Support::Ignored));
+            }
+            // Refused, as it should be (a checksum mismatch counts as
+            // retryable, as corruption in flight would be).
+            Err(Error::ChecksumMismatch(_)) => {}
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(_) => {}
+        }
+        self.requests += 1;
+        let req = S3Request::upload_part(key, upload, 1, body)?
+            .with_body_checksum(checksum)
+            .for_probe();
+        let etag = match self.client.execute(&req).await {
+            Ok((head, _)) => head.etag.unwrap_or_default(),
+            Err(e) if e.is_retryable() && !matches!(e, Error::ChecksumMismatch(_)) => {
+                return Err(e);
+            }
+            Err(_) => {
+                self.abort(key, upload).await;
+                return Ok(Some(Support::Rejected));
+            }
+        };
+        let part = CompletedPart {
+            checksum: checksum
+                .xml_element()
+                .zip(req.flexible_checksum())
+                .map(|(element, value)| (element, value.to_owned())),
+            etag,
+        };
+        self.requests += 1;
+        self.written.insert(key.to_owned());
+        let req = S3Request::complete_parts(key, upload, &[part])?.for_probe();
+        let ctx = ErrorContext::new(req.action(), self.client.bucket(), Some(key));
+        let completed = match self.client.execute(&req).await {
+            Ok((_, body)) => crate::s3::responses::check_embedded_error(&body, &ctx),
+            Err(e) => Err(e),
+        };
+        match completed {
+            Ok(()) => Ok(None),
+            Err(e) if e.is_retryable() && !matches!(e, Error::ChecksumMismatch(_)) => Err(e),
+            Err(_) => {
+                self.abort(key, upload).await;
+                Ok(Some(Support::Rejected))
+            }
+        }
+    }
+
     /// A key with a space, `+`, `%` and non-ASCII, listed back.
     async fn listing(&mut self) -> Result<()> {
         let key = self.key("list/a b+c%25d é~");
@@ -594,6 +711,7 @@ impl Probe<'_> {
         self.conditional_delete(&a).await?;
         self.multipart(&self.key("multipart")).await?;
         self.checksums(&self.key("checksum")).await?;
+        self.part_checksum(&self.key("part-checksum")).await?;
         self.requests += 1;
         let status = self
             .client

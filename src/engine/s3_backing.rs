@@ -12,7 +12,7 @@ use super::client::S3Client;
 use crate::Conditions;
 use crate::error::{Error, Result};
 use crate::layout;
-use crate::s3::request::ByteRange;
+use crate::s3::request::{BodyChecksum, ByteRange, CompletedPart};
 
 use super::io;
 use super::mode::{self, BodySource, fill, run_bounded};
@@ -234,8 +234,9 @@ impl S3Backing {
         first: Vec<u8>,
         reader: &mut BodySource<'_>,
         conditions: &Conditions,
+        checksum: BodyChecksum,
     ) -> Result<()> {
-        let mut etags: Vec<String> = Vec::new();
+        let mut etags: Vec<CompletedPart> = Vec::new();
         let mut pending = Some(first);
         let mut ended = false;
         loop {
@@ -259,7 +260,7 @@ impl S3Backing {
                 batch,
                 PARTS_IN_FLIGHT,
                 |(done, part): (usize, Vec<u8>)| async move {
-                    self.upload_part(key, upload_id, done, part).await
+                    self.upload_part(key, upload_id, done, part, checksum).await
                 },
             )
             .await;
@@ -271,7 +272,7 @@ impl S3Backing {
             }
         }
         self.client
-            .complete_multipart_upload(key, upload_id, &etags, conditions)
+            .complete_upload(key, upload_id, &etags, conditions)
             .await
     }
 
@@ -309,13 +310,18 @@ impl S3Backing {
         if ended {
             return self.put(&key, Bytes::from(first), conditions, tag).await;
         }
-        let upload_id = self.client.create_upload(&key, tag).await?;
+        // Under `checksum: auto` the parts carry what the probe found
+        // checked on `UploadPart`: learn it first, and keep the choice for
+        // the whole upload (declared by its create, listed by its complete).
+        self.client.learn_capabilities().await;
+        let checksum = self.client.part_checksum();
+        let upload_id = self.client.create_upload(&key, tag, checksum).await?;
         // From here on the upload is aborted on every way out but a
         // successful Complete: an error (below), a cancelled future or an
         // unwinding panic (the guard).
         let mut guard = UploadGuard::new(&self.client, &key, &upload_id);
         let result = self
-            .upload_parts(&key, &upload_id, first, reader, conditions)
+            .upload_parts(&key, &upload_id, first, reader, conditions, checksum)
             .await;
         if let Err(e) = result {
             // Free the parts; the original error is what matters. After
@@ -340,7 +346,8 @@ impl S3Backing {
         upload_id: &str,
         done: usize,
         part: Vec<u8>,
-    ) -> Result<String> {
+        checksum: BodyChecksum,
+    ) -> Result<CompletedPart> {
         let number = u16::try_from(done + 1)
             .ok()
             .filter(|n| *n <= 10_000)
@@ -349,7 +356,7 @@ impl S3Backing {
                 reason: "more than 10000 parts: raise the part size".into(),
             })?;
         self.client
-            .upload_part(key, upload_id, number, Bytes::from(part))
+            .send_part(key, upload_id, number, Bytes::from(part), checksum)
             .await
     }
 }

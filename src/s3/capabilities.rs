@@ -133,6 +133,14 @@ pub struct Capabilities {
     pub checksum_crc32c: Support,
     /// A wrong `x-amz-checksum-crc64nvme` is refused.
     pub checksum_crc64nvme: Support,
+    /// The flexible checksum that `PutObject` is checked with (CRC-32C
+    /// where both are, as [`Capabilities::checksum_crc32c`] and
+    /// [`Capabilities::checksum_crc64nvme`] found) on `UploadPart`, in an
+    /// upload that declared it (`x-amz-checksum-algorithm`): a wrong one
+    /// refused, a right one and the `CompleteMultipartUpload` listing it
+    /// accepted. `Unknown` where no flexible checksum is checked on
+    /// `PutObject`.
+    pub part_checksum: Support,
     /// A request with a forged signature is refused (403): the provider
     /// checks signatures (moto does not).
     pub signatures_checked: Option<bool>,
@@ -164,6 +172,7 @@ impl Capabilities {
             content_md5: Support::Honoured,
             checksum_crc32c: Support::Honoured,
             checksum_crc64nvme: Support::Honoured,
+            part_checksum: Support::Honoured,
             signatures_checked: Some(true),
             listing_keys_exact: None,
             multipart_etag_is_md5_of_parts: None,
@@ -186,6 +195,7 @@ impl Capabilities {
             content_md5: Support::Unknown,
             checksum_crc32c: Support::Unknown,
             checksum_crc64nvme: Support::Unknown,
+            part_checksum: Support::Unknown,
             signatures_checked: None,
             listing_keys_exact: None,
             multipart_etag_is_md5_of_parts: None,
@@ -296,6 +306,21 @@ impl Capabilities {
         }
     }
 
+    /// The checksum every part of a multipart upload carries under
+    /// `checksum: auto`: the `PutObject` one
+    /// ([`Capabilities::body_checksum`]) where the probe saw it checked on
+    /// `UploadPart` too, else `Content-MD5`.
+    pub(crate) fn part_checksum(&self) -> BodyChecksum {
+        match self.body_checksum() {
+            flexible @ (BodyChecksum::Crc32c | BodyChecksum::Crc64nvme)
+                if self.part_checksum.is_honoured() =>
+            {
+                flexible
+            }
+            _ => BodyChecksum::Md5,
+        }
+    }
+
     /// One line for the log: every finding, short.
     pub fn summary(&self) -> String {
         let form = match self.if_match {
@@ -319,7 +344,8 @@ impl Capabilities {
         format!(
             "server={} if-none-match={} if-match-put={} etag-form={} delete-if-match={} \
              complete-if-match={} complete-if-none-match={} race={} content-md5={} crc32c={} \
-             crc64nvme={} signatures-checked={} listing-exact={} multipart-etag-md5={} \
+             crc64nvme={} part-checksum={} signatures-checked={} listing-exact={} \
+             multipart-etag-md5={} \
              ({} requests, {} ms)",
             self.provider(),
             self.if_none_match,
@@ -332,6 +358,7 @@ impl Capabilities {
             self.content_md5,
             self.checksum_crc32c,
             self.checksum_crc64nvme,
+            self.part_checksum,
             opt(self.signatures_checked),
             opt(self.listing_keys_exact),
             opt(self.multipart_etag_is_md5_of_parts),
@@ -468,6 +495,30 @@ mod tests {
             complete_if_none_match: Support::Ignored,
             ..Capabilities::assumed()
         }
+    }
+
+    #[test]
+    fn parts_carry_the_put_checksum_only_where_the_multipart_form_is_checked() {
+        let mut caps = Capabilities::unknown();
+        caps.probe_requests = 30;
+        caps.content_md5 = Support::Honoured;
+        caps.checksum_crc32c = Support::Honoured;
+        caps.checksum_crc64nvme = Support::Honoured;
+        caps.part_checksum = Support::Honoured;
+        assert_eq!(caps.body_checksum(), BodyChecksum::Crc32c);
+        assert_eq!(caps.part_checksum(), BodyChecksum::Crc32c);
+        for refused in [Support::Ignored, Support::Rejected, Support::Unknown] {
+            caps.part_checksum = refused;
+            assert_eq!(caps.body_checksum(), BodyChecksum::Crc32c);
+            assert_eq!(caps.part_checksum(), BodyChecksum::Md5, "{refused}");
+        }
+        caps.checksum_crc32c = Support::Ignored;
+        caps.part_checksum = Support::Honoured;
+        assert_eq!(caps.part_checksum(), BodyChecksum::Crc64nvme);
+        caps.checksum_crc64nvme = Support::Rejected;
+        assert_eq!(caps.part_checksum(), BodyChecksum::Md5);
+        // Assumed, not probed: Content-MD5, as for PutObject.
+        assert_eq!(Capabilities::assumed().part_checksum(), BodyChecksum::Md5);
     }
 
     #[test]

@@ -10,10 +10,12 @@
 //! binds them to the URL, so a leaked URL cannot be replayed with other
 //! conditions. The payload is not covered by a presigned signature, so every
 //! request with a body carries a checksum of it and S3 rejects a corrupted
-//! body: `Content-MD5` unless the client chose another for a `PutObject`
-//! ([`S3Request::with_body_checksum`]: `x-amz-checksum-crc32c` or
-//! `-crc64nvme`, signed like the other headers, where the provider checks
-//! them; see `config::Checksum`).
+//! body: `Content-MD5` unless the client chose another for a `PutObject` or
+//! an `UploadPart` ([`S3Request::with_body_checksum`]:
+//! `x-amz-checksum-crc32c` or `-crc64nvme`, signed like the other headers,
+//! where the provider checks them; see `config::Checksum`; the upload's
+//! `CreateMultipartUpload` declares it and its `CompleteMultipartUpload`
+//! lists each part's, see [`complete_multipart_xml`]).
 
 use std::fmt;
 use std::time::Duration;
@@ -115,6 +117,9 @@ pub struct S3Request {
     /// A flexible checksum header (`x-amz-checksum-<algorithm>`) and its
     /// base64 value.
     checksum: Option<(&'static str, String)>,
+    /// The checksum a `CreateMultipartUpload` declares its parts carry
+    /// (`x-amz-checksum-algorithm`).
+    upload_checksum: Option<BodyChecksum>,
     write_tag: Option<String>,
     /// The caller vouches that a repeat cannot change the outcome.
     repeatable: bool,
@@ -156,6 +161,93 @@ pub(crate) enum BodyChecksum {
     None,
 }
 
+impl BodyChecksum {
+    /// The name of the algorithm in `x-amz-checksum-algorithm`, for a
+    /// flexible checksum.
+    fn algorithm(self) -> Option<&'static str> {
+        match self {
+            BodyChecksum::Crc32c => Some("CRC32C"),
+            BodyChecksum::Crc64nvme => Some("CRC64NVME"),
+            BodyChecksum::Md5 | BodyChecksum::None => None,
+        }
+    }
+
+    /// The `x-amz-checksum-type` a multipart upload of this checksum
+    /// declares: AWS supports CRC-64/NVME only as a `FULL_OBJECT`
+    /// checksum (the parts' CRCs combined into the whole object's); CRC-32C
+    /// keeps S3's default, `COMPOSITE` (a checksum of the parts' checksums).
+    fn multipart_type(self) -> Option<&'static str> {
+        match self {
+            BodyChecksum::Crc64nvme => Some("FULL_OBJECT"),
+            _ => None,
+        }
+    }
+
+    /// The element of a `CompleteMultipartUpload` part that carries the
+    /// part's flexible checksum.
+    pub(crate) fn xml_element(self) -> Option<&'static str> {
+        match self {
+            BodyChecksum::Crc32c => Some("ChecksumCRC32C"),
+            BodyChecksum::Crc64nvme => Some("ChecksumCRC64NVME"),
+            BodyChecksum::Md5 | BodyChecksum::None => None,
+        }
+    }
+}
+
+/// One uploaded part of a multipart upload, as `CompleteMultipartUpload`
+/// lists it: its ETag and, where the upload declared a flexible checksum,
+/// the part's checksum (base64).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CompletedPart {
+    /// The ETag the `UploadPart` answer carried.
+    pub(crate) etag: String,
+    /// The part's checksum: its XML element (`ChecksumCRC32C`, …) and
+    /// base64 value.
+    pub(crate) checksum: Option<(&'static str, String)>,
+}
+
+/// Escapes the five XML special characters of `text`.
+fn xml_escape(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The body of a `CompleteMultipartUpload`: every part, numbered from 1 in
+/// order, with its ETag and its checksum if any. (rusty-s3's builder
+/// writes ETags only; an upload that declared a checksum algorithm must
+/// list each part's checksum too.)
+pub(crate) fn complete_multipart_xml(parts: &[CompletedPart]) -> String {
+    let mut xml = String::with_capacity(64 + parts.len() * 120);
+    xml.push_str("<CompleteMultipartUpload>");
+    for (i, part) in parts.iter().enumerate() {
+        xml.push_str("<Part><ETag>");
+        xml_escape(&part.etag, &mut xml);
+        xml.push_str("</ETag><PartNumber>");
+        xml.push_str(&(i + 1).to_string());
+        xml.push_str("</PartNumber>");
+        if let Some((element, value)) = &part.checksum {
+            xml.push('<');
+            xml.push_str(element);
+            xml.push('>');
+            xml_escape(value, &mut xml);
+            xml.push_str("</");
+            xml.push_str(element);
+            xml.push('>');
+        }
+        xml.push_str("</Part>");
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    xml
+}
+
 /// The header of a CRC-32C body checksum.
 pub const CRC32C_HEADER: &str = "x-amz-checksum-crc32c";
 /// The header of a CRC-64/NVME body checksum.
@@ -194,6 +286,7 @@ impl S3Request {
             content_md5: None,
             checksum_pending: false,
             checksum: None,
+            upload_checksum: None,
             write_tag: None,
             repeatable: false,
             single: false,
@@ -211,6 +304,7 @@ impl S3Request {
             content_md5: None,
             checksum_pending: false,
             checksum: None,
+            upload_checksum: None,
             write_tag: None,
             repeatable: false,
             single: false,
@@ -377,7 +471,7 @@ impl S3Request {
             },
             Some(key),
         )?
-        .with_body(body.into()))
+        .with_data(body.into()))
     }
 
     /// `POST /bucket/key?uploadId=id` listing the parts' ETags in order.
@@ -390,18 +484,36 @@ impl S3Request {
         upload_id: &str,
         part_etags: &[S],
     ) -> Result<Self> {
-        if part_etags.len() > usize::from(MAX_PARTS) {
+        let parts: Vec<CompletedPart> = part_etags
+            .iter()
+            .map(|etag| CompletedPart {
+                etag: etag.as_ref().to_owned(),
+                checksum: None,
+            })
+            .collect();
+        Self::complete_parts(key, upload_id, &parts)
+    }
+
+    /// `POST /bucket/key?uploadId=id` listing the parts in order, each
+    /// with its ETag and its checksum if any.
+    ///
+    /// # Errors
+    /// As [`S3Request::complete_multipart_upload`].
+    pub(crate) fn complete_parts(
+        key: &str,
+        upload_id: &str,
+        parts: &[CompletedPart],
+    ) -> Result<Self> {
+        if parts.len() > usize::from(MAX_PARTS) {
             return Err(Error::config(
                 "part_etags",
                 format!(
                     "a multipart upload has at most {MAX_PARTS} parts, got {}",
-                    part_etags.len()
+                    parts.len()
                 ),
             ));
         }
-        let bucket = body_bucket("");
-        let etags = part_etags.iter().map(AsRef::as_ref);
-        let xml = CompleteMultipartUpload::new(&bucket, None, key, upload_id, etags).body();
+        let xml = complete_multipart_xml(parts);
         Ok(Self::new(
             Op::CompleteMultipartUpload {
                 upload_id: upload_id.to_owned(),
@@ -453,9 +565,25 @@ impl S3Request {
         self
     }
 
-    /// Chooses the checksum of a `PutObject`'s body, computed once here
-    /// (not per attempt); a request whose checksum is chosen already (any
-    /// other action, or a `with_content_md5`) keeps it.
+    /// Declares the checksum every part of a `CreateMultipartUpload`'s
+    /// upload carries: `x-amz-checksum-algorithm` (and, for CRC-64/NVME,
+    /// `x-amz-checksum-type: FULL_OBJECT`) for a flexible checksum, nothing
+    /// for `Content-MD5` or none.
+    pub(crate) fn declaring_part_checksum(mut self, checksum: BodyChecksum) -> Self {
+        self.upload_checksum = Some(checksum);
+        self
+    }
+
+    /// The flexible checksum the request carries, base64 (after
+    /// [`S3Request::with_body_checksum`]).
+    pub(crate) fn flexible_checksum(&self) -> Option<&str> {
+        self.checksum.as_ref().map(|(_, v)| v.as_str())
+    }
+
+    /// Chooses the checksum of a `PutObject`'s or `UploadPart`'s body,
+    /// computed once here (not per attempt), without copying the body; a
+    /// request whose checksum is chosen already (any other action, or a
+    /// `with_content_md5`) keeps it.
     pub(crate) fn with_body_checksum(mut self, checksum: BodyChecksum) -> Self {
         if !self.checksum_pending {
             return self;
@@ -807,6 +935,14 @@ impl Signer {
         }
         if let Some((name, value)) = &req.checksum {
             headers.push((name, value.clone()));
+        }
+        if let Some(declared) = req.upload_checksum {
+            if let Some(algorithm) = declared.algorithm() {
+                headers.push(("x-amz-checksum-algorithm", algorithm.to_owned()));
+            }
+            if let Some(kind) = declared.multipart_type() {
+                headers.push(("x-amz-checksum-type", kind.to_owned()));
+            }
         }
         if let Some(ct) = &req.content_type {
             headers.push(("content-type", ct.clone()));
@@ -1174,6 +1310,117 @@ mod tests {
                 assert!(s.url.query().unwrap().contains(q), "{req:?}: {}", s.url);
             }
         }
+    }
+
+    #[test]
+    fn complete_xml_lists_each_parts_etag_and_checksum_in_order() {
+        let etags = ["\"e1\"", "\"e<2>&\""];
+        // ETags alone: what rusty-s3 builds, byte for byte.
+        let plain: Vec<CompletedPart> = etags
+            .iter()
+            .map(|e| CompletedPart {
+                etag: (*e).to_owned(),
+                checksum: None,
+            })
+            .collect();
+        let rusty =
+            CompleteMultipartUpload::new(&body_bucket(""), None, "k", "UP", etags.into_iter())
+                .body();
+        assert_eq!(complete_multipart_xml(&plain), rusty);
+        // With checksums: each next to its part's ETag.
+        let parts = [
+            CompletedPart {
+                etag: "\"e1\"".into(),
+                checksum: Some(("ChecksumCRC32C", "AAAAAA==".into())),
+            },
+            CompletedPart {
+                etag: "\"e2\"".into(),
+                checksum: Some(("ChecksumCRC32C", "yZRlqg==".into())),
+            },
+        ];
+        assert_eq!(
+            complete_multipart_xml(&parts),
+            "<CompleteMultipartUpload>\
+             <Part><ETag>&quot;e1&quot;</ETag><PartNumber>1</PartNumber>\
+             <ChecksumCRC32C>AAAAAA==</ChecksumCRC32C></Part>\
+             <Part><ETag>&quot;e2&quot;</ETag><PartNumber>2</PartNumber>\
+             <ChecksumCRC32C>yZRlqg==</ChecksumCRC32C></Part>\
+             </CompleteMultipartUpload>"
+        );
+        assert_eq!(
+            complete_multipart_xml(&[]),
+            "<CompleteMultipartUpload></CompleteMultipartUpload>"
+        );
+        let req = S3Request::complete_parts("k", "UP", &parts).unwrap();
+        assert_eq!(
+            req.body().unwrap().as_ref(),
+            complete_multipart_xml(&parts).as_bytes()
+        );
+        let too_many = vec![parts[0].clone(); usize::from(MAX_PARTS) + 1];
+        assert!(matches!(
+            S3Request::complete_parts("k", "UP", &too_many),
+            Err(Error::InvalidConfig { .. })
+        ));
+    }
+
+    #[test]
+    fn a_multipart_upload_declares_and_signs_its_parts_checksum() {
+        let signed_names = |req: &S3Request| -> Vec<(&'static str, String)> {
+            signer().sign_at(req, &at()).headers
+        };
+        let create = |c| {
+            S3Request::create_multipart_upload("k")
+                .unwrap()
+                .declaring_part_checksum(c)
+        };
+        assert_eq!(
+            signed_names(&create(BodyChecksum::Crc32c)),
+            [("x-amz-checksum-algorithm", "CRC32C".to_owned())]
+        );
+        let s = signer().sign_at(&create(BodyChecksum::Crc64nvme), &at());
+        assert_eq!(
+            s.headers,
+            [
+                ("x-amz-checksum-algorithm", "CRC64NVME".to_owned()),
+                ("x-amz-checksum-type", "FULL_OBJECT".to_owned()),
+            ]
+        );
+        let q = s.url.query().unwrap();
+        assert!(
+            q.contains("X-Amz-SignedHeaders=host%3Bx-amz-checksum-algorithm%3Bx-amz-checksum-type"),
+            "{q}"
+        );
+        for undeclared in [BodyChecksum::Md5, BodyChecksum::None] {
+            assert!(signed_names(&create(undeclared)).is_empty());
+        }
+
+        let body = Bytes::from_static(b"part bytes");
+        let part = |c| {
+            S3Request::upload_part("k", "UP", 2, body.clone())
+                .unwrap()
+                .with_body_checksum(c)
+        };
+        let crc = part(BodyChecksum::Crc32c);
+        // The checksum is computed once, on the request, over the very
+        // bytes it sends (no copy).
+        assert_eq!(crc.flexible_checksum(), Some(crc32c_base64(&body).as_str()));
+        assert_eq!(crc.body().unwrap().as_ptr(), body.as_ptr());
+        assert_eq!(signed_names(&crc), [(CRC32C_HEADER, crc32c_base64(&body))]);
+        assert_eq!(
+            signed_names(&part(BodyChecksum::Crc64nvme)),
+            [(CRC64NVME_HEADER, crc64nvme_base64(&body))]
+        );
+        assert_eq!(
+            signed_names(&part(BodyChecksum::Md5)),
+            [("content-md5", content_md5(&body))]
+        );
+        assert!(signed_names(&part(BodyChecksum::None)).is_empty());
+        assert_eq!(BodyChecksum::Crc32c.xml_element(), Some("ChecksumCRC32C"));
+        assert_eq!(
+            BodyChecksum::Crc64nvme.xml_element(),
+            Some("ChecksumCRC64NVME")
+        );
+        assert_eq!(BodyChecksum::Md5.xml_element(), None);
     }
 
     #[test]
