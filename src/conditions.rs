@@ -71,7 +71,14 @@ impl Conditions {
 
 /// The quoted hex MD5 of `body`: the ETag S3 gives an object uploaded in one PUT.
 pub fn md5_etag(body: &[u8]) -> String {
-    let digest = Md5::digest(body);
+    md5_etag_of(&[body])
+}
+
+/// [`md5_etag`] of `pieces` one after the other.
+pub(crate) fn md5_etag_of(pieces: &[&[u8]]) -> String {
+    let mut md5 = Md5::new();
+    pieces.iter().for_each(|p| md5.update(p));
+    let digest = md5.finalize();
     let mut s = String::with_capacity(34);
     s.push('"');
     for b in digest.iter() {

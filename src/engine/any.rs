@@ -233,6 +233,34 @@ impl Backing for AnyBacking {
         }
     }
 
+    async fn write_blob_pieces_tagged(
+        &self,
+        name: &str,
+        head: Bytes,
+        tail: Bytes,
+        conditions: &Conditions,
+        tag: &str,
+    ) -> Result<()> {
+        match self {
+            AnyBacking::S3(b) => {
+                b.write_blob_pieces_tagged(name, head, tail, conditions, tag)
+                    .await
+            }
+            AnyBacking::File(b) => {
+                b.write_blob_pieces_tagged(name, head, tail, conditions, tag)
+                    .await
+            }
+            AnyBacking::Memory(b) => {
+                b.write_blob_pieces_tagged(name, head, tail, conditions, tag)
+                    .await
+            }
+            AnyBacking::Tiered(b) => {
+                b.write_blob_pieces_tagged(name, head, tail, conditions, tag)
+                    .await
+            }
+        }
+    }
+
     async fn write_blob_stream_tagged(
         &self,
         name: &str,

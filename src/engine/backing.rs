@@ -232,6 +232,25 @@ pub trait Backing: Send + Sync {
         }
     }
 
+    /// [`Backing::write_blob_tagged`] of `head` followed by `tail` as one
+    /// blob (a binary value behind its header and metadata). A backing
+    /// that can send the two back to back (S3: one PUT whose body is both)
+    /// need not copy the tail behind the head; the default joins them, in
+    /// the tail's own buffer when nothing else holds it.
+    fn write_blob_pieces_tagged(
+        &self,
+        name: &str,
+        head: Bytes,
+        tail: Bytes,
+        conditions: &Conditions,
+        tag: &str,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            let blob = joined(head, tail);
+            self.write_blob_tagged(name, blob, conditions, tag).await
+        }
+    }
+
     /// [`Backing::write_blob_stream`], tagging the blob with `tag` as
     /// [`Backing::write_blob_tagged`] does.
     fn write_blob_stream_tagged(
@@ -357,5 +376,45 @@ pub trait Backing: Send + Sync {
                 reason: "this backing cannot delete several blobs atomically".into(),
             })
         }
+    }
+}
+
+/// `head` ‖ `tail` in one buffer: `tail`'s own when it is the only owner
+/// of one (the head goes in front; no copy of the tail into a new buffer,
+/// and no more memory than the head needs), otherwise a new one.
+pub(crate) fn joined(head: Bytes, tail: Bytes) -> Bytes {
+    if head.is_empty() {
+        return tail;
+    }
+    let mut buf = Vec::from(tail);
+    // Exactly what the head needs, not the doubling `splice` would ask for.
+    buf.reserve_exact(head.len());
+    buf.splice(..0, head.iter().copied());
+    Bytes::from(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joined_puts_the_head_in_front_in_the_tails_own_buffer() {
+        let mut value = Vec::with_capacity(1000);
+        value.extend((0..1000u32).map(|i| i as u8));
+        let expected = value.clone();
+        let blob = joined(Bytes::from_static(b"HEADER+META"), Bytes::from(value));
+        assert_eq!(&blob[..11], b"HEADER+META");
+        assert_eq!(&blob[11..], &expected[..]);
+        assert_eq!(joined(Bytes::new(), Bytes::from_static(b"v")), &b"v"[..]);
+    }
+
+    #[test]
+    fn joined_leaves_a_shared_tail_alone() {
+        let shared = Bytes::from(vec![1u8, 2, 3]);
+        let blob = joined(Bytes::from_static(b"P"), shared.clone());
+        assert_eq!(&blob[..], b"P\x01\x02\x03");
+        assert_eq!(&shared[..], [1, 2, 3]);
+        let fixed = joined(Bytes::from_static(b"P"), Bytes::from_static(b"abc"));
+        assert_eq!(&fixed[..], b"Pabc");
     }
 }

@@ -10,7 +10,7 @@ use crate::config::{
     CapabilityCache, Checksum, ConditionalWrites, ResolvedConfig, ResolvedCredentials, S3Config,
 };
 use crate::error::{Error, ErrorContext, Result};
-use crate::http::{ResponseHead, TransportError};
+use crate::http::{Body, ResponseHead, TransportError};
 use crate::retry::{Decision, RetryPolicy};
 use crate::s3::capabilities::{self, Capabilities, IfMatchOn};
 use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed, is_not_modified};
@@ -459,7 +459,7 @@ impl S3Client {
                 key = req.key().unwrap_or(""),
                 attempt = number,
                 status = tracing::field::Empty,
-                bytes_sent = signed.body.as_ref().map_or(0, Bytes::len),
+                bytes_sent = signed.body.as_ref().map_or(0, Body::len),
                 bytes_received = tracing::field::Empty,
                 latency_ms = tracing::field::Empty,
             )
@@ -974,7 +974,8 @@ impl S3Client {
         body: impl Into<Bytes>,
         conditions: &Conditions,
     ) -> Result<Option<String>> {
-        self.put(key, body.into(), conditions, None).await
+        self.put(key, Body::from(body.into()), conditions, None)
+            .await
     }
 
     /// [`S3Client::put_object`] that also tags the object with `tag`
@@ -991,18 +992,19 @@ impl S3Client {
         conditions: &Conditions,
         tag: &str,
     ) -> Result<Option<String>> {
-        self.put(key, body.into(), conditions, Some(tag)).await
+        self.put(key, Body::from(body.into()), conditions, Some(tag))
+            .await
     }
 
     /// `PutObject`, tagged with `tag` if any.
     pub(crate) async fn put(
         &self,
         key: &str,
-        body: Bytes,
+        body: Body,
         conditions: &Conditions,
         tag: Option<&str>,
     ) -> Result<Option<String>> {
-        let mut req = S3Request::put_object(key, body)?.with_conditions(conditions.clone());
+        let mut req = S3Request::put_object_body(key, body)?.with_conditions(conditions.clone());
         if let Some(tag) = tag {
             req = req.with_write_tag(tag);
         }

@@ -26,7 +26,7 @@ use md5::{Digest as _, Md5};
 
 use super::backing::{Backing, BlobStream, StoredBlob};
 use crate::Conditions;
-use crate::conditions::md5_etag;
+use crate::conditions::{md5_etag, md5_etag_of};
 use crate::error::{Error, Result};
 
 use super::io;
@@ -217,6 +217,20 @@ impl FileBacking {
 
     /// Moves the written staging file into place: fsync, rename, fsync of
     /// the directory; removes the staging file if anything fails.
+    /// `pieces`, one after the other, as blob `name` (staged, synced and
+    /// renamed into place) if `conditions` hold; under the blob's lock.
+    fn write_pieces(&self, name: &str, pieces: &[&[u8]], conditions: &Conditions) -> Result<()> {
+        let path = self.path(name)?;
+        self.check(name, &path, conditions)?;
+        let (staging, mut file) = create_staging(&path)?;
+        let written = pieces
+            .iter()
+            .try_for_each(|p| file.write_all(p))
+            .map(|()| md5_etag_of(pieces))
+            .map_err(Error::from);
+        self.commit(name, &path, &staging, file, written)
+    }
+
     fn commit(
         &self,
         name: &str,
@@ -390,15 +404,20 @@ impl Backing for FileBacking {
     }
 
     async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
-        let path = self.path(name)?;
         let _guard = self.inner.locks.lock(name).await;
-        self.check(name, &path, conditions)?;
-        let (staging, mut file) = create_staging(&path)?;
-        let written = file
-            .write_all(&blob)
-            .map(|()| md5_etag(&blob))
-            .map_err(Error::from);
-        self.commit(name, &path, &staging, file, written)
+        self.write_pieces(name, &[&blob], conditions)
+    }
+
+    async fn write_blob_pieces_tagged(
+        &self,
+        name: &str,
+        head: Bytes,
+        tail: Bytes,
+        conditions: &Conditions,
+        _tag: &str,
+    ) -> Result<()> {
+        let _guard = self.inner.locks.lock(name).await;
+        self.write_pieces(name, &[&head, &tail], conditions)
     }
 
     async fn write_blob_stream(

@@ -11,6 +11,7 @@ use super::backing::{
 use super::client::S3Client;
 use crate::Conditions;
 use crate::error::{Error, Result};
+use crate::http::Body;
 use crate::layout;
 use crate::s3::request::{BodyChecksum, ByteRange, CompletedPart};
 
@@ -282,7 +283,7 @@ impl S3Backing {
     async fn put(
         &self,
         key: &str,
-        blob: Bytes,
+        blob: Body,
         conditions: &Conditions,
         tag: Option<&str>,
     ) -> Result<()> {
@@ -308,7 +309,9 @@ impl S3Backing {
         let wanted = self.part_size.max(first.len());
         let ended = fill(reader, &mut first, wanted).await?;
         if ended {
-            return self.put(&key, Bytes::from(first), conditions, tag).await;
+            return self
+                .put(&key, Bytes::from(first).into(), conditions, tag)
+                .await;
         }
         // Under `checksum: auto` the parts carry what the probe found
         // checked on `UploadPart`: learn it first, and keep the choice for
@@ -415,7 +418,8 @@ impl Backing for S3Backing {
     }
 
     async fn write_blob(&self, name: &str, blob: Bytes, conditions: &Conditions) -> Result<()> {
-        self.put(&self.object(name), blob, conditions, None).await
+        self.put(&self.object(name), blob.into(), conditions, None)
+            .await
     }
 
     async fn write_blob_stream(
@@ -439,7 +443,20 @@ impl Backing for S3Backing {
         conditions: &Conditions,
         tag: &str,
     ) -> Result<()> {
-        self.put(&self.object(name), blob, conditions, Some(tag))
+        self.put(&self.object(name), blob.into(), conditions, Some(tag))
+            .await
+    }
+
+    async fn write_blob_pieces_tagged(
+        &self,
+        name: &str,
+        head: Bytes,
+        tail: Bytes,
+        conditions: &Conditions,
+        tag: &str,
+    ) -> Result<()> {
+        let body = Body::chained(head, tail);
+        self.put(&self.object(name), body, conditions, Some(tag))
             .await
     }
 

@@ -36,6 +36,7 @@ use super::redact::redact_url;
 use crate::conditions::Conditions;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
+pub use crate::http::Body;
 use crate::s3::capabilities::Capabilities;
 
 /// The most keys one `DeleteObjects` request may carry (an S3 limit).
@@ -109,7 +110,7 @@ pub struct S3Request {
     key: Option<String>,
     conditions: Conditions,
     content_type: Option<String>,
-    body: Option<Bytes>,
+    body: Option<Body>,
     content_md5: Option<String>,
     /// The body's checksum is not chosen yet: `Content-MD5`, computed when
     /// signed, unless [`S3Request::with_body_checksum`] chooses first.
@@ -136,7 +137,7 @@ impl fmt::Debug for S3Request {
             .field("action", &self.action())
             .field("key", &self.key)
             .field("conditions", &self.conditions)
-            .field("body_len", &self.body.as_ref().map(Bytes::len))
+            .field("body_len", &self.body.as_ref().map(Body::len))
             .finish()
     }
 }
@@ -272,6 +273,31 @@ pub fn content_md5(body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
 }
 
+/// `checksum` of a body's pieces together, base64, with its header
+/// (`None` for [`BodyChecksum::None`]).
+fn body_checksum_of(checksum: BodyChecksum, body: &Body) -> Option<(&'static str, String)> {
+    let b64 = |digest: &[u8]| base64::engine::general_purpose::STANDARD.encode(digest);
+    match checksum {
+        BodyChecksum::Md5 => {
+            let mut md5 = Md5::new();
+            body.segments().for_each(|s| md5.update(s));
+            Some(("content-md5", b64(&md5.finalize())))
+        }
+        BodyChecksum::Crc32c => {
+            let crc = body
+                .segments()
+                .fold(0, |crc, s| crc32c::crc32c_append(crc, s));
+            Some((CRC32C_HEADER, b64(&crc.to_be_bytes())))
+        }
+        BodyChecksum::Crc64nvme => {
+            let mut digest = crc64fast_nvme::Digest::new();
+            body.segments().for_each(|s| digest.write(s));
+            Some((CRC64NVME_HEADER, b64(&digest.sum64().to_be_bytes())))
+        }
+        BodyChecksum::None => None,
+    }
+}
+
 impl S3Request {
     fn new(op: Op, key: Option<&str>) -> Result<Self> {
         if let Some(k) = key {
@@ -314,14 +340,14 @@ impl S3Request {
 
     fn with_body(mut self, body: Bytes) -> Self {
         self.content_md5 = Some(content_md5(&body));
-        self.body = Some(body);
+        self.body = Some(body.into());
         self
     }
 
     /// A body whose checksum the client chooses
     /// ([`S3Request::with_body_checksum`]); `Content-MD5` if it does not.
-    fn with_data(mut self, body: Bytes) -> Self {
-        self.body = Some(body);
+    fn with_data(mut self, body: impl Into<Body>) -> Self {
+        self.body = Some(body.into());
         self.checksum_pending = true;
         self
     }
@@ -355,6 +381,12 @@ impl S3Request {
     /// [`Error::InvalidObjectKey`] for a key that [`object_key::validate`] rejects.
     pub fn put_object(key: &str, body: impl Into<Bytes>) -> Result<Self> {
         Ok(Self::new(Op::PutObject, Some(key))?.with_data(body.into()))
+    }
+
+    /// `PUT /bucket/key` of `body`, which may be chained (its pieces sent
+    /// back to back, not copied into one buffer).
+    pub(crate) fn put_object_body(key: &str, body: Body) -> Result<Self> {
+        Ok(Self::new(Op::PutObject, Some(key))?.with_data(body))
     }
 
     /// `GET /bucket/key`, optionally a byte range of it.
@@ -592,15 +624,9 @@ impl S3Request {
         let Some(body) = &self.body else {
             return self;
         };
-        match checksum {
-            BodyChecksum::Md5 => self.content_md5 = Some(content_md5(body)),
-            BodyChecksum::Crc32c => {
-                self.checksum = Some((CRC32C_HEADER, crc32c_base64(body)));
-            }
-            BodyChecksum::Crc64nvme => {
-                self.checksum = Some((CRC64NVME_HEADER, crc64nvme_base64(body)));
-            }
-            BodyChecksum::None => {}
+        match body_checksum_of(checksum, body) {
+            Some((_, md5)) if checksum == BodyChecksum::Md5 => self.content_md5 = Some(md5),
+            other => self.checksum = other,
         }
         self
     }
@@ -663,10 +689,10 @@ impl S3Request {
         &self.conditions
     }
 
-    /// The body, if any.
+    /// The body, if any, as one buffer.
     #[cfg(test)]
-    pub fn body(&self) -> Option<&Bytes> {
-        self.body.as_ref()
+    pub fn body(&self) -> Option<Bytes> {
+        self.body.as_ref().map(Body::to_bytes)
     }
 
     /// Marks a request of the capability probe: it goes out exactly as
@@ -786,7 +812,7 @@ pub struct SignedRequest {
     /// Headers to send exactly as given (they are signed).
     pub headers: Vec<(&'static str, String)>,
     /// The body, if any (sent with `Content-Length`).
-    pub body: Option<Bytes>,
+    pub body: Option<Body>,
 }
 
 impl SignedRequest {
@@ -803,7 +829,7 @@ impl fmt::Debug for SignedRequest {
             .field("method", &self.method)
             .field("url", &self.redacted_url())
             .field("headers", &self.headers)
-            .field("body_len", &self.body.as_ref().map(Bytes::len))
+            .field("body_len", &self.body.as_ref().map(Body::len))
             .finish()
     }
 }
@@ -928,10 +954,13 @@ impl Signer {
         if let Some(md5) = &req.content_md5 {
             headers.push(("content-md5", md5.clone()));
         } else if req.checksum_pending
-            && let Some(body) = &req.body
+            && let Some((name, md5)) = req
+                .body
+                .as_ref()
+                .and_then(|body| body_checksum_of(BodyChecksum::Md5, body))
         {
             // Not chosen by a client: the checksum every provider knows.
-            headers.push(("content-md5", content_md5(body)));
+            headers.push((name, md5));
         }
         if let Some((name, value)) = &req.checksum {
             headers.push((name, value.clone()));
@@ -1459,7 +1488,9 @@ mod tests {
     #[test]
     fn delete_objects_body_is_escaped_and_bounded() {
         let req = S3Request::delete_objects(&["a&b", "<c>"]).unwrap();
-        let body = std::str::from_utf8(req.body().unwrap()).unwrap();
+        let body = std::str::from_utf8(&req.body().unwrap())
+            .unwrap()
+            .to_owned();
         assert!(
             body.contains("<Key>a&amp;b</Key><Key>&lt;c&gt;</Key>")
                 || body.contains(
@@ -1478,7 +1509,9 @@ mod tests {
     #[test]
     fn complete_multipart_upload_body_lists_parts_in_order() {
         let req = S3Request::complete_multipart_upload("k", "UP", &["\"e1\"", "\"e&2\""]).unwrap();
-        let body = std::str::from_utf8(req.body().unwrap()).unwrap();
+        let body = std::str::from_utf8(&req.body().unwrap())
+            .unwrap()
+            .to_owned();
         assert!(
             body.contains("<Part><ETag>&quot;e1&quot;</ETag><PartNumber>1</PartNumber></Part>"),
             "{body}"
@@ -1503,7 +1536,7 @@ mod tests {
     fn create_bucket_has_location_outside_us_east_1() {
         assert!(S3Request::create_bucket("us-east-1").body().is_none());
         let r = S3Request::create_bucket("eu-west-1");
-        let body = std::str::from_utf8(r.body().unwrap()).unwrap();
+        let body = std::str::from_utf8(&r.body().unwrap()).unwrap().to_owned();
         assert!(body.contains("<LocationConstraint>eu-west-1</LocationConstraint>"));
     }
 

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use super::Backing;
 use super::io;
 use super::mode::{BodyReader, BodySource, chain, fill};
-use super::write::{Settled, new_write_tag};
+use super::write::{Outgoing, Settled, new_write_tag};
 use super::{ApiOp, Current, Store, WriteEvent, blob_error};
 use crate::codec::blob;
 use crate::codec::{BlobHeader, CodecError, HEADER_LEN};
@@ -36,43 +36,45 @@ impl<B: Backing> Store<B> {
     /// Stores raw bytes under `key` (`:type :binary`). Keeps the key's
     /// old metadata fields if it had any: one ranged GET and one PUT on S3.
     ///
-    /// A `Vec<u8>` (or a `Bytes` made from one and not shared) becomes the
-    /// stored blob's buffer: header and metadata go in front of the value
-    /// in place, so the value is not copied (on the memory backing the
-    /// store then holds the only copy). A shared or static `Bytes` is
-    /// copied once. Write hooks, when any are registered, get a copy.
+    /// The value is not copied: on S3 the PUT sends header and metadata,
+    /// then the value's own buffer, as one body; a backing that keeps
+    /// blobs whole (memory, file) puts header and metadata in front of
+    /// the value in place when it holds the only reference to a buffer
+    /// (a `Vec<u8>`, or a `Bytes` made from one and not shared), and
+    /// copies a shared or static one once. Write hooks, when any are
+    /// registered, get a copy.
     ///
     /// # Errors
     /// Backing failures.
     pub async fn bassoc(&self, key: impl Into<Value>, bytes: impl Into<Bytes>) -> Result<()> {
         let key = key.into();
         let name = layout::blob_name(&key);
-        // The value, then the blob of the last attempt (prefix ‖ value)
-        // with the length of its prefix, for a retry to reuse in place.
-        let mut buffer: Bytes = bytes.into();
-        let mut prefix_len = 0;
-        let mut make = |current: Option<Current>| -> Result<(Bytes, usize)> {
+        let value: Bytes = bytes.into();
+        let mut make = |current: Option<Current>| -> Result<(Outgoing, ())> {
             let meta = meta::updated(&key, BlobType::Binary, current.map(|c| c.meta));
             let prefix = self
                 .inner
                 .encoding
                 .encode_binary_prefix(&meta)
                 .map_err(|e| blob_error(&name, e))?;
-            let blob = with_prefix(std::mem::take(&mut buffer), prefix_len, prefix.as_slice());
-            prefix_len = prefix.len();
-            // A clone shares the buffer; once the backing drops its own
-            // (a conflict), the retry takes the buffer back uncopied.
-            buffer = blob.clone();
-            Ok((blob, prefix_len))
+            let head = Bytes::from(prefix);
+            // A clone shares the value's buffer: once the backing drops
+            // its own, the buffer is the value's alone again.
+            Ok((
+                Outgoing {
+                    head,
+                    tail: value.clone(),
+                },
+                (),
+            ))
         };
-        let value_at = self
-            .read_modify_write(&key, &name, true, &mut make, |_| None)
+        self.read_modify_write(&key, &name, true, &mut make, |_| None)
             .await?;
         let mut event = WriteEvent::new(ApiOp::Bassoc, key);
         if self.has_hooks() {
-            event.value = Some(Value::Bytes(buffer[value_at..].to_vec()));
+            event.value = Some(Value::Bytes(value.to_vec()));
         }
-        drop(buffer);
+        drop(value);
         self.fire(event);
         Ok(())
     }
@@ -173,54 +175,5 @@ impl<B: Backing> Store<B> {
             chain(already, stream.reader)
         };
         Ok(Some(BinaryValue { reader, size }))
-    }
-}
-
-/// `blob` with its first `old_prefix` bytes replaced by `prefix`, in
-/// `blob`'s own buffer when it is the only owner of one (no copy of the
-/// rest, and no more memory than the new prefix needs), otherwise in a
-/// new one.
-fn with_prefix(blob: Bytes, old_prefix: usize, prefix: &[u8]) -> Bytes {
-    let mut buf = Vec::from(blob);
-    // Exactly what the longer prefix needs, not the doubling `splice`
-    // would ask for.
-    buf.reserve_exact(prefix.len().saturating_sub(old_prefix));
-    buf.splice(..old_prefix, prefix.iter().copied());
-    Bytes::from(buf)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn with_prefix_puts_the_prefix_in_front_in_the_values_own_buffer() {
-        let mut value = Vec::with_capacity(1000 + 64);
-        value.extend((0..1000u32).map(|i| i as u8));
-        let expected_value = value.clone();
-        let at = value.as_ptr();
-        let blob = with_prefix(Bytes::from(value), 0, b"HEADER+META");
-        assert_eq!(blob.as_ptr(), at, "the value's buffer was not reused");
-        assert_eq!(&blob[..11], b"HEADER+META");
-        assert_eq!(&blob[11..], &expected_value[..]);
-
-        // A retry with a shorter, then a longer prefix, still in place.
-        let blob = with_prefix(blob, 11, b"HM");
-        assert_eq!(blob.as_ptr(), at);
-        assert_eq!(&blob[..2], b"HM");
-        assert_eq!(&blob[2..], &expected_value[..]);
-        let blob = with_prefix(blob, 2, &[9; 40]);
-        assert_eq!(&blob[..40], &[9; 40]);
-        assert_eq!(&blob[40..], &expected_value[..]);
-    }
-
-    #[test]
-    fn with_prefix_leaves_a_shared_buffer_alone() {
-        let shared = Bytes::from(vec![1u8, 2, 3]);
-        let blob = with_prefix(shared.clone(), 0, b"P");
-        assert_eq!(&blob[..], b"P\x01\x02\x03");
-        assert_eq!(&shared[..], [1, 2, 3]);
-        let fixed = with_prefix(Bytes::from_static(b"abc"), 0, b"P");
-        assert_eq!(&fixed[..], b"Pabc");
     }
 }

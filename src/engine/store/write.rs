@@ -8,7 +8,7 @@ use super::io;
 use super::mode::{MaybeSend, Transport};
 use super::{ApiOp, Current, DissocOptions, Store, Version, WriteEvent, split_path};
 use crate::Conditions;
-use crate::conditions::md5_etag;
+use crate::conditions::md5_etag_of;
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::meta::{self, BlobType};
@@ -35,6 +35,29 @@ pub(super) fn new_write_tag() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// A blob to write: one buffer (`tail`, `head` empty), or a head (header
+/// and metadata) with a binary value behind it, sent back to back where
+/// the backing can ([`Backing::write_blob_pieces_tagged`]).
+pub(super) struct Outgoing {
+    pub(super) head: Bytes,
+    pub(super) tail: Bytes,
+}
+
+impl Outgoing {
+    fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+}
+
+impl From<Bytes> for Outgoing {
+    fn from(blob: Bytes) -> Self {
+        Outgoing {
+            head: Bytes::new(),
+            tail: blob,
+        }
+    }
+}
+
 #[io(AFIT)]
 impl<B: Backing> Store<B> {
     /// Writes `blob` to blob `name` of `key` under `conditions`, tagged as
@@ -43,15 +66,22 @@ impl<B: Backing> Store<B> {
         &self,
         key: &Value,
         name: &str,
-        blob: Bytes,
+        blob: impl Into<Outgoing>,
         conditions: &Conditions,
     ) -> Result<Settled> {
+        let blob = blob.into();
         let tag = new_write_tag();
-        let written = self
-            .inner
-            .backing
-            .write_blob_tagged(name, blob.clone(), conditions, &tag)
-            .await;
+        let backing = &self.inner.backing;
+        let written = if blob.head.is_empty() {
+            backing
+                .write_blob_tagged(name, blob.tail.clone(), conditions, &tag)
+                .await
+        } else {
+            let (head, tail) = (blob.head.clone(), blob.tail.clone());
+            backing
+                .write_blob_pieces_tagged(name, head, tail, conditions, &tag)
+                .await
+        };
         match written {
             Ok(()) => Ok(Settled::Landed),
             Err(e) if !conditions.is_conditional() => Err(e),
@@ -82,7 +112,7 @@ impl<B: Backing> Store<B> {
         key: &Value,
         name: &str,
         tag: &str,
-        sent: Option<&[u8]>,
+        sent: Option<&Outgoing>,
         conditions: &Conditions,
         error: Error,
     ) -> Result<Settled> {
@@ -109,7 +139,9 @@ impl<B: Backing> Store<B> {
             Some(v) if self.inner.backing.keeps_write_tags() => v.write_tag.as_deref() == Some(tag),
             // Hashed only here, on the rare unclear path: a blob's ETag
             // is the MD5 of its bytes.
-            Some(v) => sent.is_some_and(|b| v.etag.as_deref() == Some(md5_etag(b).as_str())),
+            Some(v) => sent.is_some_and(|b| {
+                v.etag.as_deref() == Some(md5_etag_of(&[&b.head, &b.tail]).as_str())
+            }),
         };
         if ours {
             return Ok(Settled::Landed);
@@ -134,7 +166,7 @@ impl<B: Backing> Store<B> {
     /// The key's cache entry is dropped before the write and, once the
     /// write landed, replaced by the value `cached` finds in the result
     /// (`None`: left out), still under the key's lock.
-    pub(super) async fn read_modify_write<T, F>(
+    pub(super) async fn read_modify_write<T, F, O>(
         &self,
         key: &Value,
         name: &str,
@@ -143,7 +175,8 @@ impl<B: Backing> Store<B> {
         cached: fn(&T) -> Option<&Value>,
     ) -> Result<T>
     where
-        F: FnMut(Option<Current>) -> Result<(Bytes, T)> + MaybeSend,
+        F: FnMut(Option<Current>) -> Result<(O, T)> + MaybeSend,
+        O: Into<Outgoing>,
     {
         let locking = self.inner.options.locking();
         let max_attempts = if locking {
@@ -165,6 +198,7 @@ impl<B: Backing> Store<B> {
             };
             let conditions = self.conditions_for(current.as_ref())?;
             let (blob, out) = make(current)?;
+            let blob = blob.into();
             let size = blob.len();
             match self.write_settled(key, name, blob, &conditions).await? {
                 Settled::Landed => {

@@ -33,7 +33,7 @@ use ureq::unversioned::transport::{
 };
 
 use crate::config::HttpOptions;
-use crate::http::{Failure, ResponseHead, TransportError, io_kind_error};
+use crate::http::{Body, Failure, ResponseHead, TransportError, io_kind_error};
 use crate::s3::SignedRequest;
 
 /// Sends requests with ureq (blocking).
@@ -477,7 +477,7 @@ impl UreqTransport {
         method: &str,
         url: &url::Url,
         headers: &[(&'static str, String)],
-        body: Option<&bytes::Bytes>,
+        body: Option<&Body>,
     ) -> Result<(ResponseHead, UreqBody), TransportError> {
         let (url, _hidden) = self.secrets.hide(url.as_str());
         let url = url.as_str();
@@ -502,8 +502,23 @@ impl UreqTransport {
                 } else {
                     self.agent.post(url)
                 };
-                let body: &[u8] = body.map(|b| &b[..]).unwrap_or_default();
-                with_headers(builder, &shown).send(body)
+                let builder = with_headers(builder, &shown);
+                match body.map(|b| (b, b.as_single())) {
+                    None => builder.send(&[][..]),
+                    Some((_, Some(one))) => builder.send(&one[..]),
+                    Some((chained, None)) => {
+                        // Sized by the header (not chunked), the pieces
+                        // read one after the other, uncopied.
+                        let mut pieces = chained
+                            .segments()
+                            .fold(Box::new(std::io::empty()) as Box<dyn Read>, |r, s| {
+                                Box::new(r.chain(&s[..]))
+                            });
+                        builder
+                            .header("content-length", chained.len().to_string())
+                            .send(ureq::SendBody::from_reader(&mut pieces))
+                    }
+                }
             }
             other => {
                 let message = format!("unsupported method {other}");

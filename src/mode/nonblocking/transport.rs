@@ -11,7 +11,7 @@ use futures_util::TryStreamExt;
 use tokio::io::AsyncRead;
 
 use crate::config::HttpOptions;
-use crate::http::{Failure, ResponseHead, TransportError};
+use crate::http::{Body, Failure, ResponseHead, TransportError};
 use crate::s3::SignedRequest;
 
 /// Headers whose values carry secrets (credentials' requests).
@@ -98,7 +98,7 @@ impl ReqwestTransport {
         method: &str,
         url: &url::Url,
         headers: &[(&'static str, String)],
-        body: Option<&bytes::Bytes>,
+        body: Option<&Body>,
     ) -> Result<(ResponseHead, ReqwestBody), TransportError> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| {
             let message = format!("unsupported method {method}");
@@ -116,12 +116,24 @@ impl ReqwestTransport {
             }
             builder = builder.header(*name, value);
         }
-        builder = match body {
-            Some(body) => builder.body(body.clone()),
-            // S3 wants a Content-Length on every PUT/POST, also an empty one.
-            None if put_or_post => builder.header("content-length", "0"),
-            None => builder,
-        };
+        builder =
+            match body {
+                Some(body) => match body.as_single() {
+                    Some(one) => builder.body(one.clone()),
+                    // Sized by the header (not chunked), the pieces sent one
+                    // after the other, uncopied.
+                    None => {
+                        let pieces: Vec<Result<Bytes, std::io::Error>> =
+                            body.segments().cloned().map(Ok).collect();
+                        builder.header("content-length", body.len()).body(
+                            reqwest::Body::wrap_stream(futures_util::stream::iter(pieces)),
+                        )
+                    }
+                },
+                // S3 wants a Content-Length on every PUT/POST, also an empty one.
+                None if put_or_post => builder.header("content-length", "0"),
+                None => builder,
+            };
         let response = tokio::time::timeout(self.response_timeout, builder.send())
             .await
             .map_err(|_| {
