@@ -1499,5 +1499,10 @@ const METHOD: &str = "\
 - **CPU.** `getrusage(RUSAGE_SELF)` user + system time of the benchmark process over each \
   run, divided by the operations: the client's cost only (the server is another process).
 - **Overhead** is floor ops/s ÷ store ops/s − 1 at concurrency 1 (that is, the mean \
-  latency difference).
+  latency difference), computed for each run (five consecutive interleaved rounds) and \
+  judged by the median of the runs; the spread is the smallest and largest run.
+- **`keys` memory** (the `scale` part): the counting allocator's peak of live heap bytes \
+  during one listing, above the live bytes before it, and the process's `VmHWM` after \
+  the listing, reset just before it (`echo 5 > /proc/self/clear_refs`), above `VmRSS` \
+  before it.
 ";
