@@ -318,6 +318,13 @@ fn main() {
         }
         return;
     }
+    if args.get(1).map(String::as_str) == Some(scale::CHILD_ARG) {
+        if let Err(e) = scale::child_main(args.get(2).map_or("", String::as_str)) {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if let Err(e) = run() {
         eprintln!("error: {e}");
         std::process::exit(1);
@@ -491,7 +498,7 @@ fn run_rest(
     if o.scale_part {
         let t0 = std::time::Instant::now();
         println!("\nscale: `keys` on {:?} keys", o.scale_keys);
-        report.scale = scale::run(&o.scale_keys, &rt, &target_of("bench-scale"))?;
+        report.scale = scale::run(&o.scale_keys, &target_of("bench-scale"))?;
         report::print_scale(&report.scale);
         report.elapsed.push(("scale", t0.elapsed()));
     }

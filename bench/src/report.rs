@@ -1345,24 +1345,23 @@ impl Report {
             let _ = writeln!(w, "## `keys` as the store grows\n");
             let _ = writeln!(
                 w,
-                "One listing each on a fresh handle (nothing cached), {} in flight, the \
-                 order rotating between sizes. *heap peak*: the largest live heap during the \
-                 listing above the live heap before it (the benchmark's counting allocator, \
-                 exact); *RSS growth*: `VmHWM` after the listing (reset through \
-                 `/proc/self/clear_refs` just before) above `VmRSS` before it — memory the \
-                 allocator kept from earlier parts is reused first, so it can read lower \
-                 than the heap.\n",
+                "One listing each, in a child process of its own (connected, nothing \
+                 cached), {} in flight, the order rotating between sizes. *heap peak*: the \
+                 largest live heap during the listing above the live heap before it (the \
+                 benchmark's counting allocator); *RSS growth*: the child's `VmHWM` after the \
+                 listing (reset through `/proc/self/clear_refs` just before it) above its \
+                 `VmRSS` before it; *peak RSS*: that `VmHWM`.\n",
                 crate::keys::IN_FLIGHT
             );
             let _ = writeln!(
                 w,
-                "| keys | who | seconds | ms per key | client CPU s | heap peak MiB | RSS growth MiB | ÷ floor |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+                "| keys | who | seconds | ms per key | client CPU s | heap peak MiB | RSS growth MiB | peak RSS MiB | ÷ floor |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
             );
             for r in &self.scale {
                 let f = crate::scale::secs(&self.scale, r.keys, Lister::Floor);
                 let _ = writeln!(
                     w,
-                    "| {} | {} | {:.2} | {:.3} | {:.2} | {:.1} | {:.1} | {} |",
+                    "| {} | {} | {:.2} | {:.3} | {:.2} | {:.1} | {:.1} | {:.1} | {} |",
                     r.keys,
                     r.lister.name(),
                     r.secs,
@@ -1370,6 +1369,7 @@ impl Report {
                     r.cpu_secs,
                     r.heap_mib,
                     r.rss_growth_mib,
+                    r.rss_peak_mib,
                     f.map_or("".into(), |f| format!("{:.2}×", r.secs / f))
                 );
             }
@@ -1501,8 +1501,8 @@ const METHOD: &str = "\
 - **Overhead** is floor ops/s ÷ store ops/s − 1 at concurrency 1 (that is, the mean \
   latency difference), computed for each run (five consecutive interleaved rounds) and \
   judged by the median of the runs; the spread is the smallest and largest run.
-- **`keys` memory** (the `scale` part): the counting allocator's peak of live heap bytes \
-  during one listing, above the live bytes before it, and the process's `VmHWM` after \
-  the listing, reset just before it (`echo 5 > /proc/self/clear_refs`), above `VmRSS` \
-  before it.
+- **`keys` memory** (the `scale` part): each listing in a child process of its own; the \
+  counting allocator's peak of live heap bytes during the listing, above the live bytes \
+  before it, and the child's `VmHWM` after the listing, reset just before it \
+  (`echo 5 > /proc/self/clear_refs`), above its `VmRSS` before it.
 ";
