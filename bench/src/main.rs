@@ -4,13 +4,14 @@
 //! aws-sdk-s3).
 //!
 //! ```sh
-//! cargo run --release -p konserve-s3-bench -- --quick   # a few minutes
+//! cargo run --release -p konserve-s3-bench -- --quick   # about 7 minutes
 //! cargo run --release -p konserve-s3-bench              # the full run; writes docs/benchmarks.md
 //! ```
 //!
 //! Options: `--quick`, `--out PATH` (where to write the report; the full
-//! run writes `docs/benchmarks.md`, a quick run only with `--out`; SVG
-//! charts go to `benchmarks/` next to it),
+//! run writes `docs/benchmarks.md`, a quick run only with `--out`; the
+//! SVG charts go into a directory named after it, next to it:
+//! `docs/benchmarks/*.svg`),
 //! `--parts matrix,keys,scale,stream,tiered` (what to run; default all;
 //! `scale`: `keys` on 1 000, 10 000 and 100 000 keys with the memory of
 //! each listing; `tiered`: tiered `get` and cache hit / revalidated hit /
