@@ -96,18 +96,25 @@ pub struct KeysCtx<'a> {
     pub prefix: String,
 }
 
-/// Writes `n` keys into the store (64 threads).
-pub fn populate(store: &S3Store, n: usize) -> Res<()> {
+/// Writes `n` keys into the store `store_id`: the blobs the store writes
+/// for `assoc`, encoded here and sent as bare presigned PUTs from 64
+/// threads (about twice as fast as `assoc`, which matters at 100 000 keys).
+pub fn populate(floor: &Floor, store_id: uuid::Uuid, n: usize) -> Res<()> {
+    use konserve_s3::internals::meta::{BlobType, fresh};
+    let encoding = Encoding::default();
     let workers = 64.min(n.max(1));
     let per = n.div_ceil(workers);
     run_threads(workers, per, |w, i| {
         let idx = w * per + i;
         if idx < n {
+            let key = Value::from(format!("key-{idx}"));
             let value = Value::from(format!(
                 "value of key number {idx:>8}, about a hundred bytes long: {}",
                 "x".repeat(30)
             ));
-            store.assoc(Value::from(format!("key-{idx}")), value)?;
+            let blob = encoding.encode_edn_blob(&fresh(&key, BlobType::Edn, None), &value)?;
+            let object = layout::object_key(store_id, &layout::blob_name(&key));
+            floor.put(&object, &blob)?;
         }
         Ok(())
     })?;

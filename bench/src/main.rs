@@ -4,25 +4,39 @@
 //! aws-sdk-s3).
 //!
 //! ```sh
-//! cargo run --release -p konserve-s3-bench -- --quick   # a couple of minutes
+//! cargo run --release -p konserve-s3-bench -- --quick   # about 7 minutes
 //! cargo run --release -p konserve-s3-bench              # the full run; writes docs/benchmarks.md
 //! ```
 //!
 //! Options: `--quick`, `--out PATH` (where to write the report; the full
-//! run writes `docs/benchmarks.md`, a quick run only with `--out`),
-//! `--parts matrix,keys,stream,tiered` (what to run; default all; `tiered`:
-//! tiered `get` and cache hit / revalidated hit / miss against S3 `get`,
-//! printed only),
+//! run writes `docs/benchmarks.md`, a quick run only with `--out`; the
+//! SVG charts go into a directory named after it, next to it:
+//! `docs/benchmarks/*.svg`),
+//! `--parts matrix,keys,scale,stream,tiered` (what to run; default all;
+//! `scale`: `keys` on 1 000, 10 000 and 100 000 keys with the memory of
+//! each listing; `tiered`: tiered `get` and cache hit / revalidated hit /
+//! miss against S3 `get`, printed only),
 //! `--keys N` (keys in the `keys` store; default 10000),
+//! `--scale-keys N,…` (store sizes of the `scale` part; default
+//! 1000,10000,100000, quick 1000,10000),
 //! `--stream-mib N` (size of the streamed value; default 1024),
 //! `--build-times PATH` (the TSV `bench/build-times.sh` prints; default
 //! `target-bench/build-times.tsv` when it exists). For development (no
 //! report is written unless `--out` is given): `--ops get,assoc,…`,
-//! `--sizes 1024,…`, `--conc 1,16`, `--clients store,floor,store-async,
+//! `--sizes 1024,…`, `--conc 1,16,64,256` (256: `get`/`assoc` at 1 KiB and
+//! 64 KiB, async clients only), `--clients store,floor,store-async,
 //! floor-async,object_store,aws-sdk-s3`, `--scale F` (operation counts × F).
+//!
+//! Every client does a few untimed operations in every matrix cell before
+//! its first timed round (connections, the store's capability probe). A
+//! counting allocator gives the heap bytes each operation allocates
+//! (`alloc ÷ value` in the tables: body copies per operation). The elapsed
+//! time of every part is printed at the end.
 
 // The tests' fault-injecting proxy, here to put a network delay between the
 // client and the co-located server.
+mod alloc;
+mod charts;
 #[path = "../../tests/common/fault_proxy.rs"]
 mod fault_proxy;
 mod floor;
@@ -30,6 +44,7 @@ mod keys;
 mod measure;
 mod ops;
 mod report;
+mod scale;
 mod stream;
 mod sys;
 mod tiered;
@@ -53,10 +68,46 @@ use crate::ops::{Client, Ctx, Key, Op, Payload};
 use crate::report::Report;
 use crate::stream::{Case, StreamResult, StreamSetup};
 
+/// Counts the heap bytes every operation allocates (see [`alloc`]).
+#[global_allocator]
+static GLOBAL: alloc::Counting = alloc::Counting;
+
 /// Value sizes.
 pub const SIZES: [usize; 3] = [1 << 10, 64 << 10, 4 << 20];
 /// Concurrency: threads (blocking) or tasks (async).
 pub const CONCURRENCY: [usize; 3] = [1, 16, 64];
+/// The cost curve's last point: async tasks for `get`/`assoc` at 1 KiB
+/// and 64 KiB (threads this many would measure the thread scheduler).
+pub const HIGH_CONCURRENCY: usize = 256;
+
+/// The concurrencies an operation and size run at.
+pub fn concurrencies(op: Op, size: usize) -> Vec<usize> {
+    let mut cs = CONCURRENCY.to_vec();
+    if matches!(op, Op::Get | Op::Assoc) && size <= 64 << 10 {
+        cs.push(HIGH_CONCURRENCY);
+    }
+    cs
+}
+
+/// Whether `client` runs at concurrency `c` (256: the async ones).
+pub fn runs_at(client: Client, c: usize) -> bool {
+    c < HIGH_CONCURRENCY
+        || matches!(
+            client,
+            Client::StoreAsync | Client::FloorAsync | Client::ObjectStore
+        )
+}
+
+/// The 1 KiB concurrency-1 `get`/`assoc` cells, where the overhead target
+/// is decided from the median of several interleaved runs.
+pub fn overhead_cell(op: Op, size: usize, c: usize) -> bool {
+    size <= 1 << 10 && c == 1 && matches!(op, Op::Get | Op::Assoc)
+}
+
+/// Rounds grouped into one run of the overhead target: at least five runs.
+pub fn rounds_per_run(rounds: usize) -> usize {
+    rounds.div_ceil(6).max(1)
+}
 
 /// What to run and how much.
 #[derive(Clone, Debug)]
@@ -65,6 +116,9 @@ pub struct Options {
     pub out: Option<PathBuf>,
     pub matrix: bool,
     pub keys: bool,
+    /// `keys` as the store grows.
+    pub scale_part: bool,
+    pub scale_keys: Vec<usize>,
     pub stream: bool,
     /// The tiered store and cache part.
     pub tiered: bool,
@@ -95,6 +149,8 @@ fn parse_args() -> Res<Options> {
         out: None,
         matrix: true,
         keys: true,
+        scale_part: true,
+        scale_keys: Vec::new(),
         stream: true,
         tiered: true,
         key_count: 10_000,
@@ -122,10 +178,17 @@ fn parse_args() -> Res<Options> {
                 let parts: Vec<&str> = v.split(',').collect();
                 o.matrix = parts.contains(&"matrix");
                 o.keys = parts.contains(&"keys");
+                o.scale_part = parts.contains(&"scale");
                 o.stream = parts.contains(&"stream");
                 o.tiered = parts.contains(&"tiered");
             }
             "--keys" => o.key_count = value()?.parse()?,
+            "--scale-keys" => {
+                o.scale_keys = value()?
+                    .split(',')
+                    .map(|x| x.parse().map_err(|e| format!("--scale-keys: {e}")))
+                    .collect::<Result<_, _>>()?
+            }
             "--stream-mib" => o.stream_mib = value()?.parse()?,
             "--build-times" => o.build_times = Some(value()?.into()),
             "--scale" => o.scale = value()?.parse()?,
@@ -166,7 +229,22 @@ fn parse_args() -> Res<Options> {
         || o.only_sizes.is_some()
         || o.only_conc.is_some()
         || o.only_clients.is_some();
-    if !out_given && !o.quick && !filtered && o.scale == 1.0 && o.matrix && o.keys && o.stream {
+    if o.scale_keys.is_empty() {
+        o.scale_keys = if o.quick {
+            vec![1_000, 10_000]
+        } else {
+            vec![1_000, 10_000, 100_000]
+        };
+    }
+    if !out_given
+        && !o.quick
+        && !filtered
+        && o.scale == 1.0
+        && o.matrix
+        && o.keys
+        && o.scale_part
+        && o.stream
+    {
         o.out = Some(repo_root().join("docs/benchmarks.md"));
     }
     if o.build_times.is_none() {
@@ -193,6 +271,8 @@ fn plan(o: &Options, op: Op, size: usize, c: usize) -> Option<(usize, usize)> {
     }
     // Operations per client and round.
     let total = match (size, c) {
+        (s, HIGH_CONCURRENCY) if s <= 1 << 10 => 2560,
+        (_, HIGH_CONCURRENCY) => 1280,
         (s, 1) if s <= 1 << 10 => 300,
         (s, 16) if s <= 1 << 10 => 800,
         (s, _) if s <= 1 << 10 => 1280,
@@ -209,13 +289,17 @@ fn plan(o: &Options, op: Op, size: usize, c: usize) -> Option<(usize, usize)> {
     } else {
         total
     };
-    let (total, rounds) = if o.quick {
+    let (total, rounds) = if o.quick && overhead_cell(op, size, c) {
+        // At least five runs for the median, even quick.
+        (25, 10)
+    } else if o.quick {
         (total / 4, 2)
-    } else if size <= 1 << 10 && c == 1 && matches!(op, Op::Get | Op::Assoc) {
-        // The ≤ 5 % overhead target: many short interleaved rounds (0.1 s
+    } else if overhead_cell(op, size, c) {
+        // The ≤ 3 % overhead target: many short interleaved rounds (0.1 s
         // per client), so the server's own pauses (Go's GC, compaction) and
         // the neighbours' load fall on every client alike; six rounds of
-        // 300 put single cells ±10 % apart between runs.
+        // 300 put single cells ±10 % apart between runs. Every five
+        // consecutive rounds form one of the six runs whose median decides.
         (100, 30)
     } else if big {
         (total, 2)
@@ -230,6 +314,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some(stream::CHILD_ARG) {
         if let Err(e) = stream::child_main(args.get(2).map_or("", String::as_str)) {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some(scale::CHILD_ARG) {
+        if let Err(e) = scale::child_main(args.get(2).map_or("", String::as_str)) {
             eprintln!("error: {e}");
             std::process::exit(1);
         }
@@ -320,8 +411,10 @@ fn run() -> Res<()> {
         .enable_all()
         .build()?;
     let mut report = Report::new(machine, o.clone());
+    let started = std::time::Instant::now();
 
     if o.matrix {
+        let t0 = std::time::Instant::now();
         let target = target_of("bench-ops");
         let id = Uuid::new_v4();
         let cfg = config(&target, id)?;
@@ -349,6 +442,7 @@ fn run() -> Res<()> {
             .map(|o| o.key)
             .collect();
         client.delete_objects(&objects)?;
+        report.elapsed.push(("matrix", t0.elapsed()));
         let Ctx { rt: back, .. } = ctx;
         run_rest(&o, &mut report, back, &target_of)?;
     } else {
@@ -360,9 +454,32 @@ fn run() -> Res<()> {
         report.builds = report::read_build_times(path)?;
     }
     report.print_targets();
+    report.elapsed.push(("whole run", started.elapsed()));
     if let Some(out) = &o.out {
+        // The charts: `docs/benchmarks.md` gets `docs/benchmarks/*.svg`.
+        let stem = out
+            .file_stem()
+            .map_or("benchmarks".into(), |s| s.to_string_lossy().into_owned());
+        let dir = out
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(&stem);
+        std::fs::create_dir_all(&dir)?;
+        report.charts = charts::write_all(&report, &dir)?
+            .into_iter()
+            .map(|(title, file)| (title, format!("{stem}/{file}")))
+            .collect();
         std::fs::write(out, report.markdown())?;
-        println!("\nwrote {}", out.display());
+        println!(
+            "\nwrote {} and {} charts in {}",
+            out.display(),
+            report.charts.len(),
+            dir.display()
+        );
+    }
+    println!("\nelapsed:");
+    for (part, d) in &report.elapsed {
+        println!("  {part:<10} {:>7.1} min", d.as_secs_f64() / 60.0);
     }
     drop(server);
     Ok(())
@@ -375,18 +492,31 @@ fn run_rest(
     target_of: &dyn Fn(&str) -> Target,
 ) -> Res<()> {
     if o.keys {
+        let t0 = std::time::Instant::now();
         report.keys = Some(run_keys(o, &rt, &target_of("bench-keys"))?);
+        report.elapsed.push(("keys", t0.elapsed()));
+    }
+    if o.scale_part {
+        let t0 = std::time::Instant::now();
+        println!("\nscale: `keys` on {:?} keys", o.scale_keys);
+        report.scale = scale::run(&o.scale_keys, &target_of("bench-scale"))?;
+        report::print_scale(&report.scale);
+        report.elapsed.push(("scale", t0.elapsed()));
     }
     if o.stream {
+        let t0 = std::time::Instant::now();
         report.stream = Some(run_stream(o, &target_of("bench-stream"))?);
+        report.elapsed.push(("stream", t0.elapsed()));
     }
     if o.tiered {
+        let t0 = std::time::Instant::now();
         let target = target_of("bench-tiered");
         let cfg = config(&target, Uuid::new_v4())?;
         S3Client::new(&cfg)?.create_bucket()?;
         let cases = tiered::run(&cfg, o.quick)?;
         tiered::print(&cases);
         report.tiered = Some(cases);
+        report.elapsed.push(("tiered", t0.elapsed()));
     }
     Ok(())
 }
@@ -424,7 +554,6 @@ fn run_matrix(o: &Options, ctx: &Ctx) -> Res<BTreeMap<CellKey, Sample>> {
     let payloads = payloads(ctx)?;
     let mut results = BTreeMap::new();
     let mut run_id = 0usize;
-    let max_c = *CONCURRENCY.iter().max().unwrap_or(&1);
     let clients: Vec<Client> = Client::ALL
         .into_iter()
         .filter(|c| {
@@ -447,17 +576,44 @@ fn run_matrix(o: &Options, ctx: &Ctx) -> Res<BTreeMap<CellKey, Sample>> {
             if o.only_sizes.as_ref().is_some_and(|l| !l.contains(&p.size)) {
                 continue;
             }
+            let conc = concurrencies(op, p.size);
             if op != Op::Dissoc {
+                let max_c = conc.iter().copied().max().unwrap_or(1);
                 let keys = ops::cell_keys(ctx, op, p.size, max_c, 1, 0);
                 ops::prepare(ctx, op, &keys, p)?;
             }
-            for c in CONCURRENCY {
+            for c in conc {
                 if o.only_conc.as_ref().is_some_and(|l| !l.contains(&c)) {
                     continue;
                 }
                 let Some((per_worker, rounds)) = plan(o, op, p.size, c) else {
                     continue;
                 };
+                let clients: Vec<Client> = clients
+                    .iter()
+                    .copied()
+                    .filter(|cl| runs_at(*cl, c))
+                    .collect();
+                // Untimed warm-up: a client's first operations open its
+                // connections (and the store's first may probe the
+                // server's capabilities); a few per worker, before its first
+                // timed round.
+                let warm = if p.size > 64 << 10 { 1 } else { 3 };
+                for &client in &clients {
+                    run_id += 1;
+                    let keys = ops::cell_keys(ctx, op, p.size, c, warm, run_id);
+                    if op == Op::Dissoc {
+                        ops::prepare(ctx, op, &keys, p)?;
+                    }
+                    ops::run_cell(ctx, client, op, p, &keys, c, warm).map_err(|e| {
+                        format!(
+                            "warm-up {} {} {}B c={c}: {e}",
+                            client.name(),
+                            op.name(),
+                            p.size
+                        )
+                    })?;
+                }
                 let mut cell: BTreeMap<Client, Sample> = BTreeMap::new();
                 for round in 0..rounds {
                     // Rotate the order so no client always goes first.
@@ -507,7 +663,7 @@ fn run_keys(o: &Options, rt: &tokio::runtime::Runtime, target: &Target) -> Res<K
     let cfg = config(target, id)?;
     let store = konserve_s3::blocking::create_store(&cfg)?;
     println!("\nkeys: writing {} keys …", o.key_count);
-    keys::populate(&store, o.key_count)?;
+    keys::populate(&Floor::new(target)?, id, o.key_count)?;
     let ctx = KeysCtx {
         rt,
         client: store.backing().client().clone(),

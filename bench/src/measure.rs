@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use crate::alloc;
 use crate::sys::cpu_time;
 
 /// Any failure; the benchmark stops at the first.
@@ -25,9 +26,28 @@ pub struct Sample {
     pub latencies: Vec<u64>,
     /// Requests the client repeated (the store's statistics; 0 for others).
     pub retries: u64,
+    /// Heap bytes the whole process allocated during the runs (the counting
+    /// allocator), summed over runs.
+    pub alloc: u64,
+    /// Each run on its own (ops, wall), in the order they ran.
+    pub runs: Vec<(u64, Duration)>,
 }
 
 impl Sample {
+    /// One run.
+    fn one(latencies: Vec<u64>, wall: Duration, cpu: Duration, alloc: u64) -> Sample {
+        let ops = latencies.len() as u64;
+        Sample {
+            ops,
+            wall,
+            cpu,
+            latencies,
+            retries: 0,
+            alloc,
+            runs: vec![(ops, wall)],
+        }
+    }
+
     /// Adds another run of the same cell.
     pub fn merge(&mut self, other: Sample) {
         self.ops += other.ops;
@@ -35,6 +55,25 @@ impl Sample {
         self.cpu += other.cpu;
         self.latencies.extend(other.latencies);
         self.retries += other.retries;
+        self.alloc += other.alloc;
+        self.runs.extend(other.runs);
+    }
+
+    /// Heap bytes allocated per operation.
+    pub fn alloc_per_op(&self) -> f64 {
+        self.alloc as f64 / self.ops.max(1) as f64
+    }
+
+    /// Operations per second of each group of `per` consecutive runs.
+    pub fn grouped_ops_per_sec(&self, per: usize) -> Vec<f64> {
+        self.runs
+            .chunks(per.max(1))
+            .map(|g| {
+                let ops: u64 = g.iter().map(|r| r.0).sum();
+                let wall: Duration = g.iter().map(|r| r.1).sum();
+                ops as f64 / wall.as_secs_f64().max(1e-9)
+            })
+            .collect()
     }
 
     /// The slowest operation, in milliseconds.
@@ -70,7 +109,7 @@ where
     F: Fn(usize, usize) -> Res<()> + Sync,
 {
     let barrier = Barrier::new(workers + 1);
-    let (results, wall, cpu) = std::thread::scope(|scope| {
+    let (results, wall, cpu, alloc) = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
                 let (barrier, op) = (&barrier, &op);
@@ -87,25 +126,26 @@ where
             })
             .collect();
         let cpu0 = cpu_time();
+        let alloc0 = alloc::allocated();
         let t0 = Instant::now();
         barrier.wait();
         let results: Vec<_> = handles
             .into_iter()
             .map(|h| h.join().expect("benchmark thread panicked"))
             .collect();
-        (results, t0.elapsed(), cpu_time().saturating_sub(cpu0))
+        (
+            results,
+            t0.elapsed(),
+            cpu_time().saturating_sub(cpu0),
+            // Each thread's latency vector is the harness's.
+            (alloc::allocated() - alloc0).saturating_sub((workers * per_worker * 8) as u64),
+        )
     });
     let mut latencies = Vec::with_capacity(workers * per_worker);
     for r in results {
         latencies.extend(r?);
     }
-    Ok(Sample {
-        ops: latencies.len() as u64,
-        wall,
-        cpu,
-        latencies,
-        retries: 0,
-    })
+    Ok(Sample::one(latencies, wall, cpu, alloc))
 }
 
 /// Runs `per_worker` operations on each of `workers` tasks of the current
@@ -133,6 +173,7 @@ where
         })
         .collect();
     let cpu0 = cpu_time();
+    let alloc0 = alloc::allocated();
     let t0 = Instant::now();
     start.wait().await;
     let mut latencies = Vec::with_capacity(workers * per_worker);
@@ -144,11 +185,7 @@ where
     }
     let wall = t0.elapsed();
     let cpu = cpu_time().saturating_sub(cpu0);
-    Ok(Sample {
-        ops: latencies.len() as u64,
-        wall,
-        cpu,
-        latencies,
-        retries: 0,
-    })
+    // The latency vectors (each task's and this one) are the harness's.
+    let alloc = (alloc::allocated() - alloc0).saturating_sub((2 * workers * per_worker * 8) as u64);
+    Ok(Sample::one(latencies, wall, cpu, alloc))
 }
