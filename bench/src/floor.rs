@@ -1,6 +1,6 @@
 //! The floor: the same HTTP requests as the store sends, as bare presigned
 //! requests (rusty-s3 presigning, ureq or reqwest sending), with no store
-//! logic: no encoding, no `Content-MD5`, no retries, no statistics.
+//! logic: no encoding, no body checksum, no retries, no statistics.
 
 use std::io::Read;
 use std::time::Duration;

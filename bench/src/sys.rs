@@ -39,6 +39,9 @@ pub struct Machine {
     pub date: String,
     /// MiB/s of MD5 (`Content-MD5`, what the store computes for every body).
     pub md5_mib_s: f64,
+    /// CRC-32C, MiB/s on one core (`x-amz-checksum-crc32c`, the store's
+    /// default where the provider checks it).
+    pub crc32c_mib_s: f64,
     /// MiB/s of SHA-256 (what object_store computes to sign every payload).
     pub sha256_mib_s: f64,
 }
@@ -72,6 +75,9 @@ impl Machine {
                 .to_string(),
             md5_mib_s: hash_speed(&data, |b| {
                 std::hint::black_box(konserve_s3::internals::s3::request::content_md5(b));
+            }),
+            crc32c_mib_s: hash_speed(&data, |b| {
+                std::hint::black_box(konserve_s3::internals::s3::request::crc32c_base64(b));
             }),
             sha256_mib_s: hash_speed(&data, |b| {
                 use sha2::Digest;
