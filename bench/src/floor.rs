@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use rusty_s3::actions::{CompleteMultipartUpload, CreateMultipartUpload, ListObjectsV2};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
-use crate::measure::Res;
+use crate::measure::{BoxError, Res};
 
 const EXPIRY: Duration = Duration::from_secs(900);
 /// Pooled connections per host, as the store's default
@@ -74,13 +74,15 @@ impl Floor {
 
     /// `GET`, whole body read into memory.
     pub fn get(&self, key: &str) -> Res<Vec<u8>> {
-        let url = self.bucket.get_object(self.c(), key).sign(EXPIRY);
-        let mut resp = self.agent.get(url.as_str()).call()?;
-        Ok(resp
-            .body_mut()
-            .with_config()
-            .limit(u64::MAX)
-            .read_to_vec()?)
+        again(|| {
+            let url = self.bucket.get_object(self.c(), key).sign(EXPIRY);
+            let mut resp = self.agent.get(url.as_str()).call()?;
+            Ok(resp
+                .body_mut()
+                .with_config()
+                .limit(u64::MAX)
+                .read_to_vec()?)
+        })
     }
 
     /// Ranged `GET` of the first `len` bytes.
@@ -108,28 +110,34 @@ impl Floor {
 
     /// `PUT` of `body`.
     pub fn put(&self, key: &str, body: &[u8]) -> Res<()> {
-        let url = self.bucket.put_object(self.c(), key).sign(EXPIRY);
-        let mut resp = self.agent.put(url.as_str()).send(body)?;
-        resp.body_mut().read_to_vec()?;
-        Ok(())
+        again(|| {
+            let url = self.bucket.put_object(self.c(), key).sign(EXPIRY);
+            let mut resp = self.agent.put(url.as_str()).send(body)?;
+            resp.body_mut().read_to_vec()?;
+            Ok(())
+        })
     }
 
     /// `HEAD`; whether it exists.
     pub fn head(&self, key: &str) -> Res<bool> {
-        let url = self.bucket.head_object(self.c(), key).sign(EXPIRY);
-        match self.agent.head(url.as_str()).call() {
-            Ok(_) => Ok(true),
-            Err(ureq::Error::StatusCode(404)) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        again(|| {
+            let url = self.bucket.head_object(self.c(), key).sign(EXPIRY);
+            match self.agent.head(url.as_str()).call() {
+                Ok(_) => Ok(true),
+                Err(ureq::Error::StatusCode(404)) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        })
     }
 
     /// `DELETE`.
     pub fn delete(&self, key: &str) -> Res<()> {
-        let url = self.bucket.delete_object(self.c(), key).sign(EXPIRY);
-        let mut resp = self.agent.delete(url.as_str()).call()?;
-        resp.body_mut().read_to_vec()?;
-        Ok(())
+        again(|| {
+            let url = self.bucket.delete_object(self.c(), key).sign(EXPIRY);
+            let mut resp = self.agent.delete(url.as_str()).call()?;
+            resp.body_mut().read_to_vec()?;
+            Ok(())
+        })
     }
 
     /// Every key under `prefix` (`ListObjectsV2`, following continuation).
@@ -279,9 +287,12 @@ impl FloorAsync {
     }
 
     pub async fn get(&self, key: &str) -> Res<Bytes> {
-        let url = self.bucket.get_object(self.c(), key).sign(EXPIRY);
-        let resp = self.client.get(url).send().await?.error_for_status()?;
-        Ok(resp.bytes().await?)
+        again_async(|| async {
+            let url = self.bucket.get_object(self.c(), key).sign(EXPIRY);
+            let resp = self.client.get(url).send().await?.error_for_status()?;
+            Ok(resp.bytes().await?)
+        })
+        .await
     }
 
     pub async fn get_prefix(&self, key: &str, len: u64) -> Res<Bytes> {
@@ -317,34 +328,101 @@ impl FloorAsync {
     }
 
     pub async fn put(&self, key: &str, body: Bytes) -> Res<()> {
-        let url = self.bucket.put_object(self.c(), key).sign(EXPIRY);
-        let resp = self
-            .client
-            .put(url)
-            .body(body)
-            .send()
-            .await?
-            .error_for_status()?;
-        resp.bytes().await?;
-        Ok(())
+        again_async(|| async {
+            let url = self.bucket.put_object(self.c(), key).sign(EXPIRY);
+            let resp = self
+                .client
+                .put(url)
+                .body(body.clone())
+                .send()
+                .await?
+                .error_for_status()?;
+            resp.bytes().await?;
+            Ok(())
+        })
+        .await
     }
 
     pub async fn head(&self, key: &str) -> Res<bool> {
-        let url = self.bucket.head_object(self.c(), key).sign(EXPIRY);
-        let resp = self.client.head(url).send().await?;
-        match resp.status().as_u16() {
-            404 => Ok(false),
-            _ => {
-                resp.error_for_status()?;
-                Ok(true)
+        again_async(|| async {
+            let url = self.bucket.head_object(self.c(), key).sign(EXPIRY);
+            let resp = self.client.head(url).send().await?;
+            match resp.status().as_u16() {
+                404 => Ok(false),
+                _ => {
+                    resp.error_for_status()?;
+                    Ok(true)
+                }
             }
-        }
+        })
+        .await
     }
 
     pub async fn delete(&self, key: &str) -> Res<()> {
-        let url = self.bucket.delete_object(self.c(), key).sign(EXPIRY);
-        let resp = self.client.delete(url).send().await?.error_for_status()?;
-        resp.bytes().await?;
-        Ok(())
+        again_async(|| async {
+            let url = self.bucket.delete_object(self.c(), key).sign(EXPIRY);
+            let resp = self.client.delete(url).send().await?.error_for_status()?;
+            resp.bytes().await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Tries of a floor request the server answers 5xx: SeaweedFS, on the
+/// benchmark's two cores, now and then answers 500 under load, and one such
+/// answer cost a whole run (the store retries them too: its `retries`
+/// column). Repeats are counted in [`SERVER_ERROR_REPEATS`].
+const SERVER_ERROR_TRIES: u32 = 4;
+
+/// Floor requests repeated after a 5xx answer, over the run.
+pub static SERVER_ERROR_REPEATS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+
+fn is_server_error(e: &BoxError) -> bool {
+    e.downcast_ref::<ureq::Error>()
+        .is_some_and(|e| matches!(e, ureq::Error::StatusCode(s) if *s >= 500))
+        || e.downcast_ref::<reqwest::Error>()
+            .and_then(reqwest::Error::status)
+            .is_some_and(|s| s.is_server_error())
+}
+
+fn repeat_after(e: &BoxError, tries: u32) -> bool {
+    let again = tries < SERVER_ERROR_TRIES && is_server_error(e);
+    if again {
+        SERVER_ERROR_REPEATS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    again
+}
+
+/// `f`, repeated after a 5xx answer (see [`SERVER_ERROR_TRIES`]).
+fn again<T>(mut f: impl FnMut() -> Res<T>) -> Res<T> {
+    let mut tries = 1;
+    loop {
+        match f() {
+            Err(e) if repeat_after(&e, tries) => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// [`again`] for async requests.
+async fn again_async<T, F, Fut>(mut f: F) -> Res<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Res<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match f().await {
+            Err(e) if repeat_after(&e, tries) => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            done => return done,
+        }
     }
 }

@@ -1212,6 +1212,11 @@ impl Report {
         let _ = writeln!(w, "| mode | {} |", if o.quick { "quick" } else { "full" });
         let _ = writeln!(
             w,
+            "| floor requests repeated after a 5xx answer | {} (SeaweedFS answers 500 now and then under load; the floor sends such a request again, up to 4 times in all, as the store does) |",
+            crate::floor::SERVER_ERROR_REPEATS.load(std::sync::atomic::Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            w,
             "| run time | {} |\n",
             self.elapsed
                 .iter()
