@@ -10,10 +10,11 @@ use crate::config::{
     CapabilityCache, Checksum, ConditionalWrites, ResolvedConfig, ResolvedCredentials, S3Config,
 };
 use crate::error::{Error, ErrorContext, Result};
-use crate::http::{Body, ResponseHead, TransportError};
+use crate::http::{ResponseHead, TransportError};
 use crate::retry::{Decision, RetryPolicy};
 use crate::s3::capabilities::{self, Capabilities, IfMatchOn};
 use crate::s3::classify::{FailedAnswer, S3ErrorBody, classify, classify_parsed, is_not_modified};
+use crate::s3::request::Body;
 use crate::s3::request::{BodyChecksum, ByteRange, CompletedPart, MAX_DELETE_BATCH};
 use crate::s3::responses::{self, DeleteFailure, ListPage, ListedObject, MultipartUpload};
 use crate::s3::stats::{Attempt, RequestStats, StatsSnapshot};

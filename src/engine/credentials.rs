@@ -253,7 +253,7 @@ impl Fetcher {
         headers: &[(&'static str, String)],
         body: Option<Bytes>,
     ) -> std::result::Result<(u16, Bytes), String> {
-        let body = body.map(crate::http::Body::from);
+        let body = body.map(crate::s3::request::Body::from);
         let sent = transport
             .send_parts(method, url, headers, body.as_ref())
             .await;

@@ -11,8 +11,8 @@ use super::backing::{
 use super::client::S3Client;
 use crate::Conditions;
 use crate::error::{Error, Result};
-use crate::http::Body;
 use crate::layout;
+use crate::s3::request::Body;
 use crate::s3::request::{BodyChecksum, ByteRange, CompletedPart};
 
 use super::io;

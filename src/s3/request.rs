@@ -36,7 +36,6 @@ use super::redact::redact_url;
 use crate::conditions::Conditions;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
-pub use crate::http::Body;
 use crate::s3::capabilities::Capabilities;
 
 /// The most keys one `DeleteObjects` request may carry (an S3 limit).
@@ -98,6 +97,81 @@ enum Op {
         key_marker: Option<String>,
         upload_id_marker: Option<String>,
     },
+}
+
+/// A request body: one buffer, or a head and a tail sent back to back
+/// (header and metadata in front of a value, without copying the value
+/// behind them). Transports send it with its `Content-Length`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Body {
+    head: Bytes,
+    tail: Bytes,
+}
+
+impl Body {
+    /// `head` then `tail`, as one body.
+    pub(crate) fn chained(head: Bytes, tail: Bytes) -> Self {
+        Body { head, tail }
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+
+    /// Whether it has no bytes.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // tests
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Its non-empty pieces, in order.
+    pub(crate) fn segments(&self) -> impl Iterator<Item = &Bytes> {
+        [&self.head, &self.tail]
+            .into_iter()
+            .filter(|b| !b.is_empty())
+    }
+
+    /// The body as one buffer when it is one (no copy), `None` when it
+    /// is chained.
+    pub(crate) fn as_single(&self) -> Option<&Bytes> {
+        match (self.head.is_empty(), self.tail.is_empty()) {
+            (true, _) => Some(&self.tail),
+            (false, true) => Some(&self.head),
+            (false, false) => None,
+        }
+    }
+
+    /// The body as one buffer: itself when it is one, a copy of its
+    /// pieces when chained.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // tests
+    pub fn to_bytes(&self) -> Bytes {
+        match self.as_single() {
+            Some(b) => b.clone(),
+            None => {
+                let mut all = Vec::with_capacity(self.len());
+                for s in self.segments() {
+                    all.extend_from_slice(s);
+                }
+                Bytes::from(all)
+            }
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        Body {
+            head: Bytes::new(),
+            tail: bytes,
+        }
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Body({} bytes)", self.len())
+    }
 }
 
 /// One S3 request, before signing.

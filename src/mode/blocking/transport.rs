@@ -33,8 +33,9 @@ use ureq::unversioned::transport::{
 };
 
 use crate::config::HttpOptions;
-use crate::http::{Body, Failure, ResponseHead, TransportError, io_kind_error};
+use crate::http::{Failure, ResponseHead, TransportError, io_kind_error};
 use crate::s3::SignedRequest;
+use crate::s3::request::Body;
 
 /// Sends requests with ureq (blocking).
 #[derive(Clone, Debug)]

@@ -11,8 +11,9 @@ use futures_util::TryStreamExt;
 use tokio::io::AsyncRead;
 
 use crate::config::HttpOptions;
-use crate::http::{Body, Failure, ResponseHead, TransportError};
+use crate::http::{Failure, ResponseHead, TransportError};
 use crate::s3::SignedRequest;
+use crate::s3::request::Body;
 
 /// Headers whose values carry secrets (credentials' requests).
 const SECRET_HEADERS: [&str; 4] = [
