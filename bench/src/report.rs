@@ -55,6 +55,8 @@ pub struct Report {
     pub scale: Vec<crate::scale::Row>,
     /// Wall time of each part, and of the whole run.
     pub elapsed: Vec<(&'static str, std::time::Duration)>,
+    /// Parts that failed, with the error (the others are reported).
+    pub failures: Vec<String>,
     /// The SVG charts: (title, path relative to the report).
     pub charts: Vec<(String, String)>,
 }
@@ -399,6 +401,7 @@ impl Report {
             builds: Vec::new(),
             scale: Vec::new(),
             elapsed: Vec::new(),
+            failures: Vec::new(),
             charts: Vec::new(),
         }
     }
@@ -1210,6 +1213,13 @@ impl Report {
             m.crc32c_mib_s, m.md5_mib_s, m.sha256_mib_s
         );
         let _ = writeln!(w, "| mode | {} |", if o.quick { "quick" } else { "full" });
+        if !self.failures.is_empty() {
+            let _ = writeln!(
+                w,
+                "| parts that failed (not in this report) | {} |",
+                self.failures.join(" · ").replace('|', "/")
+            );
+        }
         let _ = writeln!(
             w,
             "| floor requests repeated after a 5xx answer | {} (SeaweedFS answers 500 now and then under load; the floor sends such a request again, up to 4 times in all, as the store does) |",
