@@ -30,6 +30,28 @@ pub struct Target {
 }
 
 impl Target {
+    /// Hands this target to a child process of the benchmark (read back
+    /// there with [`Target::from_env`]).
+    pub fn to_child(&self, cmd: &mut std::process::Command) {
+        cmd.env("KSB_ENDPOINT", &self.endpoint)
+            .env("KSB_ACCESS_KEY", &self.access_key)
+            .env("KSB_SECRET_KEY", &self.secret_key)
+            .env("KSB_REGION", &self.region)
+            .env("KSB_BUCKET", &self.bucket);
+    }
+
+    /// The target a parent gave this child process ([`Target::to_child`]).
+    pub fn from_env() -> Res<Self> {
+        let var = |n: &str| std::env::var(n).map_err(|_| format!("{n} not set"));
+        Ok(Target {
+            endpoint: var("KSB_ENDPOINT")?,
+            access_key: var("KSB_ACCESS_KEY")?,
+            secret_key: var("KSB_SECRET_KEY")?,
+            region: var("KSB_REGION")?,
+            bucket: var("KSB_BUCKET")?,
+        })
+    }
+
     fn bucket(&self) -> Res<(Bucket, Credentials)> {
         let bucket = Bucket::new(
             self.endpoint.parse()?,

@@ -435,13 +435,7 @@ fn run() -> Res<()> {
         report.matrix = run_matrix(&o, &ctx)?;
         report.print_matrix_summary();
         // Free the server's disk before the next parts.
-        let client = S3Client::new(&cfg)?;
-        let objects: Vec<String> = client
-            .list_objects(None)?
-            .into_iter()
-            .map(|o| o.key)
-            .collect();
-        client.delete_objects(&objects)?;
+        empty_bucket(&S3Client::new(&cfg)?)?;
         report.elapsed.push(("matrix", t0.elapsed()));
         let Ctx { rt: back, .. } = ctx;
         run_rest(&o, &mut report, back, &target_of)?;
@@ -482,6 +476,18 @@ fn run() -> Res<()> {
         println!("  {part:<10} {:>7.1} min", d.as_secs_f64() / 60.0);
     }
     drop(server);
+    Ok(())
+}
+
+/// Deletes every object of `client`'s bucket (frees the server's disk
+/// between parts).
+pub fn empty_bucket(client: &S3Client) -> Res<()> {
+    let objects: Vec<String> = client
+        .list_objects(None)?
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    client.delete_objects(&objects)?;
     Ok(())
 }
 

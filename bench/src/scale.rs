@@ -53,14 +53,11 @@ fn lister_arg(who: Lister) -> &'static str {
 /// One listing by `who` in a child process of its own, so that nothing
 /// else of the benchmark allocates or frees while its memory is measured.
 fn measure(target: &Target, id: Uuid, n: usize, who: Lister) -> Res<Row> {
-    let out = std::process::Command::new(std::env::current_exe()?)
+    let mut child = std::process::Command::new(std::env::current_exe()?);
+    target.to_child(&mut child);
+    let out = child
         .arg(CHILD_ARG)
         .arg(lister_arg(who))
-        .env("KSB_ENDPOINT", &target.endpoint)
-        .env("KSB_ACCESS_KEY", &target.access_key)
-        .env("KSB_SECRET_KEY", &target.secret_key)
-        .env("KSB_REGION", &target.region)
-        .env("KSB_BUCKET", &target.bucket)
         .env("KSB_STORE_ID", id.to_string())
         .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -116,14 +113,8 @@ pub fn child_main(arg: &str) -> Res<()> {
         "floor" => Lister::Floor,
         other => return Err(format!("unknown lister {other}").into()),
     };
+    let target = Target::from_env()?;
     let var = |n: &str| std::env::var(n).map_err(|_| format!("{n} not set"));
-    let target = Target {
-        endpoint: var("KSB_ENDPOINT")?,
-        access_key: var("KSB_ACCESS_KEY")?,
-        secret_key: var("KSB_SECRET_KEY")?,
-        region: var("KSB_REGION")?,
-        bucket: var("KSB_BUCKET")?,
-    };
     let id: Uuid = var("KSB_STORE_ID")?.parse()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -191,13 +182,7 @@ pub fn run(counts: &[usize], target: &Target) -> Res<Vec<Row>> {
             rows.push(row);
         }
         // Free the server's disk for the next size.
-        let client = store.backing().client();
-        let objects: Vec<String> = client
-            .list_objects(None)?
-            .into_iter()
-            .map(|o| o.key)
-            .collect();
-        client.delete_objects(&objects)?;
+        crate::empty_bucket(store.backing().client())?;
     }
     Ok(rows)
 }

@@ -106,14 +106,11 @@ const FLOOR_KEY: &str = "big-floor";
 /// Runs `case` in a child process and reads what it measured.
 pub fn run_child(setup: &StreamSetup, case: Case) -> Res<StreamResult> {
     let t = &setup.target;
-    let out = Command::new(std::env::current_exe()?)
+    let mut child = Command::new(std::env::current_exe()?);
+    t.to_child(&mut child);
+    let out = child
         .arg(CHILD_ARG)
         .arg(case.arg())
-        .env("KSB_ENDPOINT", &t.endpoint)
-        .env("KSB_ACCESS_KEY", &t.access_key)
-        .env("KSB_SECRET_KEY", &t.secret_key)
-        .env("KSB_REGION", &t.region)
-        .env("KSB_BUCKET", &t.bucket)
         .env("KSB_STORE_ID", setup.store_id.to_string())
         .env("KSB_SIZE", setup.size.to_string())
         .output()?;
@@ -148,14 +145,8 @@ pub fn run_child(setup: &StreamSetup, case: Case) -> Res<StreamResult> {
 /// `RESULT bytes secs peak_rss_kib cpu_secs`.
 pub fn child_main(arg: &str) -> Res<()> {
     let case = Case::parse(arg).ok_or_else(|| format!("unknown case {arg}"))?;
+    let target = Target::from_env()?;
     let var = |n: &str| std::env::var(n).map_err(|_| format!("{n} not set"));
-    let target = Target {
-        endpoint: var("KSB_ENDPOINT")?,
-        access_key: var("KSB_ACCESS_KEY")?,
-        secret_key: var("KSB_SECRET_KEY")?,
-        region: var("KSB_REGION")?,
-        bucket: var("KSB_BUCKET")?,
-    };
     let store_id: Uuid = var("KSB_STORE_ID")?.parse()?;
     let size: u64 = var("KSB_SIZE")?.parse()?;
     let config = S3Config::builder()
