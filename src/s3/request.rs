@@ -331,41 +331,47 @@ pub const CRC64NVME_HEADER: &str = "x-amz-checksum-crc64nvme";
 /// The base64 of `body`'s CRC-32C (big-endian), as `x-amz-checksum-crc32c`
 /// carries it.
 pub fn crc32c_base64(body: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(crc32c::crc32c(body).to_be_bytes())
+    checksum_of(BodyChecksum::Crc32c, [body]).map_or_else(String::new, |(_, v)| v)
 }
 
 /// The base64 of `body`'s CRC-64/NVME (big-endian), as
 /// `x-amz-checksum-crc64nvme` carries it.
 pub fn crc64nvme_base64(body: &[u8]) -> String {
-    let mut digest = crc64fast_nvme::Digest::new();
-    digest.write(body);
-    base64::engine::general_purpose::STANDARD.encode(digest.sum64().to_be_bytes())
+    checksum_of(BodyChecksum::Crc64nvme, [body]).map_or_else(String::new, |(_, v)| v)
 }
 
 /// The base64 `Content-MD5` of `body`.
 pub fn content_md5(body: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
+    checksum_of(BodyChecksum::Md5, [body]).map_or_else(String::new, |(_, v)| v)
 }
 
 /// `checksum` of a body's pieces together, base64, with its header
 /// (`None` for [`BodyChecksum::None`]).
 fn body_checksum_of(checksum: BodyChecksum, body: &Body) -> Option<(&'static str, String)> {
+    checksum_of(checksum, body.segments().map(|s| &s[..]))
+}
+
+/// `checksum` of `pieces` one after the other, base64, with its header
+/// (`None` for [`BodyChecksum::None`]): the one place each algorithm runs.
+fn checksum_of<'a>(
+    checksum: BodyChecksum,
+    pieces: impl IntoIterator<Item = &'a [u8]>,
+) -> Option<(&'static str, String)> {
     let b64 = |digest: &[u8]| base64::engine::general_purpose::STANDARD.encode(digest);
+    let pieces = pieces.into_iter();
     match checksum {
         BodyChecksum::Md5 => {
             let mut md5 = Md5::new();
-            body.segments().for_each(|s| md5.update(s));
+            pieces.for_each(|s| md5.update(s));
             Some(("content-md5", b64(&md5.finalize())))
         }
         BodyChecksum::Crc32c => {
-            let crc = body
-                .segments()
-                .fold(0, |crc, s| crc32c::crc32c_append(crc, s));
+            let crc = pieces.fold(0, crc32c::crc32c_append);
             Some((CRC32C_HEADER, b64(&crc.to_be_bytes())))
         }
         BodyChecksum::Crc64nvme => {
             let mut digest = crc64fast_nvme::Digest::new();
-            body.segments().for_each(|s| digest.write(s));
+            pieces.for_each(|s| digest.write(s));
             Some((CRC64NVME_HEADER, b64(&digest.sum64().to_be_bytes())))
         }
         BodyChecksum::None => None,
